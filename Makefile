@@ -1,0 +1,31 @@
+# The two commands a new user needs (see README.rst):
+#   make demo   - the example project + the sandbox gateway, on SQLite
+#   make test   - the whole test suite (SQLite, then PostgreSQL when a server is reachable)
+# Both create .venv with python3 and install the project into it on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	$(BIN)/python example_project/demo.py
+
+test: $(BIN)/.installed
+	$(BIN)/python scripts/run_tests.py
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache dist build

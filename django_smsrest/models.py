@@ -1,0 +1,182 @@
+"""The outbox: one ``SmsMessage`` row per SMS, split into gateway orders and recipients.
+
+* ``SmsMessage`` is what a user sends: text, type, sender, optional schedule, and the
+  outbox state (status, attempts, next attempt, lease). ``order_id`` is generated when the
+  row is created, so it is committed before any POST and serves as the idempotency key.
+* ``SmsOrder`` is one ``POST sms``. A message has one order, or several when it has more
+  recipients than ``MAX_RECIPIENTS_PER_ORDER``; each has its own ``order_id`` and records
+  what the gateway answered for it, so a retry re-sends only the orders not yet accepted.
+* ``SmsRecipient`` is one E.164 number with its latest delivery state.
+
+Only :mod:`django_smsrest.services` changes these rows' state.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def new_order_id() -> str:
+    """A fresh gateway ``order_id``: 32 hex characters (the gateway allows at most 32 of
+    ``[A-Za-z0-9_.-]``)."""
+    return uuid.uuid4().hex
+
+
+class Encoding(models.TextChoices):
+    GSM = "gsm", _("GSM-7")
+    UCS2 = "ucs2", _("UCS-2 (Unicode)")
+
+
+class Status(models.TextChoices):
+    """A message's place in its life. It only moves forward (see ``services``)."""
+
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    # Outcome of a send attempt is unknown (timeout, 5xx, lease expired): must be
+    # reconciled with GET sms/{order_id} before anything is sent again.
+    UNKNOWN = "unknown", _("Unknown, reconciling")
+    SCHEDULED = "scheduled", _("Scheduled at the gateway")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    PARTIALLY_DELIVERED = "partially_delivered", _("Partially delivered")
+    UNDELIVERED = "undelivered", _("Undelivered")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class OrderStatus(models.TextChoices):
+    """The state of one ``POST sms`` at the gateway."""
+
+    PENDING = "pending", _("Not yet accepted")
+    ACCEPTED = "accepted", _("Accepted by the gateway")
+    REJECTED = "rejected", _("Rejected by the gateway")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class SmsMessage(models.Model):
+    message = models.TextField(_("message"))
+    message_type = models.CharField(_("message type"), max_length=8)
+    sender = models.CharField(_("sender"), max_length=16, blank=True, default="")
+    scheduled_delivery_time = models.DateTimeField(
+        _("scheduled delivery time"), null=True, blank=True
+    )
+    encoding = models.CharField(
+        _("encoding"), max_length=4, choices=Encoding.choices, default=Encoding.GSM
+    )
+    segments = models.PositiveSmallIntegerField(_("segments"), default=1)
+    recipient_count = models.PositiveIntegerField(_("recipients"), default=0)
+
+    status = models.CharField(
+        _("status"), max_length=24, choices=Status.choices, default=Status.QUEUED
+    )
+    order_id = models.CharField(
+        _("order id"), max_length=32, unique=True, default=new_order_id, editable=False
+    )
+    internal_order_id = models.CharField(
+        _("internal order id"), max_length=64, blank=True, default="", editable=False
+    )
+    total_sent = models.PositiveIntegerField(_("total sent"), null=True, blank=True, editable=False)
+    remaining_credits = models.IntegerField(
+        _("remaining credits"), null=True, blank=True, editable=False
+    )
+    last_error = models.TextField(_("last error"), blank=True, default="", editable=False)
+
+    # Outbox bookkeeping.
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, editable=False)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True, editable=False)
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    next_status_check_at = models.DateTimeField(
+        _("next status check at"), null=True, blank=True, editable=False
+    )
+    status_checks = models.PositiveSmallIntegerField(default=0, editable=False)
+
+    resend_of = models.ForeignKey(
+        "self",
+        verbose_name=_("resend of"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resends",
+        editable=False,
+    )
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("SMS message")
+        verbose_name_plural = _("SMS messages")
+        ordering = ["-created_at", "-id"]
+        permissions = [("send_smsmessage", _("Can send, resend and cancel SMS messages"))]
+        indexes = [
+            # The queue query: due messages by status.
+            models.Index(fields=["status", "next_attempt_at"], name="smsrest_msg_queue_idx"),
+            # The sweeper's lease recovery.
+            models.Index(fields=["status", "lease_until"], name="smsrest_msg_lease_idx"),
+            # The delivery-status poller.
+            models.Index(
+                fields=["status", "next_status_check_at"], name="smsrest_msg_poll_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        preview = self.message if len(self.message) <= 40 else self.message[:39] + "…"
+        return f"SMS #{self.pk} to {self.recipient_count} ({self.get_status_display()}): {preview}"
+
+
+class SmsOrder(models.Model):
+    """One gateway order (one ``POST sms``) carrying part or all of a message's recipients."""
+
+    message = models.ForeignKey(SmsMessage, on_delete=models.CASCADE, related_name="orders")
+    index = models.PositiveSmallIntegerField(_("index"))
+    order_id = models.CharField(_("order id"), max_length=32, unique=True, default=new_order_id)
+    status = models.CharField(
+        _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
+    )
+    internal_order_id = models.CharField(max_length=64, blank=True, default="")
+    total_sent = models.PositiveIntegerField(null=True, blank=True)
+    remaining_credits = models.IntegerField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("gateway order")
+        verbose_name_plural = _("gateway orders")
+        ordering = ["message", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "index"], name="smsrest_order_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return self.order_id
+
+
+class SmsRecipient(models.Model):
+    """One destination of a message, with its latest delivery state."""
+
+    message = models.ForeignKey(SmsMessage, on_delete=models.CASCADE, related_name="recipients")
+    order = models.ForeignKey(SmsOrder, on_delete=models.CASCADE, related_name="recipients")
+    phone_number = models.CharField(_("phone number"), max_length=16)
+    # A DeliveryState wire value ("DLVRD", ...); empty until the gateway reports one.
+    state = models.CharField(_("delivery state"), max_length=16, blank=True, default="")
+    delivery_date = models.DateTimeField(_("delivery date"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
+        ordering = ["message", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "phone_number"], name="smsrest_recipient_unique_number"
+            )
+        ]
+        indexes = [models.Index(fields=["phone_number"], name="smsrest_rcpt_number_idx")]
+
+    def __str__(self) -> str:
+        return self.phone_number

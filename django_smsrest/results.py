@@ -1,0 +1,154 @@
+"""Typed answers of the gateway and the per-recipient delivery state codes.
+
+Plain Python (no Django imports) so that the client, the backends, the services and the
+sandbox all speak the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+class DeliveryState(enum.StrEnum):
+    """Per-recipient states reported by ``GET sms/{order_id}`` (the gateway's wire values).
+
+    ``UNKNOWN`` is ours: any code the gateway sends that is not in this list.
+    """
+
+    WAITING = "WAITING"
+    SCHEDULED = "SCHEDULED"
+    SENT = "SENT"
+    WAIT4DLVR = "WAIT4DLVR"
+    DLVRD = "DLVRD"
+    ERROR = "ERROR"
+    TIMEOUT = "TIMEOUT"
+    TOOM4NUM = "TOOM4NUM"
+    TOOM4USER = "TOOM4USER"
+    UNKNPFX = "UNKNPFX"
+    UNKNRCPT = "UNKNRCPT"
+    INVALIDDST = "INVALIDDST"
+    BLACKLISTED = "BLACKLISTED"
+    KO = "KO"
+    INVALIDCONTENTS = "INVALIDCONTENTS"
+    DEMO = "DEMO"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def parse(cls, value: str | None) -> DeliveryState:
+        """The state for a wire value; ``UNKNOWN`` for anything unexpected."""
+        try:
+            return cls((value or "").strip().upper())
+        except ValueError:
+            return cls.UNKNOWN
+
+    @property
+    def is_failure(self) -> bool:
+        return self in FAILURE_STATES
+
+    @property
+    def is_delivered(self) -> bool:
+        return self is DeliveryState.DLVRD
+
+    def is_final(self, *, delivery_report: bool) -> bool:
+        """Whether no later state can follow.
+
+        SENT is the last state for message types without a delivery report, and an
+        intermediate one for those with it.
+        """
+        if self is DeliveryState.SENT:
+            return not delivery_report
+        return self in FINAL_STATES
+
+
+FAILURE_STATES = frozenset(
+    {
+        DeliveryState.ERROR,
+        DeliveryState.TIMEOUT,
+        DeliveryState.TOOM4NUM,
+        DeliveryState.TOOM4USER,
+        DeliveryState.UNKNPFX,
+        DeliveryState.UNKNRCPT,
+        DeliveryState.INVALIDDST,
+        DeliveryState.BLACKLISTED,
+        DeliveryState.KO,
+        DeliveryState.INVALIDCONTENTS,
+    }
+)
+FINAL_STATES = FAILURE_STATES | {DeliveryState.DLVRD, DeliveryState.DEMO}
+
+# Order in which states normally follow each other; used to refuse going backwards when a
+# late or repeated status answer arrives. Final states all share the top rank.
+STATE_RANK: Mapping[DeliveryState, int] = {
+    DeliveryState.UNKNOWN: 0,
+    DeliveryState.SCHEDULED: 1,
+    DeliveryState.WAITING: 2,
+    DeliveryState.SENT: 3,
+    DeliveryState.WAIT4DLVR: 4,
+    **{s: 10 for s in FINAL_STATES},
+}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The answer to ``POST sms`` (HTTP 201)."""
+
+    order_id: str
+    total_sent: int
+    remaining_credits: int | None = None
+    internal_order_id: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RecipientState:
+    """One element of ``recipients[]`` in ``GET sms/{order_id}``."""
+
+    destination: str
+    state: DeliveryState
+    delivery_date: datetime | None = None
+    raw_status: str = ""
+
+
+@dataclass(frozen=True)
+class OrderStatus:
+    """The answer to ``GET sms/{order_id}``."""
+
+    order_id: str
+    recipients: Sequence[RecipientState]
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """The answer to ``GET status``: credits per message type, and money when asked for."""
+
+    credits: Mapping[str, int]
+    money: Decimal | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One order in ``GET smshistory``."""
+
+    order_id: str
+    create_time: datetime | None
+    schedule_time: datetime | None
+    message_type: str
+    sender: str
+    num_recipients: int
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """The answer to ``GET smshistory``."""
+
+    total: int
+    page_number: int
+    page_size: int
+    orders: Sequence[HistoryEntry]

@@ -1,0 +1,91 @@
+"""Settings for the test suite.
+
+``SMSREST_TEST_DB=postgres`` runs the suite on PostgreSQL (``SMSREST_TEST_PG_*`` pick the
+server; the defaults match a local server that trusts local connections), anything else
+on SQLite.
+"""
+
+import os
+
+import django
+
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "Europe/Rome"
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_smsrest",
+]
+if django.VERSION < (6, 0):
+    INSTALLED_APPS.append("django_tasks")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+STATIC_URL = "/static/"
+
+if os.environ.get("SMSREST_TEST_DB") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("SMSREST_TEST_PG_NAME", "smsrest"),
+            "USER": os.environ.get("SMSREST_TEST_PG_USER", "postgres"),
+            "PASSWORD": os.environ.get("SMSREST_TEST_PG_PASSWORD", ""),
+            "HOST": os.environ.get("SMSREST_TEST_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("SMSREST_TEST_PG_PORT", "5432"),
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SMSREST_TEST_SQLITE", ":memory:"),
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
+
+SMSREST = {
+    "USERNAME": "test-user",
+    "PASSWORD": "test-password-s3cret",
+    "BASE_URL": "https://gateway.test/API/v1.0/REST/",
+    "BACKEND": "django_smsrest.backends.locmem.LocmemBackend",
+    "DEFAULT_REGION": "IT",
+}
+
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+if django.VERSION < (6, 0):
+    TASKS["default"]["BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"
+
+LANGUAGE_CODE = "en"
