@@ -16,10 +16,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     try:
         conf = get_settings()
     except SmsRestConfigurationError as exc:
-        return [Error(str(exc), hint="See the settings reference in README.rst.", id="django_smsrest.E001")]
+        return [
+            Error(
+                str(exc),
+                hint="See the settings reference in README.rst.",
+                id="django_smsrest.E001",
+            )
+        ]
     messages: list[CheckMessage] = []
     if conf.backend == DEFAULT_BACKEND:
-        missing = [k for k, v in (("USERNAME", conf.username), ("PASSWORD", conf.password)) if not v]
+        missing = [
+            k for k, v in (("USERNAME", conf.username), ("PASSWORD", conf.password)) if not v
+        ]
         if missing:
             messages.append(
                 Error(

@@ -59,9 +59,7 @@ def _types(*types: MessageType) -> dict[str, MessageType]:
 _SMSEND_TYPES = _types(
     MessageType("N", "High quality (delivery report)", delivery_report=True, custom_sender=True),
     MessageType("L", "Medium quality", delivery_report=False, custom_sender=True),
-    MessageType(
-        "LL", "Low cost", delivery_report=False, custom_sender=False, max_segments=1
-    ),
+    MessageType("LL", "Low cost", delivery_report=False, custom_sender=False, max_segments=1),
 )
 
 BRANDS: Mapping[str, Brand] = {
@@ -72,9 +70,7 @@ BRANDS: Mapping[str, Brand] = {
         _SMSEND_TYPES,
         "N",
     ),
-    "mobyt": Brand(
-        "mobyt", "Mobyt", "https://app.mobyt.it/API/v1.0/REST/", _SMSEND_TYPES, "N"
-    ),
+    "mobyt": Brand("mobyt", "Mobyt", "https://app.mobyt.it/API/v1.0/REST/", _SMSEND_TYPES, "N"),
     "aruba": Brand(
         "aruba", "Aruba", "https://smspanel.aruba.it/API/v1.0/REST/", _SMSEND_TYPES, "N"
     ),
@@ -198,7 +194,9 @@ def validate_base_url(url: str, key: str = "BASE_URL") -> str:
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _error(key, f"is not an http(s) URL ({url!r})", "'https://api.skebby.it/API/v1.0/REST/'")
+        raise _error(
+            key, f"is not an http(s) URL ({url!r})", "'https://api.skebby.it/API/v1.0/REST/'"
+        )
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise _error(
             key,
@@ -207,7 +205,9 @@ def validate_base_url(url: str, key: str = "BASE_URL") -> str:
             "'https://app.gateway.smsend.it/API/v1.0/REST/'",
         )
     if parts.query or parts.fragment:
-        raise _error(key, "must not have a query string or fragment", "'https://host/API/v1.0/REST/'")
+        raise _error(
+            key, "must not have a query string or fragment", "'https://host/API/v1.0/REST/'"
+        )
     return url if url.endswith("/") else url + "/"
 
 
@@ -220,7 +220,11 @@ def _timeout(value: Any) -> tuple[float, float]:
         and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value)
     ):
         return (float(value[0]), float(value[1]))
-    raise _error("TIMEOUT", f"must be a positive number or a (connect, read) pair, not {value!r}", "(3.05, 15)")
+    raise _error(
+        "TIMEOUT",
+        f"must be a positive number or a (connect, read) pair, not {value!r}",
+        "(3.05, 15)",
+    )
 
 
 def _positive(raw: Mapping[str, Any], key: str, kind: type = int) -> Any:
@@ -230,7 +234,9 @@ def _positive(raw: Mapping[str, Any], key: str, kind: type = int) -> Any:
     return kind(value)
 
 
-def build_settings(raw: Mapping[str, Any] | None, *, require_credentials: bool = False) -> SmsRestSettings:
+def build_settings(
+    raw: Mapping[str, Any] | None, *, require_credentials: bool = False
+) -> SmsRestSettings:
     """Resolve a raw ``SMSREST`` dict (``None`` = not set) into :class:`SmsRestSettings`.
 
     Unknown keys are an error (a typo such as ``PASWORD`` would otherwise be silently
@@ -248,7 +254,9 @@ def build_settings(raw: Mapping[str, Any] | None, *, require_credentials: bool =
 
     brand_name = str(merged["BRAND"]).lower()
     if brand_name not in BRANDS:
-        raise _error("BRAND", f"is {merged['BRAND']!r}, which is not one of {sorted(BRANDS)}", "'skebby'")
+        raise _error(
+            "BRAND", f"is {merged['BRAND']!r}, which is not one of {sorted(BRANDS)}", "'skebby'"
+        )
     brand = BRANDS[brand_name]
 
     base_url = validate_base_url(merged["BASE_URL"] or brand.base_url)
@@ -270,7 +278,11 @@ def build_settings(raw: Mapping[str, Any] | None, *, require_credentials: bool =
     if require_credentials:
         for key, value in (("USERNAME", username), ("PASSWORD", password)):
             if not value:
-                raise _error(key, "is not set; the REST backend needs the gateway credentials", "env('SMSREST_" + key + "')")
+                raise _error(
+                    key,
+                    "is not set; the REST backend needs the gateway credentials",
+                    "env('SMSREST_" + key + "')",
+                )
 
     timeout = _timeout(merged["TIMEOUT"])
     max_attempts = _positive(merged, "MAX_ATTEMPTS")
@@ -284,7 +296,11 @@ def build_settings(raw: Mapping[str, Any] | None, *, require_credentials: bool =
 
     threshold = merged["LOW_CREDIT_THRESHOLD"]
     if threshold is not None and (not isinstance(threshold, int) or threshold < 0):
-        raise _error("LOW_CREDIT_THRESHOLD", f"must be None or a non-negative integer, not {threshold!r}", "100")
+        raise _error(
+            "LOW_CREDIT_THRESHOLD",
+            f"must be None or a non-negative integer, not {threshold!r}",
+            "100",
+        )
 
     region = merged["DEFAULT_REGION"]
     if region is not None:
@@ -322,7 +338,9 @@ def get_settings(*, require_credentials: bool = False) -> SmsRestSettings:
     """Read ``settings.SMSREST`` now (never cached, so ``override_settings`` just works)."""
     from django.conf import settings
 
-    return build_settings(getattr(settings, SETTING_NAME, None), require_credentials=require_credentials)
+    return build_settings(
+        getattr(settings, SETTING_NAME, None), require_credentials=require_credentials
+    )
 
 
 def replace(conf: SmsRestSettings, **changes: Any) -> SmsRestSettings:

@@ -78,7 +78,9 @@ class SmsMessage(models.Model):
     internal_order_id = models.CharField(
         _("internal order id"), max_length=64, blank=True, default="", editable=False
     )
-    total_sent = models.PositiveIntegerField(_("total sent"), null=True, blank=True, editable=False)
+    total_sent = models.PositiveIntegerField(
+        _("total sent"), null=True, blank=True, editable=False
+    )
     remaining_credits = models.IntegerField(
         _("remaining credits"), null=True, blank=True, editable=False
     )
@@ -120,9 +122,7 @@ class SmsMessage(models.Model):
             # The sweeper's lease recovery.
             models.Index(fields=["status", "lease_until"], name="smsrest_msg_lease_idx"),
             # The delivery-status poller.
-            models.Index(
-                fields=["status", "next_status_check_at"], name="smsrest_msg_poll_idx"
-            ),
+            models.Index(fields=["status", "next_status_check_at"], name="smsrest_msg_poll_idx"),
         ]
 
     def __str__(self) -> str:

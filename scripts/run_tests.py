@@ -34,7 +34,9 @@ def main() -> int:
     status = run("tests on SQLite", {**base, "SMSREST_TEST_DB": "sqlite"}, args)
     if postgres_reachable():
         pg_args = [*args, "-m", "not browser"]
-        status = run("tests on PostgreSQL", {**base, "SMSREST_TEST_DB": "postgres"}, pg_args) or status
+        status = (
+            run("tests on PostgreSQL", {**base, "SMSREST_TEST_DB": "postgres"}, pg_args) or status
+        )
     else:
         print("\n=== PostgreSQL pass skipped: no server reachable on 127.0.0.1:5432 ===")
     return status
