@@ -75,7 +75,8 @@ class NotSentError(GatewayError):
 
 
 class GatewayConnectionError(NotSentError):
-    """No connection could be made (DNS, refused, connect timeout, TLS handshake)."""
+    """No connection could be made (DNS, refused, connect timeout, TLS handshake), or the
+    login that must precede the call failed in transit (no order was posted)."""
 
     retryable = True
 
