@@ -1,0 +1,218 @@
+"""An in-memory gateway for tests: like ``django.core.mail.backends.locmem``.
+
+Every accepted order is appended to the module-level :data:`outbox` list (an
+:class:`~django_smsrest.backends.base.OutgoingOrder` per ``POST``, so a message with 2,500
+recipients and 1,000 per order makes three entries). Orders are also kept in memory so
+that ``get_order`` and ``cancel`` behave like the gateway's:
+
+* a scheduled order (delivery time in the future) reports ``SCHEDULED`` and can be
+  cancelled; once cancelled, or once its time has passed, ``DELETE`` is a 404;
+* any other order reports ``SENT`` for every recipient until a test moves it on with
+  :func:`set_delivery_state` (e.g. to ``DLVRD``);
+* an unknown order id raises :class:`~django_smsrest.exceptions.OrderNotFound`.
+
+Tests can make the next call fail with :func:`fail_next` (optionally *after* accepting
+the order, to simulate a read timeout once the gateway has it). Use
+:mod:`django_smsrest.testing.outbox` for the helpers and the pytest fixture.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from django_smsrest.backends.base import BaseBackend, OutgoingOrder
+from django_smsrest.exceptions import OrderNotFound
+from django_smsrest.results import (
+    AccountStatus,
+    DeliveryState,
+    OrderStatus,
+    RecipientState,
+    SendResult,
+)
+
+#: Every accepted order, oldest first. Cleared in place (never rebound) so that
+#: ``from django_smsrest.backends.locmem import outbox`` stays valid.
+outbox: list[OutgoingOrder] = []
+
+#: Credits left on the fake account; each accepted order spends segments x recipients.
+DEFAULT_CREDITS = 1_000_000
+
+
+@dataclass
+class _Order:
+    order: OutgoingOrder
+    states: dict[str, tuple[DeliveryState, datetime | None]]
+    cancelled: bool = False
+
+
+@dataclass
+class _Fault:
+    operation: str
+    exc: BaseException
+    accept: bool
+
+
+@dataclass
+class _State:
+    orders: dict[str, _Order] = field(default_factory=dict)
+    faults: deque[_Fault] = field(default_factory=deque)
+    credits: int = DEFAULT_CREDITS
+    calls: dict[str, int] = field(default_factory=dict)
+
+
+_lock = threading.RLock()
+_state = _State()
+
+
+def reset() -> None:
+    """Empty the outbox and forget every order, fault and call count; refill the credits."""
+    with _lock:
+        outbox.clear()
+        _state.orders.clear()
+        _state.faults.clear()
+        _state.credits = DEFAULT_CREDITS
+        _state.calls.clear()
+
+
+def fail_next(operation: str, exc: BaseException, *, accept: bool = False) -> None:
+    """Make the next ``operation`` (``"send"``, ``"get_order"``, ``"cancel"``,
+    ``"get_status"``) raise ``exc``. With ``accept=True`` (``send`` only) the order is
+    accepted and recorded first: the "gateway got it but the answer was lost" case."""
+    if operation not in ("send", "get_order", "cancel", "get_status"):
+        raise ValueError(f"unknown operation {operation!r}")
+    with _lock:
+        _state.faults.append(_Fault(operation, exc, accept))
+
+
+def set_credits(credits: int) -> None:
+    """Set the fake account's remaining credits (reported after each send)."""
+    with _lock:
+        _state.credits = credits
+
+
+def calls(operation: str) -> int:
+    """How many times ``operation`` was called (including failed calls)."""
+    with _lock:
+        return _state.calls.get(operation, 0)
+
+
+def set_delivery_state(
+    state: str | DeliveryState,
+    *,
+    order_id: str | None = None,
+    to: str | None = None,
+    delivery_date: datetime | None = None,
+) -> int:
+    """Move recipients to ``state`` (e.g. ``"DLVRD"``), as the gateway would report them.
+
+    Filters: ``order_id`` (one order) and/or ``to`` (one E.164 number); neither means every
+    recipient of every order. Returns how many recipients changed.
+    """
+    new = DeliveryState.parse(str(state))
+    when = delivery_date or (timezone.now() if new is DeliveryState.DLVRD else None)
+    changed = 0
+    with _lock:
+        for oid, stored in _state.orders.items():
+            if order_id is not None and oid != order_id:
+                continue
+            for number in stored.states:
+                if to is None or number == to:
+                    stored.states[number] = (new, when)
+                    changed += 1
+    return changed
+
+
+def _take_fault(operation: str) -> _Fault | None:
+    with _lock:
+        _state.calls[operation] = _state.calls.get(operation, 0) + 1
+        for fault in _state.faults:
+            if fault.operation == operation:
+                _state.faults.remove(fault)
+                return fault
+    return None
+
+
+class LocmemBackend(BaseBackend):
+    """Keeps orders in memory; nothing leaves the process."""
+
+    name = "locmem"
+
+    def send(self, order: OutgoingOrder) -> SendResult:
+        from django_smsrest.segments import count_segments
+
+        fault = _take_fault("send")
+        if fault is not None and not fault.accept:
+            raise fault.exc
+        scheduled = (
+            order.scheduled_delivery_time is not None
+            and order.scheduled_delivery_time > timezone.now()
+        )
+        initial = DeliveryState.SCHEDULED if scheduled else DeliveryState.SENT
+        cost = count_segments(order.message, order.encoding).segments * len(order.recipients)
+        with _lock:
+            outbox.append(order)
+            _state.orders[order.order_id] = _Order(
+                order, dict.fromkeys(order.recipients, (initial, None))
+            )
+            _state.credits -= cost
+            remaining = _state.credits
+        self.announce(order)
+        if fault is not None:
+            raise fault.exc
+        return SendResult(
+            order_id=order.order_id,
+            total_sent=len(order.recipients),
+            remaining_credits=remaining,
+            internal_order_id=f"LOCMEM-{len(outbox)}",
+        )
+
+    def announce(self, order: OutgoingOrder) -> None:
+        """Hook called after an order is accepted (the console backend prints it)."""
+
+    def _stored(self, order_id: str) -> _Order:
+        stored = _state.orders.get(order_id)
+        if stored is None or stored.cancelled:
+            raise OrderNotFound(f"Order {order_id} not found", status_code=404)
+        return stored
+
+    def get_order(self, order_id: str) -> OrderStatus:
+        fault = _take_fault("get_order")
+        if fault is not None:
+            raise fault.exc
+        with _lock:
+            stored = self._stored(order_id)
+            due = stored.order.scheduled_delivery_time
+            if due is not None and due <= timezone.now():
+                # The scheduled time has come: the gateway sends it.
+                for number, (state, when) in stored.states.items():
+                    if state is DeliveryState.SCHEDULED:
+                        stored.states[number] = (DeliveryState.SENT, when)
+            recipients = [
+                RecipientState(number, state, when, state.value)
+                for number, (state, when) in stored.states.items()
+            ]
+        return OrderStatus(order_id=order_id, recipients=recipients)
+
+    def cancel(self, order_id: str) -> None:
+        fault = _take_fault("cancel")
+        if fault is not None:
+            raise fault.exc
+        with _lock:
+            stored = self._stored(order_id)
+            due = stored.order.scheduled_delivery_time
+            if due is None or due <= timezone.now():
+                raise OrderNotFound(f"Order {order_id} is not scheduled", status_code=404)
+            stored.cancelled = True
+
+    def get_status(self) -> AccountStatus:
+        fault = _take_fault("get_status")
+        if fault is not None:
+            raise fault.exc
+        with _lock:
+            credits = _state.credits
+        return AccountStatus(credits=dict.fromkeys(self.conf.message_types, credits))

@@ -1,0 +1,105 @@
+"""The real gateway: one :class:`~django_smsrest.client.SmsRestClient` per process.
+
+The client is thread-safe (one keep-alive ``requests.Session`` per thread, login keys shared
+and renewed on 401) and handles ``fork`` itself, so this module only has to keep one client
+per configuration. The cache key is derived from the settings, so ``override_settings`` in
+tests (or a settings change in a long-lived shell) gets a fresh client instead of one logged
+in to another account. The password takes part in the key only as a SHA-256 digest, so the
+cache never holds it in a readable form beyond the client itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from django_smsrest.backends.base import BaseBackend, OutgoingOrder
+from django_smsrest.conf import SmsRestSettings
+from django_smsrest.exceptions import SmsRestConfigurationError
+from django_smsrest.results import AccountStatus, OrderStatus, SendResult
+
+if TYPE_CHECKING:
+    from django_smsrest.client import SmsRestClient
+
+_lock = threading.Lock()
+_clients: dict[tuple[object, ...], SmsRestClient] = {}
+_clients_pid: int | None = None
+
+
+def _key(conf: SmsRestSettings) -> tuple[object, ...]:
+    return (
+        conf.base_url,
+        conf.username,
+        hashlib.sha256(conf.password.encode()).hexdigest(),
+        conf.auth,
+        conf.timeout,
+        conf.verify_tls,
+        conf.gateway_timezone,
+    )
+
+
+def get_client(conf: SmsRestSettings) -> SmsRestClient:
+    """The process-wide client for ``conf`` (created on first use)."""
+    global _clients_pid
+    missing = [k for k, v in (("USERNAME", conf.username), ("PASSWORD", conf.password)) if not v]
+    if missing:
+        raise SmsRestConfigurationError(
+            f"SMSREST[{missing[0]!r}] is not set; the REST backend needs the gateway "
+            f"credentials. Set it in your settings, for example: SMSREST = "
+            f"{{{missing[0]!r}: env('SMSREST_{missing[0]}'), ...}}"
+        )
+    key = _key(conf)
+    with _lock:
+        if _clients_pid != os.getpid():
+            # A forked child starts with a fresh cache: the parent's clients carry its
+            # sockets. Drop them without closing (closing would touch the parent's sockets).
+            _clients.clear()
+            _clients_pid = os.getpid()
+        client = _clients.get(key)
+        if client is None:
+            from django_smsrest.client import SmsRestClient
+
+            client = _clients[key] = SmsRestClient.from_settings(conf)
+        return client
+
+
+def reset_clients() -> None:
+    """Forget every cached client (closing the calling thread's HTTP sessions)."""
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+class RestBackend(BaseBackend):
+    """Sends through the gateway's REST API with the ``SMSREST`` credentials."""
+
+    name = "rest"
+
+    def __init__(self, conf: SmsRestSettings) -> None:
+        super().__init__(conf)
+        self.client = get_client(conf)
+
+    def send(self, order: OutgoingOrder) -> SendResult:
+        return self.client.send_sms(
+            order.message,
+            list(order.recipients),
+            message_type=order.message_type,
+            # None lets the gateway use the account's default sender; "" would be sent.
+            sender=order.sender or None,
+            scheduled_delivery_time=order.scheduled_delivery_time,
+            order_id=order.order_id,
+            encoding=order.encoding,  # type: ignore[arg-type]
+            return_remaining=True,
+        )
+
+    def get_order(self, order_id: str) -> OrderStatus:
+        return self.client.get_order(order_id)
+
+    def cancel(self, order_id: str) -> None:
+        self.client.cancel(order_id)
+
+    def get_status(self) -> AccountStatus:
+        return self.client.get_status()

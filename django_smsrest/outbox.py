@@ -1,0 +1,481 @@
+"""The machinery behind :mod:`django_smsrest.services`: claims, leases, backoff, and the
+send job that records each gateway answer. Internal: call the functions in ``services``
+(the only public place that changes a message's state); this module exists to keep that
+one readable.
+
+The invariants every piece here keeps:
+
+* A row is worked on only under a claim: a conditional UPDATE that stores a fresh
+  ``claim_token`` and a ``lease_until``. Every later message write is guarded by that token
+  (:meth:`Job.write`); a worker whose lease expired and was taken over gets
+  :class:`LostClaim` and stops.
+* No transaction is open across an HTTP call: each write is its own autocommit statement.
+* "The gateway has order X" is recorded as soon as it is known, without the token guard
+  (:meth:`Job.accept`), because it is a fact whoever holds the claim, and it is what keeps
+  the next claimant from posting X again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.db import router, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from django_smsrest import signals
+from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
+from django_smsrest.conf import SmsRestSettings
+from django_smsrest.exceptions import (
+    GatewayError,
+    MaybeSentError,
+    NotSentError,
+    OrderNotFound,
+    RateLimited,
+    SendCancelled,
+)
+from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
+from django_smsrest.results import FAILURE_STATES, DeliveryState, SendResult
+
+logger = logging.getLogger("django_smsrest")
+
+#: A ``Retry-After`` longer than this is capped (seconds).
+RETRY_AFTER_MAX = 6 * 3600.0
+#: ``last_error`` is cut to this many characters.
+ERROR_MAX = 1000
+
+# Full jitter needs no cryptographic quality; a private instance keeps tests able to seed it.
+_random = random.Random()
+
+
+def retry_delay(
+    attempts: int, conf: SmsRestSettings, *, retry_after: float | None = None
+) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: capped exponential backoff with
+    full jitter, ``uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**(attempts-1)))``
+    (AWS Builders' Library). A gateway's ``Retry-After`` is a floor (capped at 6 hours)."""
+    ceiling = min(conf.retry_max_seconds, conf.retry_base_seconds * 2 ** max(attempts - 1, 0))
+    delay = _random.uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(float(retry_after), RETRY_AFTER_MAX))
+    return delay
+
+
+def due_q(now: datetime) -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+
+
+def lease_free_q(now: datetime) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def describe_error(exc: BaseException, conf: SmsRestSettings) -> str:
+    """A ``last_error`` text: the gateway's reason for our own exceptions (already free of
+    secrets by contract, scrubbed again here), only the class name for anything else,
+    whose text might quote a URL with the password in it."""
+    if isinstance(exc, GatewayError):
+        text = str(exc)
+    else:
+        text = f"Unexpected error ({type(exc).__name__}); see the application logs."
+    for secret in (conf.password,):
+        if secret:
+            text = text.replace(secret, "********")
+    return text[:ERROR_MAX]
+
+
+def outbox_db() -> str:
+    """The database alias the outbox writes to (honours database routers)."""
+    return router.db_for_write(SmsMessage)
+
+
+def on_commit(func: Callable[[], Any]) -> None:
+    """Run ``func`` after the current transaction commits (now, outside one); an exception
+    in it is logged, not raised: the committed row stays and the sweeper picks it up."""
+    transaction.on_commit(func, using=outbox_db(), robust=True)
+
+
+def enqueue_send(pk: int, *, run_after: datetime | None = None) -> None:
+    from django_smsrest import tasks
+
+    tasks.enqueue_send(pk, run_after=run_after)
+
+
+def send_robust(signal: Any, **kwargs: Any) -> None:
+    """Send a notification signal; a failing receiver is logged, never breaks the outbox."""
+    for receiver, response in signal.send_robust(sender=SmsMessage, **kwargs):
+        if isinstance(response, Exception):
+            logger.error(
+                "django-smsrest signal receiver %r failed",
+                receiver,
+                exc_info=(type(response), response, response.__traceback__),
+            )
+
+
+class LostClaim(Exception):
+    """Our claim token was replaced (lease expired and another worker took over)."""
+
+
+class Job:
+    """One claimed message: every write is guarded by ``token``."""
+
+    def __init__(self, msg: SmsMessage, token: str, conf: SmsRestSettings) -> None:
+        self.msg = msg
+        self.token = token
+        self.conf = conf
+        self.results: list[SendResult] = []
+        self._backend: BaseBackend | None = None
+
+    @property
+    def backend(self) -> BaseBackend:
+        if self._backend is None:
+            self._backend = get_backend(self.conf)
+        return self._backend
+
+    def write(self, **fields: Any) -> None:
+        """Guarded UPDATE of the message; mirror the fields on ``self.msg``."""
+        now = timezone.now()
+        done = SmsMessage.objects.filter(pk=self.msg.pk, claim_token=self.token).update(
+            updated_at=now, **fields
+        )
+        if not done:
+            raise LostClaim
+        for name, value in fields.items():
+            if not hasattr(value, "resolve_expression"):
+                setattr(self.msg, name, value)
+
+    def release(self, status: str, **fields: Any) -> None:
+        self.write(status=status, claim_token="", lease_until=None, **fields)
+
+    def lease(self) -> datetime:
+        return timezone.now() + timedelta(seconds=self.conf.lease_seconds)
+
+    def pending_orders(self) -> list[tuple[SmsOrder, tuple[str, ...]]]:
+        """The orders not yet accepted, each with its recipients (two queries)."""
+        orders = list(
+            SmsOrder.objects.filter(message_id=self.msg.pk, status=OrderStatus.PENDING).order_by(
+                "index"
+            )
+        )
+        if not orders:
+            return []
+        numbers: dict[int, list[str]] = {order.pk: [] for order in orders}
+        rows = (
+            SmsRecipient.objects.filter(order_id__in=list(numbers))
+            .order_by("id")
+            .values_list("order_id", "phone_number")
+        )
+        for order_pk, number in rows:
+            numbers[order_pk].append(number)
+        return [(order, tuple(numbers[order.pk])) for order in orders]
+
+    def outgoing(self, order: SmsOrder, numbers: tuple[str, ...]) -> OutgoingOrder:
+        msg = self.msg
+        when = msg.scheduled_delivery_time
+        if when is not None and when <= timezone.now():
+            # The message waited in the queue past its time (retries, a backlog): send it
+            # now rather than ask the gateway to schedule it in the past (a 400).
+            when = None
+        return OutgoingOrder(
+            message=msg.message,
+            recipients=numbers,
+            message_type=msg.message_type,
+            sender=msg.sender,
+            scheduled_delivery_time=when,
+            order_id=order.order_id,
+            encoding=msg.encoding,
+        )
+
+    def accept(self, order: SmsOrder, result: SendResult, *, last: bool) -> None:
+        """Record an accepted order. Not guarded by the token on purpose: "the gateway has
+        order X" is a fact whoever holds the claim, and recording it is what stops the
+        next claimant from posting X again. PENDING -> ACCEPTED only, never back."""
+        now = timezone.now()
+        SmsOrder.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
+            status=OrderStatus.ACCEPTED,
+            internal_order_id=result.internal_order_id or "",
+            total_sent=result.total_sent,
+            remaining_credits=result.remaining_credits,
+            accepted_at=now,
+        )
+        self.results.append(result)
+        msg = self.msg
+        msg.total_sent = (msg.total_sent or 0) + result.total_sent
+        if result.remaining_credits is not None:
+            msg.remaining_credits = result.remaining_credits
+        if not msg.internal_order_id and result.internal_order_id:
+            msg.internal_order_id = result.internal_order_id
+        msg.sent_at = msg.sent_at or now
+        if not last:
+            # Progress write: the aggregates so far, and a fresh lease for the next POST.
+            self.write(status=Status.SENDING, lease_until=self.lease(), **self.aggregates())
+
+    def aggregates(self) -> dict[str, Any]:
+        msg = self.msg
+        return {
+            "total_sent": msg.total_sent,
+            "remaining_credits": msg.remaining_credits,
+            "internal_order_id": msg.internal_order_id,
+            "sent_at": msg.sent_at,
+        }
+
+    def succeed(self) -> SmsMessage:
+        """Every order accepted: SENT, or SCHEDULED while the delivery time is ahead."""
+        msg, now = self.msg, timezone.now()
+        when = msg.scheduled_delivery_time
+        scheduled = when is not None and when > now
+        first_check = (when if scheduled else now) + timedelta(
+            seconds=self.conf.status_poll_base_seconds
+        )
+        self.release(
+            Status.SCHEDULED if scheduled else Status.SENT,
+            next_attempt_at=None,
+            next_status_check_at=first_check,
+            status_checks=0,
+            last_error="",
+            **self.aggregates(),
+        )
+        send_robust(
+            signals.post_send,
+            message=msg,
+            result=self.results[-1] if self.results else None,
+            results=list(self.results),
+            error=None,
+        )
+        self.check_credit()
+        return msg
+
+    def check_credit(self) -> None:
+        threshold = self.conf.low_credit_threshold
+        remaining = self.msg.remaining_credits
+        if threshold is not None and remaining is not None and remaining <= threshold:
+            send_robust(
+                signals.low_credit,
+                message=self.msg,
+                remaining_credits=remaining,
+                threshold=threshold,
+            )
+
+    def give_up(self, reason: str, exc: BaseException | None) -> SmsMessage:
+        """Stop for good. Orders still pending are marked REJECTED. If some orders were
+        accepted earlier the message did partly go out: it stays SENT (so its delivery is
+        tracked) with the reason in ``last_error`` and the unsent recipients in ERROR."""
+        msg = self.msg
+        pending = SmsOrder.objects.filter(message_id=msg.pk, status=OrderStatus.PENDING)
+        accepted = msg.total_sent is not None
+        if accepted:
+            SmsRecipient.objects.filter(
+                message_id=msg.pk, order__status=OrderStatus.PENDING
+            ).update(state=DeliveryState.ERROR.value, updated_at=timezone.now())
+        pending.update(status=OrderStatus.REJECTED)
+        if accepted:
+            self.release(
+                Status.SENT,
+                next_attempt_at=None,
+                next_status_check_at=timezone.now()
+                + timedelta(seconds=self.conf.status_poll_base_seconds),
+                status_checks=0,
+                last_error=reason,
+                **self.aggregates(),
+            )
+        else:
+            self.release(
+                Status.FAILED,
+                next_attempt_at=None,
+                last_error=reason,
+                finished_at=timezone.now(),
+                **self.aggregates(),
+            )
+        send_robust(
+            signals.post_send,
+            message=msg,
+            result=self.results[-1] if self.results else None,
+            results=list(self.results),
+            error=exc,
+        )
+        return msg
+
+    def retry(self, exc: BaseException) -> SmsMessage:
+        """Surely not sent (or proven not sent): QUEUED with backoff, FAILED when out of
+        attempts."""
+        msg, conf = self.msg, self.conf
+        reason = describe_error(exc, conf)
+        if msg.attempts >= conf.max_attempts:
+            return self.give_up(
+                str(_("Gave up after %(n)d attempts. Last error: %(error)s"))
+                % {"n": msg.attempts, "error": reason},
+                exc,
+            )
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        when = timezone.now() + timedelta(
+            seconds=retry_delay(msg.attempts, conf, retry_after=retry_after)
+        )
+        self.release(
+            Status.QUEUED,
+            next_attempt_at=when,
+            last_error=str(_("Attempt %(n)d failed, will retry: %(error)s"))
+            % {"n": msg.attempts, "error": reason},
+            **self.aggregates(),
+        )
+        # A hint for backends that can run a task later; the sweeper covers the others.
+        on_commit(partial(enqueue_send, msg.pk, run_after=when))
+        return msg
+
+    def unknown(self, exc: BaseException) -> None:
+        """Mark the outcome unknown before asking the gateway, so that a crash during the
+        GET leaves a row the sweeper reconciles (never one that looks safe to resend)."""
+        self.write(
+            status=Status.UNKNOWN,
+            lease_until=self.lease(),
+            last_error=str(_("Outcome unknown, checking with the gateway: %(error)s"))
+            % {"error": describe_error(exc, self.conf)},
+            **self.aggregates(),
+        )
+
+    def stay_unknown(self, exc: BaseException) -> SmsMessage:
+        """The reconciling GET failed too: leave the row UNKNOWN for the sweeper, paced by
+        ``next_attempt_at``."""
+        when = timezone.now() + timedelta(seconds=retry_delay(self.msg.attempts, self.conf))
+        self.release(
+            Status.UNKNOWN,
+            next_attempt_at=when,
+            last_error=str(
+                _("Outcome unknown; the gateway could not be asked (%(error)s). Will check again.")
+            )
+            % {"error": describe_error(exc, self.conf)},
+            **self.aggregates(),
+        )
+        return self.msg
+
+    def lookup(self, order: SmsOrder) -> SendResult | None:
+        """``GET sms/{order_id}``: a SendResult if the gateway has the order, ``None`` if
+        it does not (404). Other failures propagate."""
+        status = self.backend.get_order(order.order_id)
+        return SendResult(order_id=order.order_id, total_sent=len(status.recipients))
+
+    def run(self) -> SmsMessage:
+        """Send every pending order of the claimed message."""
+        veto = self.pre_send()
+        if veto is not None:
+            return veto
+        pending = self.pending_orders()
+        for i, (order, numbers) in enumerate(pending):
+            last = i == len(pending) - 1
+            try:
+                result = self.backend.send(self.outgoing(order, numbers))
+            except NotSentError as exc:
+                if exc.retryable:
+                    return self.retry(exc)
+                return self.give_up(describe_error(exc, self.conf), exc)
+            except Exception as exc:
+                # MaybeSentError, or anything we did not expect (a bug after the POST went
+                # out is exactly a "maybe sent"): never resend without asking first.
+                if not isinstance(exc, MaybeSentError):
+                    logger.exception("Unexpected error sending SMS #%s", self.msg.pk)
+                self.unknown(exc)
+                try:
+                    result = self.lookup(order)
+                except OrderNotFound:
+                    return self.retry(exc)
+                except Exception as lookup_exc:
+                    if not isinstance(lookup_exc, GatewayError):
+                        logger.exception("Unexpected error reconciling SMS #%s", self.msg.pk)
+                    return self.stay_unknown(lookup_exc)
+            self.accept(order, result, last=last)
+        return self.succeed()
+
+    def pre_send(self) -> SmsMessage | None:
+        """Fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
+        Any other exception from a receiver puts the message back in the queue (it counts
+        as an attempt) and is re-raised: it is a bug the developer must see."""
+        for _receiver, response in signals.pre_send.send_robust(
+            sender=SmsMessage, message=self.msg
+        ):
+            if isinstance(response, SendCancelled):
+                SmsOrder.objects.filter(message_id=self.msg.pk, status=OrderStatus.PENDING).update(
+                    status=OrderStatus.CANCELLED
+                )
+                self.release(
+                    Status.CANCELLED,
+                    next_attempt_at=None,
+                    last_error=str(response.reason)[:ERROR_MAX],
+                    finished_at=timezone.now(),
+                )
+                return self.msg
+            if isinstance(response, Exception):
+                self.retry(response)
+                raise response
+        return None
+
+
+def claim(
+    pk: int,
+    now: datetime,
+    conf: SmsRestSettings,
+    *conditions: Q,
+    sending: bool = False,
+    **match: Any,
+) -> str | None:
+    """One conditional UPDATE taking a lease on the row; the new claim token if this call
+    won, ``None`` if the row did not match (another worker won, or it is not in a state
+    this operation applies to). ``sending`` also moves it to SENDING and counts an attempt.
+    """
+    token = uuid.uuid4().hex
+    changes: dict[str, Any] = {
+        "claim_token": token,
+        "lease_until": now + timedelta(seconds=conf.lease_seconds),
+        "updated_at": now,
+    }
+    if sending:
+        changes.update(status=Status.SENDING, attempts=F("attempts") + 1)
+    won = SmsMessage.objects.filter(*conditions, pk=pk, **match).update(**changes)
+    return token if won else None
+
+
+def summarize(
+    counts: dict[str, int], total: int, delivery_report: bool
+) -> tuple[str | None, bool]:
+    """(new status or None to keep it, whether every recipient is final)."""
+    final = delivered = failed = started = 0
+    for value, n in counts.items():
+        state = DeliveryState.parse(value) if value else None
+        if state is None or state is DeliveryState.UNKNOWN:
+            continue
+        if state is not DeliveryState.SCHEDULED:
+            started += n
+        if state.is_final(delivery_report=delivery_report):
+            final += n
+        if state is DeliveryState.DLVRD:
+            delivered += n
+        if state in FAILURE_STATES:
+            failed += n
+    if final < total:
+        return (Status.SENT if started else None), False
+    if failed == total:
+        return Status.UNDELIVERED, True
+    if delivered == total:
+        return Status.DELIVERED, True
+    if failed:
+        return Status.PARTIALLY_DELIVERED, True
+    return Status.SENT, True  # final without delivery reports (SENT/DEMO)
+
+
+def open_count(counts: dict[str, int], total: int, delivery_report: bool) -> int:
+    """How many recipients have no final state yet."""
+    final = sum(
+        n
+        for value, n in counts.items()
+        if value and DeliveryState.parse(value).is_final(delivery_report=delivery_report)
+    )
+    return total - final
+
+
+def digits(number: str) -> str:
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return digits[2:] if number.strip().startswith("00") else digits

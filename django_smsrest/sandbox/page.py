@@ -1,0 +1,121 @@
+"""The sandbox's HTML page: what it received, newest first.
+
+Every value that came from a client (message text, sender, numbers, order ids) goes through
+:func:`html.escape`; a message containing ``<script>`` shows as text. The page never
+shows the password, the user key, session keys or access tokens: it is built only from
+:meth:`SandboxState.snapshot`, which holds none of them.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django_smsrest.sandbox.state import SandboxState
+
+#: The page lists at most this many orders (the JSON at /_sandbox/orders has them all).
+PAGE_LIMIT = 300
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
+.msg{white-space:pre-wrap;max-width:32rem;font-family:ui-monospace,monospace}
+.st{font-family:ui-monospace,monospace;font-size:.9em}
+.fail{color:#b00020}.ok{color:#1b7f3b}.muted{color:#777}
+"""
+
+_FAILED = {
+    "ERROR",
+    "TIMEOUT",
+    "TOOM4NUM",
+    "TOOM4USER",
+    "UNKNPFX",
+    "UNKNRCPT",
+    "INVALIDDST",
+    "BLACKLISTED",
+    "KO",
+    "INVALIDCONTENTS",
+}
+
+
+def _state_class(status: str) -> str:
+    if status in _FAILED:
+        return "fail"
+    return "ok" if status in ("DLVRD", "SENT") else "muted"
+
+
+def _order_row(order: dict[str, Any]) -> str:
+    states = "<br>".join(
+        f'{escape(s["destination"])} <span class="st {_state_class(s["status"])}">'
+        f"{escape(s['status'])}</span>"
+        for s in order["states"]
+    )
+    notes = []  # safe HTML fragments
+    if order["cancelled"]:
+        notes.append("cancelled")
+    if order["fault"]:
+        notes.append(f"fault: {escape(order['fault'])}")
+    if order["posts"] > 1:
+        notes.append(f"<strong>{order['posts']} POSTs</strong>")
+    if order["dropped_recipients"]:
+        notes.append(f"{len(order['dropped_recipients'])} invalid number(s) dropped")
+    scheduled = order["scheduled_delivery_time"] or ""
+    return (
+        "<tr>"
+        f"<td>{escape(order['created_at'])}</td>"
+        f"<td><code>{escape(order['order_id'])}</code></td>"
+        f"<td>{escape(order['message_type'])}</td>"
+        f"<td>{escape(order['sender'] or '')}</td>"
+        f"<td>{states}</td>"
+        f'<td class="msg">{escape(order["message"])}</td>'
+        f"<td>{escape(order['encoding'])} / {order['segments']} part(s) / "
+        f"{order['credits']} credit(s)</td>"
+        f"<td>{escape(scheduled)}</td>"
+        f"<td>{' &middot; '.join(notes)}</td>"
+        "</tr>"
+    )
+
+
+def render_page(state: SandboxState) -> str:
+    """The whole HTML page for ``GET /_sandbox/``."""
+    data = state.snapshot()
+    orders = list(reversed(data["orders"]))
+    shown = orders[:PAGE_LIMIT]
+    rows = "\n".join(_order_row(order) for order in shown) or (
+        '<tr><td colspan="9" class="muted">Nothing received yet.</td></tr>'
+    )
+    credits = ", ".join(f"{escape(k)}: {v}" for k, v in data["credits"].items())
+    more = (
+        f'<p class="muted">Showing the newest {PAGE_LIMIT} of {len(orders)}; '
+        'all are in <a href="orders">orders</a> (JSON).</p>'
+        if len(orders) > PAGE_LIMIT
+        else ""
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="5">
+<title>SMS REST sandbox</title><style>{_STYLE}</style></head>
+<body>
+<h1>SMS REST sandbox</h1>
+<p>API base URL: <code>{escape(state_base_hint())}</code> &middot; account
+<code>{escape(state.config.username)}</code> &middot; {len(orders)} order(s),
+{data["posts_total"]} POST sms, {data["logins"]} login(s), {data["tokens"]} token(s)
+&middot; credits {credits} &middot; <a href="orders">JSON</a> &middot;
+<a href="config">options</a></p>
+{more}
+<table>
+<thead><tr><th>Received</th><th>Order id</th><th>Type</th><th>Sender</th>
+<th>Recipients</th><th>Message</th><th>Size</th><th>Scheduled</th><th>Notes</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+</body></html>
+"""
+
+
+def state_base_hint() -> str:
+    """The API path clients use, relative to this server."""
+    return "/API/v1.0/REST/"

@@ -1,0 +1,437 @@
+"""The HTTP layer of the sandbox: a stdlib ``ThreadingHTTPServer`` speaking HTTP/1.1.
+
+One thread per connection (keep-alive connections are reused for many requests), no
+per-request threads. Each response is written with a single ``send`` and Nagle is off,
+so a keep-alive client is not slowed by delayed ACKs.
+
+Paths:
+
+``/API/v1.0/REST/...``   the gateway's REST API (:meth:`SandboxState.handle_api`).
+``/_sandbox/``           an HTML page listing the messages received, newest first.
+``/_sandbox/orders``     JSON: every order and the counters (``/_sandbox/orders/<id>``: one).
+``/_sandbox/config``     GET: the options (no password); POST a JSON object to change them.
+``/_sandbox/reset``      POST: forget orders and counters, switch faults off.
+``/_sandbox/advance``    POST ``{"seconds": N}``: move the sandbox clock forward.
+
+Logging is off unless ``verbose``; when on, request lines are logged without their query
+string (the login query carries the password) and no header is ever logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from django_smsrest.sandbox.page import render_page
+from django_smsrest.sandbox.state import Reply, SandboxState, json_reply
+
+API_PREFIX = "/API/v1.0/REST/"
+CONTROL_PREFIX = "/_sandbox/"
+MAX_BODY = 16 * 1024 * 1024
+
+_DATE_CACHE: list[int | str] = [0, ""]
+_QUERY_RE = re.compile(r"\?[^\s'\"]*")
+
+
+def redact(text: str) -> str:
+    """``text`` with every URL query string replaced: the login query holds the password."""
+    return _QUERY_RE.sub("?[redacted]", text)
+
+
+def path_only(target: str) -> str:
+    """The path of a request target, without its query string."""
+    return target.partition("?")[0]
+
+
+class Headers:
+    """Request headers: case-insensitive ``get``, iteration in the client's own spelling.
+
+    A small replacement for the ``email.message.Message`` the stdlib builds for every
+    request; that parser is the largest cost of a request in ``http.server``, and the
+    sandbox must serve well over 1,000 requests per second.
+    """
+
+    __slots__ = ("_items", "_lookup")
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, str]] = []
+        self._lookup: dict[str, str] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((name, value))
+        self._lookup.setdefault(name.lower(), value)  # the first one wins, like Message.get
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._lookup.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lookup
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name, _ in self._items])
+
+    def keys(self) -> list[str]:
+        return [name for name, _ in self._items]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+_MAX_HEADERS = 100
+_MAX_LINE = 65536
+
+
+class SandboxRequestHandler(BaseHTTPRequestHandler):
+    """Routes requests to the state; knows nothing about the API itself."""
+
+    server: SandboxHTTPServer
+    raw_requestline: bytes  # set by BaseHTTPRequestHandler.handle_one_request
+    protocol_version = "HTTP/1.1"
+    server_version = "django-smsrest-sandbox"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    # An idle keep-alive connection is closed after this many seconds.
+    timeout = 300
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def parse_request(self) -> bool:
+        """Parse the request line and headers (HTTP/1.0 and 1.1); ``False`` after an error.
+
+        Same contract as the stdlib method it replaces: sets ``command``, ``path``,
+        ``request_version``, ``headers`` and ``close_connection`` (keep-alive by default on
+        HTTP/1.1, on HTTP/1.0 only with ``Connection: keep-alive``), and answers
+        ``Expect: 100-continue``.
+        """
+        self.command, self.path = "", ""  # still set if the request line is malformed
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3 or not words[2].startswith("HTTP/1."):
+            self.send_error(400)
+            return False
+        self.command, self.path, self.request_version = words
+        headers = Headers()
+        last: str | None = None
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE or len(headers._items) > _MAX_HEADERS:
+                self.send_error(431)
+                return False
+            if line in (b"\r\n", b"\n", b""):
+                break
+            text = line.decode("iso-8859-1").rstrip("\r\n")
+            if text[:1] in (" ", "\t") and last is not None:  # obsolete line folding
+                name, value = headers._items.pop()
+                headers._lookup.pop(name.lower(), None)
+                headers.add(name, f"{value} {text.strip()}")
+                continue
+            name, sep, value = text.partition(":")
+            if not sep or not name or name != name.strip():
+                self.send_error(400)
+                return False
+            headers.add(name, value.strip())
+            last = name
+        self.headers = headers  # type: ignore[assignment]
+        connection = (headers.get("Connection") or "").lower()
+        if self.request_version == "HTTP/1.1":
+            self.close_connection = connection == "close"
+        else:
+            self.close_connection = connection != "keep-alive"
+        if (headers.get("Expect") or "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, formatted once per second rather than once per request."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        cached = _DATE_CACHE
+        if cached[0] != now:
+            cached[:] = [now, super().date_time_string(now)]
+        return str(cached[1])
+
+    # --- logging: quiet by default, never a query string -----------------------------------
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.server.verbose:
+            path = path_only(self.path)
+            self.log_message('"%s %s" %s', self.command or "-", path or "-", code)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            line = redact(format % args)
+            sys.stderr.write(f"[sandbox] {self.address_string()} {line}\n")
+
+    def send_error(
+        self, code: int, message: str | None = None, explain: str | None = None
+    ) -> None:
+        """Errors found while parsing the request line: answer without echoing the request."""
+        self.close_connection = True
+        status = HTTPStatus(code)
+        body = {"result": "KO", "error_message": status.phrase, "code": status.name}
+        self._write(json_reply(code, body))
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_DELETE = do_PUT = do_PATCH = do_GET
+
+    def _handle(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        path, _, query_string = self.path.partition("?")
+        if path.startswith(API_PREFIX):
+            delay = self.server.state.draw_latency()
+            if delay and self.server.stopping.wait(delay):
+                self.close_connection = True
+                return
+            query = {
+                key: values[0]
+                for key, values in parse_qs(query_string, keep_blank_values=True).items()
+            }
+            reply = self.server.state.handle_api(
+                self.command, path[len(API_PREFIX) :], query, self.headers, body
+            )
+        elif path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+            reply = self._control(path[len(CONTROL_PREFIX) :].strip("/"), body)
+        elif path == "/":
+            reply = Reply(302, b"", "text/plain", (("Location", CONTROL_PREFIX),))
+        else:
+            reply = json_reply(
+                404,
+                {
+                    "result": "KO",
+                    "error_message": f"Not found; the API is under {API_PREFIX}",
+                    "code": "NOT_FOUND",
+                },
+            )
+        if reply.action == "respond":
+            self._write(reply)
+            return
+        if reply.action == "hang":
+            # The order is stored; the client waits for an answer that never comes. Wake up
+            # early only when the server is stopping.
+            self.server.stopping.wait(reply.hang_seconds)
+        self._drop()
+
+    def _control(self, action: str, body: bytes) -> Reply:
+        state = self.server.state
+        method = self.command
+        try:
+            if action == "" and method == "GET":
+                return Reply(200, render_page(state).encode(), "text/html; charset=utf-8")
+            if action == "orders" and method == "GET":
+                return json_reply(200, state.snapshot())
+            if action.startswith("orders/") and method == "GET":
+                order = state.order(action[len("orders/") :])
+                posts = state.post_count(action[len("orders/") :])
+                if order is None:
+                    return json_reply(404, {"order": None, "posts": posts})
+                return json_reply(200, {"order": order, "posts": posts})
+            if action == "config" and method == "GET":
+                return json_reply(200, state.config.public())
+            if action == "config" and method == "POST":
+                return json_reply(200, state.configure(**_json_object(body)))
+            if action == "reset" and method == "POST":
+                state.reset()
+                return json_reply(200, {"result": "OK"})
+            if action == "advance" and method == "POST":
+                seconds = _json_object(body).get("seconds")
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                    raise ValueError('send {"seconds": <number>}')
+                state.advance(float(seconds))
+                return json_reply(200, {"result": "OK", "clock_offset": state.clock_offset})
+        except ValueError as error:
+            return json_reply(
+                400, {"result": "KO", "error_message": str(error), "code": "INVALID_OPTION"}
+            )
+        return json_reply(
+            404,
+            {"result": "KO", "error_message": "Unknown sandbox control path", "code": "NOT_FOUND"},
+        )
+
+    # --- I/O ---------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes | None:
+        """The request body (``b""`` if none); ``None`` after answering a bad one."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        length_header = self.headers.get("Content-Length")
+        if not length_header:
+            return b""
+        try:
+            length = int(length_header)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            self.send_error(400)
+            return None
+        if length > MAX_BODY:
+            self.send_error(413)
+            return None
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024).split(b";")[0].strip()
+            try:
+                size = int(line, 16)
+            except ValueError:
+                self.send_error(400)
+                return None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                self.send_error(413)
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _write(self, reply: Reply) -> None:
+        """Status line, headers and body in one write (one TCP segment for small answers)."""
+        try:
+            phrase = HTTPStatus(reply.status).phrase
+        except ValueError:
+            phrase = ""
+        lines = [
+            f"HTTP/1.1 {reply.status} {phrase}",
+            f"Server: {self.server_version}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {reply.content_type}",
+            f"Content-Length: {len(reply.body)}",
+            "Cache-Control: no-store",
+        ]
+        lines.extend(f"{name}: {value}" for name, value in reply.headers)
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            self.wfile.write(head + (b"" if self.command == "HEAD" else reply.body))
+        except OSError:
+            self.close_connection = True
+        self.log_request(reply.status)
+
+    def _drop(self) -> None:
+        """Close the connection without a byte of answer (the client sees a dropped link)."""
+        self.close_connection = True
+        self.log_message('"%s %s" dropped without answer', self.command, path_only(self.path))
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        raise ValueError("the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server bound to one :class:`SandboxState`.
+
+    :meth:`stop` (from another thread) ends :meth:`serve_forever`, wakes handlers that are
+    hanging on purpose and closes every open connection, so no thread stays blocked.
+    """
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(
+        self, address: tuple[str, int], state: SandboxState, *, verbose: bool = False
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.state = state
+        self.verbose = verbose
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, SandboxRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One redacted line (with ``verbose``) instead of the stdlib's traceback on stderr."""
+        if self.verbose:
+            error = sys.exc_info()[1]
+            line = redact(f"{type(error).__name__}: {error}")
+            sys.stderr.write(f"[sandbox] {client_address[0]} connection error: {line}\n")
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a DNS lookup that can take seconds
+        # on a machine without DNS; the sandbox never needs the name.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT/API/v1.0/REST/`` with the real (possibly ephemeral) port."""
+        host = str(self.server_address[0])
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.server_address[1]}{API_PREFIX}"
+
+    def track(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def stop(self) -> None:
+        """Stop serving and close every connection. Call from another thread."""
+        self.stopping.set()
+        self.shutdown()
+        self.close_connections()
+        self.server_close()
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+def make_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state: SandboxState | None = None,
+    *,
+    verbose: bool = False,
+) -> SandboxHTTPServer:
+    """Bind a sandbox server (port 0: an ephemeral port); call ``serve_forever()`` next."""
+    return SandboxHTTPServer((host, port), state or SandboxState(), verbose=verbose)

@@ -1,0 +1,370 @@
+"""Validation of ``POST sms`` bodies and of the gateway's date formats.
+
+Pure functions: they read a decoded JSON body and the sandbox config and either return a
+:class:`SendRequest` or raise :class:`ApiError` (a 400 whose message a person can act on).
+Nothing here touches the sandbox's state, so it runs outside the state lock.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django_smsrest.conf import BRANDS, MessageType
+from django_smsrest.sandbox.config import SandboxConfig, internal_type
+from django_smsrest.segments import MAX_CHARS, count_segments, is_gsm7, non_gsm_characters
+
+
+class ApiError(Exception):
+    """A request the gateway refuses: HTTP ``status`` with a KO JSON body.
+
+    ``code`` is a short machine-readable tag (invented by the sandbox: the real gateway's
+    error body is undocumented), ``message`` the explanation for a person.
+    """
+
+    def __init__(self, message: str, code: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"result": "KO", "error_message": self.message, "code": self.code}
+
+
+def _all_message_types() -> dict[str, MessageType]:
+    """Both brand code sets (N/L/LL and GP/TI/SI) taken from the app's brand presets."""
+    types: dict[str, MessageType] = {}
+    for brand in BRANDS.values():
+        types.update(brand.message_types)
+    return types
+
+
+#: Every message type the sandbox accepts, by code.
+MESSAGE_TYPES: dict[str, MessageType] = _all_message_types()
+
+RECIPIENT_RE = re.compile(r"(?:\+|00)[1-9][0-9]{5,14}")
+ORDER_ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
+NUMERIC_SENDER_RE = re.compile(r"\+[0-9]{1,15}|[0-9]{1,16}")  # 16 characters at most
+ALPHA_SENDER_RE = re.compile(r"[A-Za-z0-9 .\-_&]{1,11}")
+
+_DIGIT_FORMATS = {
+    6: "%d%m%y",
+    8: "%Y%m%d",
+    10: "%d%m%y%H%M",
+    12: "%Y%m%d%H%M",
+    14: "%Y%m%d%H%M%S",
+}
+# What Gson's default Date serialisation produces (the Java quick-start example sends it).
+_GSON_FORMAT = "%b %d, %Y %I:%M:%S %p"
+
+
+def parse_gateway_datetime(value: str, tz: zoneinfo.ZoneInfo) -> datetime:
+    """Parse a date the way the gateway documents them; naive values are in ``tz``.
+
+    Accepted: digits only ``ddMMyy``, ``yyyyMMdd``, ``ddMMyyHHmm``, ``yyyyMMddHHmm``,
+    ``yyyyMMddHHmmss``; ``yyyy-MM-dd HH:mm[:ss]`` (and the documented ``yyyy-MM-dd HH:mm.0``);
+    ISO 8601 as ``datetime.isoformat()`` writes it (``T``, fractions, ``+02:00``/``Z``);
+    Gson's ``Dec 23, 2017 10:10:10 AM``. Raises ``ValueError`` otherwise.
+    """
+    text = value.strip()
+    if text.isdigit():
+        fmt = _DIGIT_FORMATS.get(len(text))
+        if fmt is None:
+            raise ValueError(text)
+        parsed = datetime.strptime(text, fmt)
+    elif text[:1].isalpha():
+        parsed = datetime.strptime(text, _GSON_FORMAT)
+    else:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}\.0", text):
+            text = text[:-2]
+        parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def parse_timezone(value: Any, field: str, default: str) -> zoneinfo.ZoneInfo:
+    """The IANA zone named by ``value`` (``default`` when empty); 400 when unknown."""
+    name = default if value in (None, "") else value
+    try:
+        if not isinstance(name, str):
+            raise ValueError(name)
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ApiError(
+            f"{field} must be an IANA time zone name such as 'Europe/Rome', not {value!r}.",
+            "INVALID_TIMEZONE",
+        ) from None
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """A valid ``POST sms`` body, normalised."""
+
+    order_id: str | None
+    message: str
+    message_type: str
+    internal_type: str
+    delivery_report: bool
+    sender: str
+    recipients: list[str]
+    dropped_recipients: list[str]
+    encoding: str
+    segments: int
+    scheduled_at: datetime | None
+    return_credits: bool
+    return_remaining: bool
+    campaign_name: str | None
+
+    @property
+    def cost(self) -> int:
+        """Credits this order takes: segments x accepted recipients."""
+        return self.segments * len(self.recipients)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name)
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ApiError(f"{name} must be true or false, not {value!r}.", "INVALID_PARAMETER")
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 saying why it is not one."""
+    import json
+
+    try:
+        body = json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(
+            "The request body is not valid UTF-8 JSON. Send a JSON object with "
+            "Content-Type: application/json.",
+            "INVALID_JSON",
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError(
+            "The request body must be a JSON object such as "
+            '{"message_type": "N", "message": "Hello", "recipient": ["+393471234567"]}.',
+            "INVALID_JSON",
+        )
+    return body
+
+
+def validate_order_id(body: dict[str, Any]) -> str | None:
+    """The client's ``order_id`` (``None`` when absent), or a 400 when malformed."""
+    order_id = body.get("order_id")
+    if order_id in (None, ""):
+        return None
+    if not isinstance(order_id, str) or not ORDER_ID_RE.fullmatch(order_id):
+        raise ApiError(
+            "order_id must be 1 to 32 characters among letters, digits, '_', '.' and '-' "
+            f"(got {order_id!r}).",
+            "INVALID_ORDER_ID",
+        )
+    return order_id
+
+
+def _message_type(body: dict[str, Any]) -> tuple[str, MessageType]:
+    code = body.get("message_type")
+    if code in (None, ""):
+        raise ApiError(
+            "message_type is missing. Use N, L or LL (smSend, Mobyt, Aruba) or GP, TI or SI "
+            "(Skebby).",
+            "MISSING_FIELD",
+        )
+    if not isinstance(code, str) or code not in MESSAGE_TYPES:
+        raise ApiError(
+            f"message_type {code!r} is not a known message type. Use one of: "
+            f"{', '.join(MESSAGE_TYPES)}.",
+            "UNKNOWN_MESSAGE_TYPE",
+        )
+    return code, MESSAGE_TYPES[code]
+
+
+def _message(body: dict[str, Any], config: SandboxConfig) -> tuple[str, str, int]:
+    """(message, encoding, segments) after the text, encoding and length checks."""
+    message = body.get("message")
+    if message is None:
+        raise ApiError("message is missing: the text of the SMS is required.", "MISSING_FIELD")
+    if not isinstance(message, str):
+        raise ApiError("message must be a string.", "INVALID_PARAMETER")
+    if not message.strip():
+        raise ApiError("message is empty: there is no text to send.", "EMPTY_MESSAGE")
+    encoding = body.get("encoding") or "gsm"
+    if encoding not in MAX_CHARS:
+        raise ApiError(f"encoding must be 'gsm' or 'ucs2', not {encoding!r}.", "INVALID_ENCODING")
+    limit = MAX_CHARS[encoding]
+    if len(message) > limit:
+        raise ApiError(
+            f"message is {len(message)} characters long; the limit with encoding "
+            f"'{encoding}' is {limit}.",
+            "MESSAGE_TOO_LONG",
+        )
+    counted = message
+    if encoding == "gsm" and not is_gsm7(message):
+        bad = non_gsm_characters(message)
+        if config.non_gsm == "reject":
+            shown = " ".join(repr(ch) for ch in bad[:5])
+            raise ApiError(
+                f"message contains characters that are not in the GSM 7-bit alphabet "
+                f'({shown}); send it with "encoding": "ucs2" or remove them.',
+                "NON_GSM_CHARACTERS",
+            )
+        # Accepting it, the way a gateway that substitutes '?' would: charge as GSM text.
+        counted = "".join("?" if ch in bad else ch for ch in message)
+    return message, encoding, count_segments(counted, encoding).segments
+
+
+def _recipients(
+    body: dict[str, Any], config: SandboxConfig, allow_invalid: bool
+) -> tuple[list[str], list[str]]:
+    recipients = body.get("recipient")
+    if recipients is None:
+        raise ApiError(
+            'recipient is missing: give a list of numbers, e.g. ["+393471234567"].',
+            "MISSING_FIELD",
+        )
+    if not isinstance(recipients, list) or not recipients:
+        raise ApiError(
+            'recipient must be a non-empty list of numbers, e.g. ["+393471234567"].',
+            "NO_RECIPIENTS",
+        )
+    if len(recipients) > config.max_recipients:
+        raise ApiError(
+            f"Too many recipients: {len(recipients)} in one request, the limit is "
+            f"{config.max_recipients}. Split them into several orders.",
+            "TOO_MANY_RECIPIENTS",
+        )
+    valid: list[str] = []
+    dropped: list[str] = []
+    for number in recipients:
+        if isinstance(number, str) and RECIPIENT_RE.fullmatch(number):
+            valid.append(number)
+        elif allow_invalid:
+            dropped.append(str(number))
+        else:
+            raise ApiError(
+                f"Recipient {number!r} is not a valid international number: write '+' (or "
+                "'00') then the country code and number, 6 to 15 digits in all, without "
+                "spaces (e.g. +393471234567). Set allowInvalidRecipients to true to skip "
+                "invalid numbers instead.",
+                "INVALID_RECIPIENT",
+            )
+    if not valid:
+        raise ApiError(
+            "None of the recipients is a valid international number (e.g. +393471234567).",
+            "NO_RECIPIENTS",
+        )
+    return valid, dropped
+
+
+def _sender(body: dict[str, Any], code: str, mtype: MessageType) -> str:
+    sender = body.get("sender")
+    if sender in (None, ""):
+        return ""
+    if not isinstance(sender, str):
+        raise ApiError("sender must be a string or null.", "INVALID_SENDER")
+    if not mtype.custom_sender:
+        raise ApiError(
+            f"Message type {code} ({mtype.label}) does not allow a custom sender: leave "
+            "sender empty or null, or use a type that allows one.",
+            "SENDER_NOT_ALLOWED",
+        )
+    if NUMERIC_SENDER_RE.fullmatch(sender):
+        return sender
+    if ALPHA_SENDER_RE.fullmatch(sender) and not sender.isdigit():
+        return sender
+    raise ApiError(
+        f"sender {sender!r} is not valid: use an alphanumeric alias of at most 11 "
+        "characters (letters, digits, spaces) or a phone number of at most 16 characters "
+        "('+' and digits).",
+        "INVALID_SENDER",
+    )
+
+
+def _schedule(body: dict[str, Any], config: SandboxConfig, now: datetime) -> datetime | None:
+    """The scheduled time if it is in the future, ``None`` to send now; 400 when bad."""
+    value = body.get("scheduled_delivery_time")
+    tz = parse_timezone(
+        body.get("scheduled_delivery_timezone"), "scheduled_delivery_timezone", config.timezone
+    )
+    if value in (None, ""):
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        when = parse_gateway_datetime(value, tz)
+    except ValueError:
+        raise ApiError(
+            f"scheduled_delivery_time {value!r} is not a date the gateway understands. Use "
+            "yyyyMMddHHmmss (20250131235900), 'yyyy-MM-dd HH:mm', 'yyyy-MM-dd HH:mm:ss' or "
+            "ISO 8601 ('2025-01-31T23:59:00'); add scheduled_delivery_timezone for a zone "
+            f"other than {config.timezone}.",
+            "INVALID_DATE",
+        ) from None
+    if when < now - timedelta(seconds=config.schedule_grace):
+        shown = when.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        raise ApiError(
+            f"scheduled_delivery_time {shown} is in the past; give a future time or leave "
+            "it out to send now.",
+            "DATE_IN_PAST",
+        )
+    return when if when > now else None
+
+
+def validate_send(
+    body: dict[str, Any], config: SandboxConfig, now: datetime, order_id: str | None
+) -> SendRequest:
+    """Check a ``POST sms`` body as the gateway would; raise :class:`ApiError` (400)."""
+    code, mtype = _message_type(body)
+    message, encoding, segments = _message(body, config)
+    if mtype.max_segments is not None and segments > mtype.max_segments:
+        single = 160 if encoding == "gsm" else 70
+        raise ApiError(
+            f"Message type {code} ({mtype.label}) allows a single SMS: at most {single} "
+            f"characters with encoding '{encoding}'; this text needs {segments} parts.",
+            "TOO_MANY_SEGMENTS",
+        )
+    max_fragments = body.get("max_fragments")
+    if max_fragments is not None:
+        if (
+            isinstance(max_fragments, bool)
+            or not isinstance(max_fragments, int)
+            or (max_fragments < 1)
+        ):
+            raise ApiError("max_fragments must be a positive integer.", "INVALID_PARAMETER")
+        if segments > max_fragments:
+            if body.get("truncate") is False:
+                raise ApiError(
+                    f"The message needs {segments} parts, more than max_fragments="
+                    f"{max_fragments}, and truncate is false.",
+                    "MESSAGE_TOO_LONG",
+                )
+            segments = max_fragments
+    allow_invalid = _flag(body, "allowInvalidRecipients")
+    recipients, dropped = _recipients(body, config, allow_invalid)
+    sender = _sender(body, code, mtype)
+    scheduled_at = _schedule(body, config, now)
+    campaign = body.get("campaign_name")
+    return SendRequest(
+        order_id=order_id,
+        message=message,
+        message_type=code,
+        internal_type=internal_type(code),
+        delivery_report=mtype.delivery_report,
+        sender=sender,
+        recipients=recipients,
+        dropped_recipients=dropped,
+        encoding=encoding,
+        segments=segments,
+        scheduled_at=scheduled_at,
+        return_credits=_flag(body, "returnCredits"),
+        return_remaining=_flag(body, "returnRemaining"),
+        campaign_name=campaign if isinstance(campaign, str) else None,
+    )

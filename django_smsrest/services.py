@@ -1,0 +1,742 @@
+"""The only code that changes an SMS's state or talks to a backend.
+
+Entry points (admin, commands, views, tasks, signal receivers) call these functions and
+nothing else. The flow, and the rules it keeps:
+
+1. **The row is the outbox.** :func:`send_sms` validates, then writes the ``SmsMessage``,
+   its ``SmsOrder`` rows (one per ``POST sms``, ``MAX_RECIPIENTS_PER_ORDER`` recipients
+   each, every one with its own ``order_id``) and its ``SmsRecipient`` rows in one
+   transaction. The ``order_id``\\ s are committed before any POST: they are the
+   idempotency and reconciliation keys.
+2. **Claim, then talk, then record.** :func:`send_message` claims a row with one
+   conditional ``UPDATE`` (works the same on SQLite and PostgreSQL; the loser of a race
+   updates nothing and returns ``None``), commits, calls the backend with no transaction
+   open, and records each answer right after it with an ``UPDATE`` guarded by the claim
+   token, so a worker whose lease was taken over cannot overwrite newer state.
+3. **Failures are classified.** Surely-not-sent and retryable: back to ``QUEUED`` with
+   capped exponential backoff and full jitter. Surely-not-sent and permanent (400, bad
+   credentials): ``FAILED`` at once with the gateway's reason. Maybe-sent (timeout, 5xx,
+   dropped connection, anything unexpected): ``UNKNOWN``, then ``GET sms/{order_id}``
+   before anything is sent again.
+4. **States only move forward.** Every status write is conditional on the state it leaves;
+   delivery states only climb :data:`~django_smsrest.results.STATE_RANK`; a final message
+   is never reopened. A resend is a new, linked row (:func:`resend`).
+
+State machine of ``SmsMessage.status``::
+
+    QUEUED -> SENDING -> SENT | SCHEDULED -> DELIVERED | PARTIALLY_DELIVERED | UNDELIVERED
+       ^         |  \\-> FAILED        SCHEDULED -> SENT (gateway started sending)
+       |         v                     SCHEDULED -> CANCELLED (cancel())
+       +---- UNKNOWN  (reconciled by GET sms/{order_id}: found -> accepted, 404 -> QUEUED)
+    QUEUED -> CANCELLED (cancel(), or a pre_send receiver raising SendCancelled)
+
+Validation lives in :mod:`django_smsrest.validation` and the claim/lease/backoff machinery
+in :mod:`django_smsrest.outbox`; :func:`validate_sms`, :class:`ValidatedSms` and
+:func:`retry_delay` are re-exported here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connections, transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from django_smsrest import signals
+from django_smsrest.backends import get_backend
+from django_smsrest.conf import SmsRestSettings, get_settings
+from django_smsrest.exceptions import GatewayError, OrderNotFound
+from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
+from django_smsrest.outbox import (
+    ERROR_MAX,
+    Job,
+    LostClaim,
+    claim,
+    describe_error,
+    digits,
+    due_q,
+    enqueue_send,
+    lease_free_q,
+    on_commit,
+    open_count,
+    outbox_db,
+    retry_delay,
+    send_robust,
+    summarize,
+)
+from django_smsrest.results import STATE_RANK, AccountStatus, DeliveryState
+from django_smsrest.validation import ValidatedSms, validate_sms
+
+__all__ = [
+    "FlushReport",
+    "SmsStateError",
+    "SweepReport",
+    "ValidatedSms",
+    "cancel",
+    "flush_queue",
+    "get_credits",
+    "pending_count",
+    "queue_sms",
+    "reconcile",
+    "refresh_due_statuses",
+    "refresh_status",
+    "resend",
+    "retry_delay",
+    "send_message",
+    "send_sms",
+    "sweep",
+    "validate_sms",
+]
+
+logger = logging.getLogger("django_smsrest")
+
+#: Status polls back off from ``STATUS_POLL_BASE_SECONDS`` by doubling, up to this.
+STATUS_POLL_MAX_INTERVAL = 3600.0
+#: Rows fetched per query when walking the queue (memory stays flat on any queue size).
+CHUNK_SIZE = 500
+#: Recipient rows per INSERT / UPDATE statement.
+BATCH_SIZE = 500
+# In flight: a resend or a cancel would race the worker.
+IN_FLIGHT = frozenset({Status.QUEUED, Status.SENDING, Status.UNKNOWN})
+# A status refresh makes sense only for accepted, unfinished messages.
+REFRESHABLE = frozenset({Status.SENT, Status.SCHEDULED})
+FINAL = frozenset(
+    {
+        Status.DELIVERED,
+        Status.PARTIALLY_DELIVERED,
+        Status.UNDELIVERED,
+        Status.FAILED,
+        Status.CANCELLED,
+    }
+)
+
+
+class SmsStateError(ValidationError):
+    """The operation does not apply to the message in its current state (cancel a sent
+    message, resend one still in flight...). ``str()``/``messages`` explain why, for a
+    person; it is a ``ValidationError`` so forms and admin actions can show it as is."""
+
+
+@dataclass
+class FlushReport:
+    """What :func:`flush_queue` did: final status of each attempted message, by status."""
+
+    by_status: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0  # claimed by another worker first
+    errors: int = 0  # an unexpected exception (logged)
+
+    @property
+    def attempted(self) -> int:
+        return sum(self.by_status.values()) + self.skipped + self.errors
+
+
+@dataclass
+class SweepReport:
+    """What :func:`sweep` did."""
+
+    expired_leases: int = 0  # SENDING rows whose worker vanished -> UNKNOWN
+    reconciled: Counter[str] = field(default_factory=Counter)  # UNKNOWN rows, by new status
+    enqueued: int = 0  # due QUEUED rows re-enqueued as tasks
+    refreshed: int = 0  # status checks done
+    errors: int = 0
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _as_message(message: SmsMessage | int) -> SmsMessage:
+    if isinstance(message, SmsMessage):
+        return message
+    return SmsMessage.objects.get(pk=message)
+
+
+def _in_user_atomic() -> bool:
+    """True inside an ``atomic()`` block of the caller; the blocks a test case wraps around
+    each test do not count (the same rule Django uses for ``durable=True``)."""
+    blocks = connections[outbox_db()].atomic_blocks
+    return any(not getattr(block, "_from_testcase", False) for block in blocks)
+
+
+def _pages(queryset: QuerySet[SmsMessage], limit: int | None) -> Iterator[int]:
+    """Primary keys of ``queryset`` in ascending order, fetched ``CHUNK_SIZE`` at a time by
+    keyset pagination. Unlike ``.iterator()`` this holds no cursor open while the loop
+    body writes (SQLite gives no isolation between a cursor and writes on the same
+    connection; PostgreSQL would keep a server-side cursor open across HTTP calls)."""
+    last = 0
+    given = 0
+    while True:
+        size = CHUNK_SIZE if limit is None else min(CHUNK_SIZE, limit - given)
+        if size <= 0:
+            return
+        chunk = list(
+            queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]
+        )
+        if not chunk:
+            return
+        for pk in chunk:
+            given += 1
+            yield pk
+        last = chunk[-1]
+
+
+# --- creating messages --------------------------------------------------------------------
+
+
+def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | None) -> SmsMessage:
+    """Insert the message, its orders and its recipients (caller holds the transaction)."""
+    msg = SmsMessage.objects.create(
+        message=sms.message,
+        message_type=sms.message_type,
+        sender=sms.sender,
+        scheduled_delivery_time=sms.scheduled_delivery_time,
+        encoding=sms.encoding,
+        segments=sms.segments,
+        recipient_count=len(sms.recipients),
+        status=Status.QUEUED,
+        resend_of=resend_of,
+    )
+    size = conf.max_recipients_per_order
+    chunks = [sms.recipients[i : i + size] for i in range(0, len(sms.recipients), size)]
+    # The first order carries the message's own order_id, so the message's id is the one
+    # the gateway knows for single-order messages (the common case).
+    orders = [
+        SmsOrder(message=msg, index=i, **({"order_id": msg.order_id} if i == 0 else {}))
+        for i in range(len(chunks))
+    ]
+    SmsOrder.objects.bulk_create(orders)
+    if any(order.pk is None for order in orders):  # database without RETURNING
+        orders = list(SmsOrder.objects.filter(message=msg).order_by("index"))
+    SmsRecipient.objects.bulk_create(
+        (
+            SmsRecipient(message=msg, order=order, phone_number=number)
+            for order, chunk in zip(orders, chunks, strict=True)
+            for number in chunk
+        ),
+        batch_size=BATCH_SIZE,
+    )
+    return msg
+
+
+def send_sms(
+    message: str,
+    recipients: str | Iterable[str],
+    *,
+    sender: str | None = None,
+    message_type: str | None = None,
+    scheduled_delivery_time: datetime | None = None,
+    defer: bool = False,
+    resend_of: SmsMessage | None = None,
+) -> SmsMessage:
+    """Validate an SMS, store it in the outbox and send it (or hand it to a worker).
+
+    Raises ``ValidationError`` (see :func:`validate_sms`) before writing anything.
+
+    ``defer=False``: once the rows are committed, send now in this process and return the
+    row as the gateway left it (``SENT``, ``SCHEDULED``, ``FAILED``, or ``QUEUED`` with a
+    retry planned). Called inside the caller's own ``transaction.atomic()`` block, the send
+    cannot happen before that block commits: it is registered with ``on_commit`` and the
+    still-``QUEUED`` row is returned.
+
+    ``defer=True`` (:func:`queue_sms`): enqueue the send task when the transaction commits
+    and return the ``QUEUED`` row. With the ``ImmediateBackend`` the task runs at commit,
+    so call ``refresh_from_db()`` to see its outcome.
+    """
+    conf = get_settings()
+    sms = validate_sms(
+        message,
+        recipients,
+        sender=sender,
+        message_type=message_type,
+        scheduled_delivery_time=scheduled_delivery_time,
+        conf=conf,
+    )
+    inline = not defer and not _in_user_atomic()
+    with transaction.atomic(using=outbox_db()):
+        msg = _create(sms, conf, resend_of)
+        if defer:
+            on_commit(partial(enqueue_send, msg.pk))
+        elif not inline:
+            on_commit(partial(send_message, msg.pk))
+    if inline:
+        send_message(msg.pk)
+        msg.refresh_from_db()
+    return msg
+
+
+def queue_sms(
+    message: str,
+    recipients: str | Iterable[str],
+    *,
+    sender: str | None = None,
+    message_type: str | None = None,
+    scheduled_delivery_time: datetime | None = None,
+    resend_of: SmsMessage | None = None,
+) -> SmsMessage:
+    """``send_sms(..., defer=True)``: store the SMS and let a worker send it."""
+    return send_sms(
+        message,
+        recipients,
+        sender=sender,
+        message_type=message_type,
+        scheduled_delivery_time=scheduled_delivery_time,
+        defer=True,
+        resend_of=resend_of,
+    )
+
+
+def resend(message: SmsMessage | int, *, defer: bool = True) -> SmsMessage:
+    """Send ``message`` again as a NEW message linked by ``resend_of``, with fresh order ids
+    (the old orders are never posted again). Refused while the original is still queued,
+    being sent, or scheduled (cancel it first): two live copies would both go out.
+
+    A schedule still in the future is kept; a past one is dropped (send now).
+    """
+    original = _as_message(message)
+    if original.status in IN_FLIGHT or original.status == Status.SCHEDULED:
+        raise SmsStateError(
+            _(
+                "SMS #%(pk)s is still %(status)s; it cannot be resent until it has been "
+                "sent, has failed or has been cancelled."
+            ),
+            code="resend_in_flight",
+            params={"pk": original.pk, "status": original.get_status_display()},
+        )
+    when = original.scheduled_delivery_time
+    if when is not None and when <= timezone.now():
+        when = None
+    numbers = list(original.recipients.order_by("id").values_list("phone_number", flat=True))
+    return send_sms(
+        original.message,
+        numbers,
+        sender=original.sender,
+        message_type=original.message_type,
+        scheduled_delivery_time=when,
+        defer=defer,
+        resend_of=original,
+    )
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
+    """Send the queued message ``pk`` now: the body of the send task. Safe to call twice.
+
+    Claims the row (QUEUED and due -> SENDING) with one conditional UPDATE; if another
+    worker got there first, or the message is not queued or not due, does nothing and
+    returns ``None``. Otherwise returns the message as the gateway left it.
+
+    ``force=True`` ignores ``next_attempt_at`` (an explicit "send now" by a person, e.g.
+    from the admin); the claim still lets only one worker through.
+    """
+    conf = get_settings()
+    now = timezone.now()
+    conditions = () if force else (due_q(now),)
+    token = claim(pk, now, conf, *conditions, sending=True, status=Status.QUEUED)
+    if token is None:
+        return None
+    msg = SmsMessage.objects.get(pk=pk)
+    job = Job(msg, token, conf)
+    try:
+        return job.run()
+    except LostClaim:
+        logger.warning("SMS #%s: lease lost while sending; another worker took over", pk)
+        msg.refresh_from_db()
+        return msg
+
+
+def reconcile(pk: int, *, now: datetime | None = None, force: bool = False) -> SmsMessage | None:
+    """Settle an UNKNOWN message with ``GET sms/{order_id}`` for each order not yet
+    accepted: found -> accepted (no second POST); all found -> SENT/SCHEDULED; some 404 ->
+    QUEUED with backoff (they were never sent); a GET failing -> stays UNKNOWN.
+
+    Returns ``None`` when the message is not UNKNOWN, not due (unless ``force``: an
+    explicit request by a person), or being worked on by someone else.
+    """
+    conf = get_settings()
+    now = now or timezone.now()
+    conditions = (lease_free_q(now),) if force else (due_q(now), lease_free_q(now))
+    token = claim(pk, now, conf, *conditions, status__in=[Status.UNKNOWN])
+    if token is None:
+        return None
+    msg = SmsMessage.objects.get(pk=pk)
+    job = Job(msg, token, conf)
+    try:
+        missing: OrderNotFound | None = None
+        for order, _numbers in job.pending_orders():
+            try:
+                result = job.lookup(order)
+            except OrderNotFound as exc:
+                missing = exc
+                continue
+            except Exception as exc:
+                if not isinstance(exc, GatewayError):
+                    logger.exception("Unexpected error reconciling SMS #%s", pk)
+                return job.stay_unknown(exc)
+            job.accept(order, result, last=False)
+        if missing is not None:
+            return job.retry(missing)
+        return job.succeed()
+    except LostClaim:
+        msg.refresh_from_db()
+        return msg
+
+
+# --- after sending ------------------------------------------------------------------------
+
+
+def refresh_status(message: SmsMessage | int) -> SmsMessage:
+    """Ask the gateway for the delivery state of every accepted order and record it.
+
+    Recipient states only move forward (``STATE_RANK``; a final state never changes). The
+    message becomes DELIVERED / PARTIALLY_DELIVERED / UNDELIVERED when every recipient is
+    final (or stays SENT, finished, for types without delivery reports); SCHEDULED becomes
+    SENT once the gateway reports it past SCHEDULED. The next check is planned with
+    backoff, and checks stop after ``STATUS_POLL_MAX_AGE_HOURS``. Fires
+    ``delivery_status_changed`` when something changed.
+
+    A message that is not SENT/SCHEDULED, already finished, or being refreshed by another
+    worker is returned unchanged. A gateway failure is recorded and re-raised.
+    """
+    conf = get_settings()
+    pk = message.pk if isinstance(message, SmsMessage) else message
+    now = timezone.now()
+    token = claim(
+        pk,
+        now,
+        conf,
+        lease_free_q(now),
+        status__in=list(REFRESHABLE),
+        finished_at__isnull=True,
+    )
+    msg = message if isinstance(message, SmsMessage) else SmsMessage(pk=pk)
+    msg.refresh_from_db()  # raises DoesNotExist for an unknown pk
+    if token is None:
+        return msg
+    job = Job(msg, token, conf)
+    previous = msg.status
+    mtype = conf.message_types.get(msg.message_type)
+    delivery_report = mtype.delivery_report if mtype is not None else True
+    changed: list[SmsRecipient] = []
+    notes: list[str] = []
+    failure: BaseException | None = None
+    for order in SmsOrder.objects.filter(message_id=msg.pk, status=OrderStatus.ACCEPTED):
+        try:
+            status = job.backend.get_order(order.order_id)
+        except OrderNotFound:
+            notes.append(
+                str(_("The gateway no longer knows order %(order)s.")) % {"order": order.order_id}
+            )
+            continue
+        except Exception as exc:
+            failure = exc
+            break
+        reported = {digits(r.destination): r for r in status.recipients}
+        rows = list(
+            SmsRecipient.objects.filter(order_id=order.pk).only(
+                "id", "phone_number", "state", "delivery_date"
+            )
+        )
+        for row in rows:
+            new = reported.get(digits(row.phone_number))
+            if new is None:
+                continue
+            old = DeliveryState.parse(row.state) if row.state else None
+            if old is not None and old.is_final(delivery_report=delivery_report):
+                continue  # final never changes
+            old_rank = STATE_RANK[old] if old is not None else -1
+            if STATE_RANK[new.state] > old_rank or (
+                new.state is old and new.delivery_date and not row.delivery_date
+            ):
+                row.state = new.state.value
+                row.delivery_date = new.delivery_date or row.delivery_date
+                row.updated_at = now
+                changed.append(row)
+    if changed:
+        SmsRecipient.objects.bulk_update(
+            changed, ["state", "delivery_date", "updated_at"], batch_size=BATCH_SIZE
+        )
+    counts = dict(
+        SmsRecipient.objects.filter(message_id=msg.pk)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    new_status, finished = summarize(counts, msg.recipient_count, delivery_report)
+    # We hold the claim, so the in-memory counter is current (saves a reload).
+    fields: dict[str, Any] = {"status_checks": msg.status_checks + 1}
+    if new_status is not None and new_status != msg.status:
+        fields["status"] = new_status
+    if failure is not None:
+        notes.append(
+            str(_("Could not check the delivery status: %(error)s"))
+            % {"error": describe_error(failure, conf)}
+        )
+    if finished:
+        fields.update(finished_at=now, next_status_check_at=None)
+    else:
+        # The age counts from when the gateway was due to send: acceptance, or the
+        # scheduled time when that is later.
+        start = msg.sent_at or now
+        if msg.scheduled_delivery_time and msg.scheduled_delivery_time > start:
+            start = msg.scheduled_delivery_time
+        if (
+            msg.status == Status.SCHEDULED
+            and msg.scheduled_delivery_time
+            and (msg.scheduled_delivery_time > now)
+        ):
+            next_check = msg.scheduled_delivery_time + timedelta(
+                seconds=conf.status_poll_base_seconds
+            )
+        else:
+            delay = min(
+                conf.status_poll_base_seconds * 2 ** (msg.status_checks + 1),
+                STATUS_POLL_MAX_INTERVAL,
+            )
+            next_check = now + timedelta(seconds=delay)
+        if next_check - start > timedelta(hours=conf.status_poll_max_age_hours):
+            next_check = None
+            notes.append(
+                str(
+                    _(
+                        "Stopped checking the delivery status after %(hours)s hours; "
+                        "%(n)d recipient(s) never reported a final state."
+                    )
+                )
+                % {
+                    "hours": f"{conf.status_poll_max_age_hours:g}",
+                    "n": open_count(counts, msg.recipient_count, delivery_report),
+                }
+            )
+        fields["next_status_check_at"] = next_check
+    if notes:
+        fields["last_error"] = " ".join(notes)[:ERROR_MAX]
+    try:
+        job.release(fields.pop("status", msg.status), **fields)
+    except LostClaim:
+        msg.refresh_from_db()
+        return msg
+    if changed or msg.status != previous:
+        send_robust(
+            signals.delivery_status_changed,
+            message=msg,
+            previous_status=previous,
+            recipients=changed,
+        )
+    if failure is not None:
+        raise failure
+    return msg
+
+
+def refresh_due_statuses(*, limit: int | None = None, now: datetime | None = None) -> int:
+    """Refresh every SENT/SCHEDULED message whose status check is due; return how many
+    were checked. Failures are logged and the loop goes on (each is retried later)."""
+    now = now or timezone.now()
+    due = SmsMessage.objects.filter(
+        status__in=list(REFRESHABLE),
+        finished_at__isnull=True,
+        next_status_check_at__lte=now,
+    )
+    done = 0
+    for pk in _pages(due, limit):
+        try:
+            refresh_status(pk)
+        except SmsMessage.DoesNotExist:
+            continue
+        except Exception:
+            logger.exception("Could not refresh the delivery status of SMS #%s", pk)
+        done += 1
+    return done
+
+
+# --- cancelling, credits ------------------------------------------------------------------
+
+
+def cancel(message: SmsMessage | int, *, reason: str = "") -> SmsMessage:
+    """Cancel a message that has not gone out.
+
+    * QUEUED (not yet claimed by a worker): cancelled locally, nothing is sent.
+    * SCHEDULED: ``DELETE sms/{order_id}`` for every accepted order, then CANCELLED. If the
+      gateway no longer has an order scheduled (it started sending), raises
+      :class:`SmsStateError` and plans a status check; orders already cancelled stay so.
+    * Anything else: raises :class:`SmsStateError` saying why.
+
+    Gateway failures other than "not scheduled" propagate (``GatewayError``); the message
+    is then left as it was.
+    """
+    conf = get_settings()
+    msg = _as_message(message)
+    now = timezone.now()
+    text = reason or str(_("Cancelled."))
+    if msg.status == Status.QUEUED:
+        with transaction.atomic(using=outbox_db()):
+            done = SmsMessage.objects.filter(pk=msg.pk, status=Status.QUEUED).update(
+                status=Status.CANCELLED,
+                claim_token="",
+                lease_until=None,
+                next_attempt_at=None,
+                last_error=text[:ERROR_MAX],
+                finished_at=now,
+                updated_at=now,
+            )
+            if done:
+                SmsOrder.objects.filter(message_id=msg.pk, status=OrderStatus.PENDING).update(
+                    status=OrderStatus.CANCELLED
+                )
+        msg.refresh_from_db()
+        if done:
+            return msg
+    if msg.status == Status.SCHEDULED:
+        token = claim(msg.pk, now, conf, lease_free_q(now), status__in=[Status.SCHEDULED])
+        if token is None:
+            msg.refresh_from_db()
+            raise _state_error(msg)
+        job = Job(msg, token, conf)
+        too_late: list[str] = []
+        try:
+            for order in SmsOrder.objects.filter(
+                message_id=msg.pk, status=OrderStatus.ACCEPTED
+            ).order_by("index"):
+                try:
+                    job.backend.cancel(order.order_id)
+                except OrderNotFound:
+                    too_late.append(order.order_id)
+                    continue
+                SmsOrder.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+        except BaseException:
+            job.release(Status.SCHEDULED)
+            raise
+        if too_late:
+            job.release(Status.SCHEDULED, next_status_check_at=timezone.now())
+            raise SmsStateError(
+                _(
+                    "SMS #%(pk)s could not be cancelled: the gateway no longer has order(s) "
+                    "%(orders)s scheduled, so it has probably started sending. Its delivery "
+                    "status will be checked."
+                ),
+                code="cancel_too_late",
+                params={"pk": msg.pk, "orders": ", ".join(too_late)},
+            )
+        job.release(
+            Status.CANCELLED,
+            next_status_check_at=None,
+            last_error=text[:ERROR_MAX],
+            finished_at=timezone.now(),
+        )
+        return msg
+    raise _state_error(msg)
+
+
+def _state_error(msg: SmsMessage) -> SmsStateError:
+    params = {"pk": msg.pk, "status": msg.get_status_display()}
+    if msg.status in (Status.SENDING, Status.UNKNOWN):
+        text = _(
+            "SMS #%(pk)s is being sent right now (%(status)s) and cannot be cancelled. "
+            "Try again in a minute."
+        )
+    elif msg.status in (Status.FAILED, Status.CANCELLED):
+        text = _("SMS #%(pk)s is already %(status)s; there is nothing to cancel.")
+    elif msg.status == Status.SCHEDULED:
+        text = _("SMS #%(pk)s is busy (its status is being checked). Try again in a minute.")
+    else:
+        text = _("SMS #%(pk)s has already been sent (%(status)s); it can no longer be cancelled.")
+    return SmsStateError(text, code="cannot_cancel", params=params)
+
+
+def get_credits() -> AccountStatus:
+    """The account's remaining credits per message type, from the configured backend."""
+    return get_backend().get_status()
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+
+def flush_queue(
+    *,
+    limit: int | None = None,
+    on_progress: Callable[[int, SmsMessage | None], None] | None = None,
+) -> FlushReport:
+    """Send every due QUEUED message now, in this process, oldest first.
+
+    Walks the queue by primary key ``CHUNK_SIZE`` ids at a time, so memory stays flat
+    whatever its size; each message is claimed like in :func:`send_message`, so several
+    processes may flush at once. ``on_progress(pk, message_or_None)`` is called after each
+    message (``None``: another worker had it). An unexpected exception is logged and counted
+    and the flush goes on. Messages re-queued for a retry during the flush are not due yet
+    and wait for the next one.
+    """
+    now = timezone.now()
+    report = FlushReport()
+    due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
+    for pk in _pages(due, limit):
+        msg: SmsMessage | None = None
+        try:
+            msg = send_message(pk)
+        except Exception:
+            logger.exception("Could not send SMS #%s", pk)
+            report.errors += 1
+        else:
+            if msg is None:
+                report.skipped += 1
+            else:
+                report.by_status[str(msg.status)] += 1
+        if on_progress is not None:
+            on_progress(pk, msg)
+    return report
+
+
+def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepReport:
+    """Keep the outbox moving whatever happened to workers and task hints. Run it
+    periodically (``sweep_task`` or the management command), e.g. every minute.
+
+    1. SENDING rows whose lease expired (the worker died or hung) -> UNKNOWN, never
+       straight back to QUEUED: their POST may have gone out.
+    2. UNKNOWN rows that are due -> :func:`reconcile` (``GET sms/{order_id}``).
+    3. Due QUEUED rows -> the send task is enqueued again (on commit). A duplicate of a
+       hint still in a broker is harmless: the claim lets only one through.
+    4. Due status checks -> :func:`refresh_due_statuses`.
+    """
+    now = now or timezone.now()
+    report = SweepReport()
+    report.expired_leases = SmsMessage.objects.filter(
+        status=Status.SENDING, lease_until__lt=now
+    ).update(
+        status=Status.UNKNOWN,
+        claim_token="",
+        lease_until=None,
+        next_attempt_at=None,
+        last_error=str(
+            _("The worker sending this message stopped answering; checking with the gateway.")
+        ),
+        updated_at=now,
+    )
+    unknown = SmsMessage.objects.filter(due_q(now), lease_free_q(now), status=Status.UNKNOWN)
+    for pk in _pages(unknown, limit):
+        try:
+            msg = reconcile(pk, now=now)
+        except Exception:
+            logger.exception("Could not reconcile SMS #%s", pk)
+            report.errors += 1
+            continue
+        if msg is not None:
+            report.reconciled[str(msg.status)] += 1
+    queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
+    for pk in _pages(queued, limit):
+        on_commit(partial(enqueue_send, pk))
+        report.enqueued += 1
+    report.refreshed = refresh_due_statuses(limit=limit, now=now)
+    return report
+
+
+def pending_count() -> int:
+    """How many messages are waiting to be sent (QUEUED, due or not)."""
+    return SmsMessage.objects.filter(status=Status.QUEUED).count()

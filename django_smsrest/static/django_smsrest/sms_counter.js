@@ -1,0 +1,79 @@
+/*
+ * Live SMS counter for the django-smsrest add form.
+ *
+ * Same rules as django_smsrest/segments.py (3GPP TS 23.038): GSM-7 when every character is
+ * in the basic or extension table (extension characters cost 2 septets), otherwise UCS-2
+ * (characters outside the BMP cost 2 units). One SMS holds 160/70 units; each part of a
+ * longer message 153/67, and a 2-unit character is never split across parts.
+ * A convenience while typing: the numbers the server shows after "Preview" are the truth.
+ */
+(function () {
+  "use strict";
+
+  var BASIC =
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  var EXTENSION = "\f^{}\\[~]|€";
+  var SIZES = { gsm: [160, 153], ucs2: [70, 67] };
+
+  function costs(text) {
+    var chars = Array.from(text); // code points, so an emoji is one entry
+    var gsm = chars.every(function (ch) {
+      return BASIC.indexOf(ch) >= 0 || EXTENSION.indexOf(ch) >= 0;
+    });
+    var list = chars.map(function (ch) {
+      if (gsm) { return EXTENSION.indexOf(ch) >= 0 ? 2 : 1; }
+      return ch.codePointAt(0) > 0xffff ? 2 : 1;
+    });
+    return { encoding: gsm ? "gsm" : "ucs2", costs: list, characters: chars.length };
+  }
+
+  function count(text) {
+    var c = costs(text.replace(/\r\n/g, "\n"));
+    var size = SIZES[c.encoding];
+    var units = c.costs.reduce(function (a, b) { return a + b; }, 0);
+    if (units <= size[0]) {
+      return { encoding: c.encoding, characters: c.characters, units: units,
+               segments: units ? 1 : 0, remaining: size[0] - units };
+    }
+    var parts = 0, used = 0;
+    c.costs.forEach(function (cost) {
+      if (used + cost > size[1]) { parts += 1; used = 0; }
+      used += cost;
+    });
+    if (used) { parts += 1; }
+    return { encoding: c.encoding, characters: c.characters, units: units,
+             segments: parts, remaining: size[1] - used };
+  }
+
+  function recipients(text) {
+    return text.split(/[,;\r\n]+/).filter(function (s) { return s.trim() !== ""; }).length;
+  }
+
+  function init() {
+    var message = document.querySelector("textarea[data-smsrest-counter]");
+    var out = document.getElementById("smsrest-live-counter");
+    if (!message || !out) { return; }
+    var rcpt = document.getElementById("id_recipients");
+    var maxSegments = parseInt(message.getAttribute("data-smsrest-max-segments") || "7", 10);
+    function update() {
+      var r = count(message.value);
+      var n = rcpt ? recipients(rcpt.value) : 0;
+      var enc = r.encoding === "gsm" ? "GSM-7" : "UCS-2 (Unicode)";
+      var text = r.characters + " characters · " + enc + " · " + r.segments +
+        " segment(s), " + r.remaining + " left in this one";
+      if (n) { text += " · about " + (r.segments * n) + " credit(s) for " + n + " number(s)"; }
+      out.textContent = text;
+      out.classList.toggle("smsrest-over", r.segments > maxSegments);
+    }
+    message.addEventListener("input", update);
+    if (rcpt) { rcpt.addEventListener("input", update); }
+    update();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

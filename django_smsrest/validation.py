@@ -1,0 +1,348 @@
+"""Checking an SMS before it becomes a row: :func:`validate_sms`.
+
+Public through :mod:`django_smsrest.services` (``services.validate_sms``); it lives here only
+to keep ``services`` readable. It reads no database and sends nothing.
+
+Every problem is collected before raising, so a form or a command can show them all at
+once: the ``ValidationError`` is built from ``{field: [messages]}`` with the fields
+``message``, ``recipients``, ``sender``, ``message_type`` and ``scheduled_delivery_time``
+(the same names as the arguments, so ``ModelForm``/``Form.add_error(None, exc)`` maps them).
+Messages are translatable and written for the person who typed the input.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+
+from django_smsrest.conf import SmsRestSettings, get_settings
+
+__all__ = ["ValidatedSms", "validate_sms"]
+
+#: GSM TP-OA limits: an alphanumeric sender has at most 11 characters, a numeric one at
+#: most 16 (including a leading ``+``).
+MAX_ALPHANUMERIC_SENDER = 11
+MAX_NUMERIC_SENDER = 16
+_NUMERIC_SENDER = re.compile(r"\+?[0-9]+")
+# Characters accepted in an alphanumeric sender: what every GSM network passes through.
+_SENDER_CHARS = re.compile(r"[A-Za-z0-9 .\-_&]")
+
+_ENCODING_NAMES = {"gsm": _("GSM-7"), "ucs2": _("UCS-2 (Unicode)")}
+
+_PHONE_MESSAGES = {
+    "empty": _("An empty phone number was given."),
+    "characters": _(
+        "“%(number)s” contains characters that are not part of a phone number "
+        "(only digits, “+”, spaces, dashes, dots and parentheses are allowed)."
+    ),
+    "extension": _("“%(number)s” has an extension; an SMS cannot be sent to an extension."),
+    "no_country_code": _(
+        "“%(number)s” has no country code. Write it in international format (+39 …), "
+        "or set SMSREST['DEFAULT_REGION'] to read national numbers."
+    ),
+    "country_code": _("“%(number)s” has an unknown country code."),
+    "too_short": _("“%(number)s” is too short to be a phone number."),
+    "too_long": _("“%(number)s” is too long to be a phone number."),
+    "not_a_number": _("“%(number)s” is not a phone number."),
+    "invalid": _("“%(number)s” is not a valid phone number."),
+}
+
+
+@dataclass(frozen=True)
+class ValidatedSms:
+    """An SMS that passed :func:`validate_sms`, with everything the outbox needs.
+
+    ``recipients``: E.164, deduplicated, in first-seen order. ``sender``: resolved (the
+    explicit one, else ``DEFAULT_SENDER`` when the type allows one, else ``""``).
+    ``segments``: parts per recipient; ``credits``: ``segments x recipients``;
+    ``orders``: how many ``POST sms`` the send takes (``MAX_RECIPIENTS_PER_ORDER``).
+    """
+
+    message: str
+    recipients: tuple[str, ...]
+    sender: str
+    message_type: str
+    scheduled_delivery_time: datetime | None
+    encoding: str
+    segments: int
+    credits: int
+    orders: int
+
+
+def _error(message: Any, code: str, **params: Any) -> ValidationError:
+    return ValidationError(message, code=code, params=params or None)
+
+
+def _check_message(
+    message: Any, message_type: str | None, conf: SmsRestSettings
+) -> tuple[list[ValidationError], str, int]:
+    """Errors for the text, plus its encoding and segment count (``"gsm"``, 0 when bad)."""
+    from django_smsrest.segments import MAX_CHARS, count_segments, non_gsm_characters
+
+    if not isinstance(message, str) or not message.strip():
+        return [_error(_("The message is empty. Write the text to send."), "empty")], "gsm", 0
+    count = count_segments(message)
+    encoding, segments = count.encoding, count.segments
+    because = ""
+    if encoding == "ucs2":
+        shown = ", ".join(f"“{ch}”" for ch in non_gsm_characters(message)[:5])
+        because = str(_(" (because of %(chars)s)") % {"chars": shown})
+    common = {
+        "characters": count.characters,
+        "encoding": _ENCODING_NAMES[encoding],
+        "because": because,
+        "segments": segments,
+    }
+    errors: list[ValidationError] = []
+    char_limit = MAX_CHARS[encoding]
+    if count.characters > char_limit:
+        errors.append(
+            _error(
+                _(
+                    "The message is too long: %(characters)d characters in "
+                    "%(encoding)s%(because)s, %(segments)d SMS segments. The gateway accepts "
+                    "at most %(limit)d characters in %(encoding)s."
+                ),
+                "too_long_characters",
+                limit=char_limit,
+                **common,
+            )
+        )
+    if segments > conf.max_segments:
+        errors.append(
+            _error(
+                _(
+                    "The message is too long: %(characters)d characters in "
+                    "%(encoding)s%(because)s make %(segments)d SMS segments, and at most "
+                    "%(limit)d segments are allowed (SMSREST['MAX_SEGMENTS'])."
+                ),
+                "too_long_segments",
+                limit=conf.max_segments,
+                **common,
+            )
+        )
+    mtype = conf.message_types.get(message_type or "")
+    if mtype is not None and mtype.max_segments is not None and segments > mtype.max_segments:
+        errors.append(
+            _error(
+                ngettext_lazy(
+                    "The message is too long for message type %(type)s: %(characters)d "
+                    "characters in %(encoding)s%(because)s make %(segments)d SMS segments, "
+                    "and this type allows only %(limit)d segment.",
+                    "The message is too long for message type %(type)s: %(characters)d "
+                    "characters in %(encoding)s%(because)s make %(segments)d SMS segments, "
+                    "and this type allows only %(limit)d segments.",
+                    "limit",
+                ),
+                "too_long_for_type",
+                limit=mtype.max_segments,
+                type=mtype.code,
+                **common,
+            )
+        )
+    return errors, encoding, segments
+
+
+def _check_recipients(
+    recipients: Any, conf: SmsRestSettings
+) -> tuple[list[ValidationError], tuple[str, ...]]:
+    from django_smsrest.phone import normalize_many
+
+    if recipients is None:
+        raws: str | list[str] = []
+    elif isinstance(recipients, str):
+        raws = recipients
+    elif isinstance(recipients, Iterable):
+        # Numbers given as ints (393471234567) are accepted as their digits.
+        raws = [r if isinstance(r, str) else str(r) for r in recipients]
+    else:
+        raws = [str(recipients)]
+    numbers, invalid = normalize_many(raws, conf.default_region)
+    errors = [
+        _error(
+            _PHONE_MESSAGES.get(exc.code, _PHONE_MESSAGES["invalid"]),
+            f"phone_{exc.code}",
+            number=exc.raw.strip(),
+        )
+        for exc in invalid
+    ]
+    if not numbers and not invalid:
+        errors.append(_error(_("Add at least one recipient."), "no_recipients"))
+    return errors, tuple(numbers)
+
+
+def _known_types(conf: SmsRestSettings) -> str:
+    return ", ".join(f"{t.code} ({t.label})" for t in conf.message_types.values())
+
+
+def _check_sender(
+    sender: str | None, message_type: str | None, conf: SmsRestSettings
+) -> tuple[list[ValidationError], str]:
+    mtype = conf.message_types.get(message_type or "")
+    if sender is None:
+        # The default sender applies only where the type allows a custom one; an explicit
+        # sender for such a type is an error below, a configured default is not.
+        return [], conf.default_sender if mtype is None or mtype.custom_sender else ""
+    if not isinstance(sender, str):
+        return [_error(_("The sender must be text."), "sender_type")], ""
+    sender = sender.strip()
+    if not sender:
+        return [], ""
+    errors: list[ValidationError] = []
+    if mtype is not None and not mtype.custom_sender:
+        allowing = ", ".join(t.code for t in conf.message_types.values() if t.custom_sender)
+        errors.append(
+            _error(
+                _(
+                    "Message type %(type)s does not allow a custom sender: leave the sender "
+                    "empty, or choose a type that allows one (%(types)s)."
+                ),
+                "sender_not_allowed",
+                type=mtype.code,
+                types=allowing,
+            )
+        )
+    if _NUMERIC_SENDER.fullmatch(sender):
+        if len(sender) > MAX_NUMERIC_SENDER:
+            errors.append(
+                _error(
+                    _(
+                        "The numeric sender “%(sender)s” is too long: %(length)d characters, "
+                        "at most %(limit)d are allowed."
+                    ),
+                    "sender_too_long",
+                    sender=sender,
+                    length=len(sender),
+                    limit=MAX_NUMERIC_SENDER,
+                )
+            )
+        return errors, sender
+    bad = list(dict.fromkeys(ch for ch in sender if not _SENDER_CHARS.fullmatch(ch)))
+    if bad:
+        errors.append(
+            _error(
+                _(
+                    "The sender “%(sender)s” contains characters that cannot be used: "
+                    "%(chars)s. Use letters A-Z, digits, spaces, “.”, “-”, “_” or “&” "
+                    "(or a phone number such as +393471234567)."
+                ),
+                "sender_characters",
+                sender=sender,
+                chars=", ".join(f"“{ch}”" for ch in bad),
+            )
+        )
+    if len(sender) > MAX_ALPHANUMERIC_SENDER:
+        errors.append(
+            _error(
+                _(
+                    "The sender “%(sender)s” is too long: %(length)d characters, at most "
+                    "%(limit)d are allowed for a name (up to %(numeric)d for a number)."
+                ),
+                "sender_too_long",
+                sender=sender,
+                length=len(sender),
+                limit=MAX_ALPHANUMERIC_SENDER,
+                numeric=MAX_NUMERIC_SENDER,
+            )
+        )
+    return errors, sender
+
+
+def _check_schedule(when: Any, now: datetime) -> list[ValidationError]:
+    if when is None:
+        return []
+    if not isinstance(when, datetime):
+        return [_error(_("The scheduled delivery time must be a date and time."), "schedule_type")]
+    if timezone.is_naive(when):
+        return [
+            _error(
+                _(
+                    "The scheduled delivery time %(time)s has no time zone, so it is "
+                    "ambiguous. Give an aware date and time (for example with "
+                    "django.utils.timezone.make_aware)."
+                ),
+                "schedule_naive",
+                time=when.isoformat(sep=" ", timespec="minutes"),
+            )
+        ]
+    if when <= now:
+        return [
+            _error(
+                _(
+                    "The scheduled delivery time %(time)s is in the past. Choose a later "
+                    "time, or leave it empty to send now."
+                ),
+                "schedule_past",
+                time=formats.localize(timezone.localtime(when)),
+            )
+        ]
+    return []
+
+
+def validate_sms(
+    message: str,
+    recipients: str | Iterable[str],
+    *,
+    sender: str | None = None,
+    message_type: str | None = None,
+    scheduled_delivery_time: datetime | None = None,
+    conf: SmsRestSettings | None = None,
+) -> ValidatedSms:
+    """Check an SMS and resolve its defaults; raise ``ValidationError`` listing every problem.
+
+    ``recipients``: one string (numbers separated by commas, semicolons or newlines) or an
+    iterable of numbers; national numbers need ``SMSREST['DEFAULT_REGION']``.
+    ``message_type``: ``None`` means ``DEFAULT_MESSAGE_TYPE``. ``sender``: ``None`` means
+    ``DEFAULT_SENDER`` (where the type allows one), ``""`` the account's default.
+    ``scheduled_delivery_time``: aware and in the future, or ``None`` to send now.
+    """
+    conf = conf or get_settings()
+    errors: dict[str, list[ValidationError]] = {}
+
+    type_code = message_type if message_type not in (None, "") else conf.default_message_type
+    if type_code not in conf.message_types:
+        errors["message_type"] = [
+            _error(
+                _("Unknown message type “%(type)s”. The types for %(brand)s are: %(known)s."),
+                "unknown_type",
+                type=type_code,
+                brand=conf.brand.label,
+                known=_known_types(conf),
+            )
+        ]
+
+    text_errors, encoding, segments = _check_message(message, type_code, conf)
+    recipient_errors, numbers = _check_recipients(recipients, conf)
+    sender_errors, resolved_sender = _check_sender(sender, type_code, conf)
+    schedule_errors = _check_schedule(scheduled_delivery_time, timezone.now())
+    for name, found in (
+        ("message", text_errors),
+        ("recipients", recipient_errors),
+        ("sender", sender_errors),
+        ("scheduled_delivery_time", schedule_errors),
+    ):
+        if found:
+            errors[name] = found
+    if errors:
+        raise ValidationError(errors)
+
+    return ValidatedSms(
+        message=message,
+        recipients=numbers,
+        sender=resolved_sender,
+        message_type=type_code,
+        scheduled_delivery_time=scheduled_delivery_time,
+        encoding=encoding,
+        segments=segments,
+        credits=segments * len(numbers),
+        orders=math.ceil(len(numbers) / conf.max_recipients_per_order),
+    )

@@ -1,0 +1,87 @@
+"""Send an SMS from a page and watch its delivery status.
+
+The views are thin: :class:`django_smsrest.forms.SendSmsForm` validates through
+``services.validate_sms`` and sends through ``django_smsrest.send_sms``; the status page
+asks ``services.refresh_status`` and reloads itself until the status is final.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
+
+from django_smsrest import services
+from django_smsrest.exceptions import GatewayError
+from django_smsrest.forms import SendSmsForm
+from django_smsrest.models import SmsMessage, Status
+
+from .models import SentMessage
+
+#: Seconds between two automatic reloads of the status page.
+RELOAD_SECONDS = 3
+#: At most one status request to the gateway per message in this many seconds, however many
+#: tabs are reloading the page.
+REFRESH_THROTTLE_SECONDS = 2
+
+
+@login_required
+@sensitive_post_parameters()
+def send(request: HttpRequest) -> HttpResponse:
+    form = SendSmsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        # send_sms commits the SmsMessage and sends it right away (not inside our
+        # transaction: the HTTP call must not hold one open), then we record who sent it.
+        message = form.send()
+        with transaction.atomic():
+            SentMessage.objects.create(user=request.user, message=message)
+        if message.status == Status.FAILED:
+            messages.error(request, f"The gateway refused the SMS: {message.last_error}")
+        return redirect("sms_demo:detail", pk=message.pk)
+    recent = (
+        SentMessage.objects.filter(user=request.user)
+        .select_related("message")
+        .order_by("-created_at")[:10]
+    )
+    return render(request, "sms_demo/send.html", {"form": form, "recent": recent})
+
+
+def _is_final(message: SmsMessage) -> bool:
+    return message.finished_at is not None or message.status in services.FINAL
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.user.is_staff:
+        message = get_object_or_404(SmsMessage, pk=pk)
+    else:
+        message = get_object_or_404(SentMessage, message_id=pk, user=request.user).message
+    error = ""
+    # A message scheduled for later has nothing to report yet: no polling, no reloading.
+    later = message.status == Status.SCHEDULED and (
+        message.scheduled_delivery_time is not None
+        and message.scheduled_delivery_time > timezone.now() + timedelta(minutes=2)
+    )
+    due = message.status in services.REFRESHABLE and not later and not _is_final(message)
+    if due and cache.add(f"sms_demo:refreshed:{pk}", True, REFRESH_THROTTLE_SECONDS):
+        try:
+            message = services.refresh_status(message)
+        except GatewayError as exc:
+            error = f"Could not ask the gateway for the delivery status: {exc}"
+    final = _is_final(message)
+    context = {
+        "message": message,
+        "recipients": message.recipients.order_by("id")[:100],
+        "final": final,
+        "later": later,
+        "reload_seconds": None if final or later else RELOAD_SECONDS,
+        "error": error,
+    }
+    return render(request, "sms_demo/detail.html", context)

@@ -1,0 +1,109 @@
+"""The example project, from the outside: its own test suite, ``manage.py`` and the demo.
+
+Each test runs real subprocesses with the example project's settings (the main suite's
+settings are ``tests.settings``, so the example apps cannot be tested in-process here).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "example_project"
+MANAGE = EXAMPLE / "manage.py"
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    # A throw-away database; never the developer's example_project/db.sqlite3.
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'example.sqlite3'}"
+    env.update(extra)
+    return env
+
+
+def _run(
+    argv: list[str], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_example_project_own_tests_pass(tmp_path: Path) -> None:
+    done = _run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--ds=example_project.settings",
+            str(EXAMPLE / "tests"),
+        ],
+        _env(tmp_path),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout
+
+
+def test_manage_py_check_and_migrations_are_complete(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    done = _run([sys.executable, str(MANAGE), "check"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = _run(
+        [sys.executable, str(MANAGE), "makemigrations", "--check", "--dry-run",
+         "sms_demo", "appointments"],
+        env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_send_sms_from_the_real_command_line_exit_codes(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    bad_number = _run([sys.executable, str(MANAGE), "send_sms", "--to", "+39 123", "Hi"], env)
+    assert bad_number.returncode == 2
+    assert "recipients:" in bad_number.stderr
+    unknown_flag = _run([sys.executable, str(MANAGE), "send_sms", "--bogus"], env)
+    assert unknown_flag.returncode == 2
+    assert "unrecognized arguments: --bogus" in unknown_flag.stderr
+    dry = _run(
+        [sys.executable, str(MANAGE), "send_sms", "--to", "+393471234567", "--dry-run", "Hi"],
+        env,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "Dry run: nothing was sent." in dry.stdout
+
+
+def test_settings_read_the_environment_and_never_show_the_password(tmp_path: Path) -> None:
+    env = _env(
+        tmp_path,
+        SMSREST_USERNAME="someone",
+        SMSREST_PASSWORD="pw-from-env-123",
+        SMSREST_BASE_URL="https://gateway.example/API/v1.0/REST/",
+    )
+    code = (
+        "from django.conf import settings; from django.views.debug import get_default_exception_"
+        "reporter_filter as f; s = settings.SMSREST; "
+        "print(s['USERNAME'], s['BASE_URL'], s['PASSWORD'] == 'pw-from-env-123'); "
+        "print(f().get_safe_settings()['SMSREST'])"
+    )
+    done = _run([sys.executable, str(MANAGE), "shell", "-c", code], env)
+    assert done.returncode == 0, done.stderr
+    # (Django >= 5.2's shell may first print a line about its automatic imports.)
+    lines = done.stdout.splitlines()
+    first, second = lines[-2:]
+    assert first == "someone https://gateway.example/API/v1.0/REST/ True"
+    assert "pw-from-env-123" not in second  # Django's error pages hide it
+
+
+def test_demo_check_end_to_end(tmp_path: Path) -> None:
+    """``make demo`` with ``--check``: sandbox + runserver, one SMS by the command and one
+    through the web form, both verified in the sandbox, children stopped, exit 0."""
+    done = _run([sys.executable, str(EXAMPLE / "demo.py"), "--check"], _env(tmp_path), 180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Check passed: both SMS reached the sandbox exactly once." in done.stdout
