@@ -236,12 +236,14 @@ def _call_service(request: HttpRequest, name: str, message: SmsMessage) -> Any:
     """The one place that maps an operation to its service call."""
     services = _services()
     if name == "send":
-        return services.send_message(message.pk)
+        # A person asked for it now: do not wait out a retry delay (the claim still lets
+        # only one worker through).
+        return services.send_message(message.pk, force=True)
     if name == "resend":
         return services.resend(message, defer=True)
     if name == "refresh":
         if message.status == Status.UNKNOWN:
-            return services.reconcile(message.pk)
+            return services.reconcile(message.pk, force=True)
         return services.refresh_status(message)
     if name == "cancel":
         return services.cancel(message, reason=_cancel_reason(request))
