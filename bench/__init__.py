@@ -1,0 +1,1 @@
+"""Benchmarks of django-smsrest; run ``python bench/bench.py --help``."""

@@ -1,0 +1,340 @@
+"""Turns the measurements of ``bench/bench.py`` into tables and PASS/MISS lines.
+
+Nothing here asserts: a missed target is printed as ``MISS`` with the numbers behind it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Target = tuple[str, bool | None, str]
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value >= 100:
+            return f"{value:,.0f}"
+        if value >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    cells = [list(headers), *[[fmt(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for k, row in enumerate(cells):
+        padded = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(padded).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a " if ok is None else ("PASS" if ok else "MISS")
+
+
+def verify_text(v: dict[str, Any]) -> str:
+    if v["ok"]:
+        return f"ok ({v['posted_once']} orders, 1 POST each)"
+    return (
+        f"BROKEN: {v['posted_more_than_once']} posted twice, {v['never_posted']} never, "
+        f"{v['posts_for_unknown_orders']} unknown, {v['not_final']} not final"
+    )
+
+
+def _per_msg(run: dict[str, Any]) -> float:
+    return run["sandbox"]["total_requests"] / run["flush"]["n"]
+
+
+def _main_table(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    p = results["params"]
+    n = p["n"]
+    seed = results.get("seed", {}).get("per_s")
+    floor = results.get("floor", {}).get("per_s")
+    app = results.get("app")
+    rows: list[list[Any]] = []
+
+    def row(label: str, rate: float, run: dict[str, Any], n: int, **extra: Any) -> None:
+        # tracemalloc halves the speed: no ratio for those rows, they are about memory.
+        compare = extra.get("traced") is None
+        rows.append(
+            [
+                label,
+                rate,
+                rate / floor if floor and compare else None,
+                rate / seed if seed and compare else None,
+                run["sandbox"]["total_requests"] / n,
+                run["sandbox"]["logins"],
+                extra.get("queries"),
+                extra.get("rss"),
+                extra.get("traced"),
+            ]
+        )
+
+    if seed:
+        row("A seed: login+POST per msg, new conns", seed, results["seed"], n)
+    if floor:
+        row("B floor: 1 Session, 1 login, no DB", floor, results["floor"], n)
+    runs = [(f"app: flush_queue ({app['flush']['vendor']}, 1 process)", app)] if app else []
+    runs += [(f"app N={size}, tracemalloc on", r) for size, r in results.get("scale", {}).items()]
+    for label, run in runs:
+        f = run["flush"]
+        row(
+            label,
+            f["per_s"],
+            run,
+            f["n"],
+            queries=f["queries_per_msg"],
+            rss=f["rss_peak_mb"],
+            traced=f.get("tracemalloc_peak_mb"),
+        )
+    out: list[str] = []
+    if rows:
+        headers = ["run", "msg/s", "x floor", "x seed", "HTTP req/msg", "logins", "DB q/msg"]
+        out.append(table([*headers, "RSS MB", "tracemalloc MB"], rows))
+    targets: list[Target] = []
+    if app:
+        f, c = app["flush"], app["create"]
+        out.append(f"\napp flush queries by verb: {f['by_verb']}; client stats: {f['client']}")
+        if c.get("via_queue_sms"):
+            out.append(
+                f"queue_sms (creating): {c['queue_sms_per_s']:.0f} msg/s, "
+                f"{c['queue_sms_queries_per_msg']:.1f} queries/msg {c['queue_sms_by_verb']}"
+            )
+        rate = f["per_s"]
+        if floor:
+            ok = rate >= 0.8 * floor if p["latency_ms"] in ("0", "") else None
+            targets.append(
+                ("app >= 0.8 x floor (no latency, 1 worker)", ok, f"{rate / floor:.2f} x")
+            )
+        if seed:
+            targets.append(
+                ("app >= 2 x seed (no latency)", rate >= 2 * seed, f"{rate / seed:.2f} x")
+            )
+        bound = 1 + app["sandbox"]["logins"] / f["n"]
+        targets.append(
+            (
+                "HTTP requests/msg <= 1 + logins/N",
+                _per_msg(app) <= bound + 1e-9,
+                f"{_per_msg(app):.4f} vs {bound:.4f}",
+            )
+        )
+        targets.append(("exactly once (app run)", app["verify"]["ok"], verify_text(app["verify"])))
+    return out, targets
+
+
+def _latency_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    lat = results.get("with_latency")
+    if not lat or "app" not in lat:
+        return [], []
+    seed, floor, app = lat["seed"], lat["floor"], lat["app"]
+    out = [
+        f"\nthe same with sandbox latency {lat['latency']} ms (N={lat['n']}):",
+        table(
+            ["run", "msg/s", "x floor", "x seed"],
+            [
+                ["A seed", seed, seed / floor, 1.0],
+                ["B floor", floor, 1.0, floor / seed],
+                ["app: flush_queue", app, app / floor, app / seed],
+            ],
+        ),
+    ]
+    targets: list[Target] = [
+        (
+            f"app >= 0.8 x floor (latency {lat['latency']} ms)",
+            app >= 0.8 * floor,
+            f"{app / floor:.2f} x",
+        ),
+        (f"app >= 2 x seed (latency {lat['latency']} ms)", app >= 2 * seed, f"{app / seed:.2f} x"),
+    ]
+    return out, targets
+
+
+def _scale_targets(results: dict[str, Any]) -> list[Target]:
+    scale = results.get("scale", {})
+    if len(scale) != 2:
+        return []
+    (s1, r1), (s2, r2) = scale.items()
+    f1, f2 = r1["flush"], r2["flush"]
+    # queries = marginal x N + fixed: constant per message when the fixed part (the queue's
+    # page queries) is small and the marginal cost is a whole number of queries.
+    marginal = (f2["queries"] - f1["queries"]) / (f2["n"] - f1["n"])
+    fixed = f1["queries"] - marginal * f1["n"]
+    q_ok = 0 <= fixed <= 10 and abs(marginal - round(marginal)) < 0.01
+    m1, m2 = f1["tracemalloc_peak_mb"], f2["tracemalloc_peak_mb"]
+    return [
+        (
+            f"DB queries/msg constant in N ({s1} vs {s2})",
+            q_ok,
+            f"{f1['queries_per_msg']:.3f} vs {f2['queries_per_msg']:.3f}/msg = "
+            f"{marginal:.2f} per message + {fixed:.0f} per flush",
+        ),
+        (
+            f"memory flat in N ({s1} vs {s2}, tracemalloc peak)",
+            m2 <= 1.2 * m1 + 0.25,
+            f"{m1:.2f} MB vs {m2:.2f} MB; "
+            f"RSS {f1['rss_peak_mb']:.0f} vs {f2['rss_peak_mb']:.0f} MB",
+        ),
+    ]
+
+
+def _big_targets(results: dict[str, Any]) -> list[Target]:
+    big = results.get("big")
+    if not big:
+        return []
+    expected = math.ceil(big["recipients"] / big["max_recipients_per_order"])
+    posts = big["sandbox"]["posts_total"]
+    return [
+        (
+            f"{big['recipients']:,} recipients = ceil(N/{big['max_recipients_per_order']}) POSTs",
+            posts == expected and big["status"] == "sent",
+            f"{posts} POSTs (expected {expected}), {big['sandbox']['total_requests']} requests, "
+            f"{big['send_queries']} queries and {big['send_seconds']:.2f} s to send, "
+            f"queue_sms {big['create_seconds']:.2f} s",
+        )
+    ]
+
+
+def _concurrency_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    conc = results.get("concurrency")
+    if not conc:
+        return [], []
+    runs = conc["runs"]
+    base = runs[0]["per_s"]
+    out = [
+        f"\nconcurrency: {runs[0]['n']} messages, sandbox latency {conc['latency']} ms, "
+        f"{conc['db']}, flush_queue in W processes",
+        table(
+            [
+                "workers",
+                "msg/s",
+                "speed-up",
+                "seconds",
+                "logins",
+                "HTTP req/msg",
+                "lost claims",
+                "exactly once",
+            ],
+            [
+                [
+                    r["workers"],
+                    r["per_s"],
+                    r["per_s"] / base,
+                    r["seconds"],
+                    r["sandbox"]["logins"],
+                    r["sandbox"]["total_requests"] / r["n"],
+                    r["skipped"],
+                    verify_text(r["verify"]),
+                ]
+                for r in runs
+            ],
+        ),
+    ]
+    detail = ", ".join(f"{r['workers']}w: {'ok' if r['verify']['ok'] else 'BROKEN'}" for r in runs)
+    ok = all(r["verify"]["ok"] for r in runs)
+    return out, [("exactly once under concurrency (every run)", ok, detail)]
+
+
+def _admin_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    admin = results.get("admin")
+    if not admin:
+        return [], []
+    if "error" in admin:
+        return [f"\nadmin: not measured: {admin['error']}"], []
+    rows = []
+    for label, r in admin["pages"].items():
+        slowest = r["slowest_sql"][0] if r["slowest_sql"] else None
+        text = f"{slowest['ms']} ms: {slowest['sql'][:60]}" if slowest else ""
+        rows.append([label, r["status"], r["queries"], r["ms"], r["rows_shown"], text])
+    out = [
+        f"\nadmin changelist: {admin['rows']:,} messages, {admin['per_page']} per page, "
+        f"{admin['vendor']} (bulk insert {admin['create_seconds']:.1f} s)",
+        table(["request", "HTTP", "queries", "ms", "rows shown", "slowest query"], rows),
+    ]
+    pages = list(admin["pages"].values())
+    ok = pages[0]["queries"] == pages[1]["queries"]
+    detail = f"{pages[0]['queries']} vs {pages[1]['queries']}"
+    return out, [("admin: queries do not grow with the page (page 1 vs last)", ok, detail)]
+
+
+def _rq_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    rq = results.get("rq")
+    if not rq:
+        return [], []
+    if "runs" not in rq:
+        return [f"\nRQ: not measured: {rq.get('skipped') or rq.get('error')}"], []
+    runs = rq["runs"]
+    out = [
+        "\nRQ (django-tasks-rq + django-rq): queue_sms enqueues send_message_task on commit; "
+        f"sandbox latency {results['params']['concurrency_latency']} ms; PostgreSQL",
+        table(
+            [
+                "worker class",
+                "workers",
+                "N",
+                "msg/s",
+                "enqueue s",
+                "logins",
+                "HTTP req/msg",
+                "exactly once",
+            ],
+            [
+                [
+                    r["worker_class"],
+                    r["workers"],
+                    r["n"],
+                    r["per_s"],
+                    r["enqueue_seconds"],
+                    r["sandbox"]["logins"],
+                    r["sandbox"]["total_requests"] / r["n"],
+                    verify_text(r["verify"]),
+                ]
+                for r in runs
+            ],
+        ),
+        "(msg/s: from the first enqueue until every message is final)",
+    ]
+    detail = ", ".join(
+        f"{r['worker_class'].rsplit('.', 1)[1]}: {'ok' if r['verify']['ok'] else 'BROKEN'}"
+        for r in runs
+    )
+    return out, [("exactly once on RQ (every run)", all(r["verify"]["ok"] for r in runs), detail)]
+
+
+def render(results: dict[str, Any], notes: list[str]) -> str:
+    """The whole report: tables first, then one PASS/MISS line per target."""
+    p, m = results["params"], results["machine"]
+    out = [
+        f"\ndjango-smsrest benchmark: N={p['n']}, latency {p['latency_ms']} ms, db {p['db']}, "
+        f"{m['cpus']} CPUs, Python {m['python']}, Django {m.get('django', '?')}\n"
+    ]
+    targets: list[Target] = []
+    for section in (_main_table, _latency_section):
+        lines, found = section(results)
+        out += lines
+        targets += found
+    targets += _scale_targets(results) + _big_targets(results)
+    for section in (_concurrency_section, _admin_section, _rq_section):
+        lines, found = section(results)
+        out += lines
+        targets += found
+    if "profile" in results:
+        out.append(
+            "\ncProfile of flush_queue (top by own time):\n" + results["profile"]["profile_top"]
+        )
+    if targets:
+        out.append("\ntargets")
+        width = max(len(t[0]) for t in targets)
+        out += [f"  {verdict(ok)}  {name.ljust(width)}  {detail}" for name, ok, detail in targets]
+    out += [f"note: {note}" for note in notes]
+    return "\n".join(out)

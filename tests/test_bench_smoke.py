@@ -1,0 +1,92 @@
+"""Smoke run of ``bench/bench.py``: with tiny sizes it must still run end to end.
+
+It starts its own sandbox and subprocesses on a temporary SQLite file (no PostgreSQL, no
+Redis needed) and checks the counts the benchmark reports, never a time: one POST per
+message plus one login, the exactly-once invariant, ten POSTs for 10,000 recipients.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_quick_run(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench.py"),
+            "--quick",
+            "--n",
+            "20",
+            "--scale",
+            "10,50",
+            "--parts",
+            "baselines,app,scale,big,concurrency,admin",
+            "--workers",
+            "1,2",
+            "--concurrency-n",
+            "12",
+            "--concurrency-latency",
+            "1-3",
+            "--concurrency-db",
+            "sqlite",
+            "--admin-rows",
+            "300",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "targets" in proc.stdout
+    results = json.loads(out.read_text())
+
+    # The baselines: the seed logs in for every message, the floor once.
+    assert results["seed"]["sandbox"]["logins"] == 20
+    assert results["seed"]["sandbox"]["posts_total"] == 20
+    assert results["floor"]["sandbox"]["logins"] == 1
+
+    # The app: one login, one POST per message, every message sent exactly once.
+    app = results["app"]
+    assert app["flush"]["by_status"] == {"sent": 20}
+    assert app["sandbox"]["logins"] == 1
+    assert app["sandbox"]["requests"] == {"GET login": 1, "POST sms": 20}
+    assert app["verify"]["ok"], app["verify"]
+
+    # Queries per message do not depend on N (the same marginal cost at both sizes).
+    small, large = results["scale"]["10"]["flush"], results["scale"]["50"]["flush"]
+    assert (large["queries"] - small["queries"]) % 40 == 0
+    per_message = (large["queries"] - small["queries"]) // 40
+    assert small["queries"] - per_message * 10 <= 10
+
+    # A 10,000-recipient message is split into ceil(10000 / MAX_RECIPIENTS_PER_ORDER) POSTs.
+    big = results["big"]
+    assert big["status"] == "sent"
+    expected = math.ceil(big["recipients"] / big["max_recipients_per_order"])
+    assert big["sandbox"]["posts_total"] == expected == big["orders_in_db"]
+
+    # Concurrent flushers: every order POSTed once, whatever the number of workers.
+    runs = results["concurrency"]["runs"]
+    assert [run["workers"] for run in runs] == [1, 2]
+    for run in runs:
+        assert run["verify"]["ok"], run["verify"]
+        assert run["sandbox"]["posts_total"] == 12
+
+    # The admin changelist renders (its query count is reported, not judged here).
+    admin = results["admin"]
+    assert "error" not in admin, admin
+    assert all(page["status"] == 200 for page in admin["pages"].values())
