@@ -38,7 +38,8 @@ in :mod:`django_smsrest.outbox`; :func:`validate_sms`, :class:`ValidatedSms` and
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import random
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -101,6 +102,8 @@ logger = logging.getLogger("django_smsrest")
 
 #: Status polls back off from ``STATUS_POLL_BASE_SECONDS`` by doubling, up to this.
 STATUS_POLL_MAX_INTERVAL = 3600.0
+# Where a flusher jumps to after losing a claim; no cryptographic need.
+_shuffle = random.Random()
 #: Rows fetched per query when walking the queue (memory stays flat on any queue size).
 CHUNK_SIZE = 500
 #: Recipient rows per INSERT / UPDATE statement.
@@ -166,26 +169,31 @@ def _in_user_atomic() -> bool:
     return any(not getattr(block, "_from_testcase", False) for block in blocks)
 
 
-def _pages(queryset: QuerySet[SmsMessage], limit: int | None) -> Iterator[int]:
-    """Primary keys of ``queryset`` in ascending order, fetched ``CHUNK_SIZE`` at a time by
-    keyset pagination. Unlike ``.iterator()`` this holds no cursor open while the loop
-    body writes (SQLite gives no isolation between a cursor and writes on the same
-    connection; PostgreSQL would keep a server-side cursor open across HTTP calls)."""
+def _id_pages(queryset: QuerySet[SmsMessage], limit: int | None) -> Iterator[list[int]]:
+    """Primary keys of ``queryset`` in ascending order, ``CHUNK_SIZE`` per page, by keyset
+    pagination (at most ``limit`` in all). Unlike ``.iterator()`` this holds no cursor open
+    while the caller writes (SQLite gives no isolation between a cursor and writes on the
+    same connection; PostgreSQL would keep a server-side cursor open across HTTP calls)."""
     last = 0
     given = 0
     while True:
         size = CHUNK_SIZE if limit is None else min(CHUNK_SIZE, limit - given)
         if size <= 0:
             return
-        chunk = list(
+        page = list(
             queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]
         )
-        if not chunk:
+        if not page:
             return
-        for pk in chunk:
-            given += 1
-            yield pk
-        last = chunk[-1]
+        given += len(page)
+        yield page
+        last = page[-1]
+
+
+def _pages(queryset: QuerySet[SmsMessage], limit: int | None) -> Iterator[int]:
+    """The primary keys of :func:`_id_pages`, one at a time."""
+    for page in _id_pages(queryset, limit):
+        yield from page
 
 
 # --- creating messages --------------------------------------------------------------------
@@ -489,6 +497,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
         start = msg.sent_at or now
         if msg.scheduled_delivery_time and msg.scheduled_delivery_time > start:
             start = msg.scheduled_delivery_time
+        next_check: datetime | None  # None past the maximum age: stop polling
         if (
             msg.status == Status.SCHEDULED
             and msg.scheduled_delivery_time
@@ -677,21 +686,39 @@ def flush_queue(
     now = timezone.now()
     report = FlushReport()
     due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
-    for pk in _pages(due, limit):
-        msg: SmsMessage | None = None
-        try:
-            msg = send_message(pk)
-        except Exception:
-            logger.exception("Could not send SMS #%s", pk)
-            report.errors += 1
-        else:
-            if msg is None:
-                report.skipped += 1
+    for page in _id_pages(due, limit):
+        pending = deque(page)
+        while pending:
+            pk = pending.popleft()
+            msg: SmsMessage | None = None
+            try:
+                msg = send_message(pk)
+            except Exception:
+                logger.exception("Could not send SMS #%s", pk)
+                report.errors += 1
             else:
-                report.by_status[str(msg.status)] += 1
-        if on_progress is not None:
-            on_progress(pk, msg)
+                if msg is None:
+                    report.skipped += 1
+                    pending = _after_lost_claim(due, pending)
+                else:
+                    report.by_status[str(msg.status)] += 1
+            if on_progress is not None:
+                on_progress(pk, msg)
     return report
+
+
+def _after_lost_claim(due: QuerySet[SmsMessage], pending: deque[int]) -> deque[int]:
+    """Another flusher is walking the same page. Drop what the others already took (one
+    SELECT, instead of one failed claim per message) and go on from a random point of
+    what is left, so that two flushers stop treading on each other's heels."""
+    if not pending:
+        return pending
+    still = set(due.filter(pk__in=list(pending)).values_list("pk", flat=True))
+    left = [pk for pk in pending if pk in still]
+    if not left:
+        return deque()
+    start = _shuffle.randrange(len(left))
+    return deque(left[start:] + left[:start])
 
 
 def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepReport:

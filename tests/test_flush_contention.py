@@ -1,0 +1,46 @@
+"""Several flushers on one queue: a lost claim costs one re-read, not one failed claim per
+message that the other workers already took."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from django_smsrest import services
+from django_smsrest.models import SmsMessage, Status
+from django_smsrest.testing.outbox import sms_outbox  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_after_a_lost_claim_the_flusher_skips_what_others_took(sms_outbox: list) -> None:  # noqa: F811
+    queued = [services.queue_sms("Hello", ["+393471234567"]).pk for _ in range(6)]
+    first, *others, last = queued
+
+    def another_worker_takes_the_middle(pk: int, msg: SmsMessage | None) -> None:
+        if pk == first:
+            # Meanwhile another worker claimed messages 2-5.
+            SmsMessage.objects.filter(pk__in=others).update(status=Status.SENDING)
+
+    with CaptureQueriesContext(connection) as ctx:
+        report = services.flush_queue(on_progress=another_worker_takes_the_middle)
+
+    assert report.by_status == {Status.SENT: 2}
+    # Only the first collision costs a claim; the rest are dropped by one re-read.
+    assert report.skipped == 1
+    claims = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith("UPDATE") and "claim_token" in q["sql"] and "attempts" in q["sql"]
+    ]
+    assert len(claims) == 3  # first, one lost (message 2), last
+    assert [o.message for o in sms_outbox] == ["Hello", "Hello"]
+    assert SmsMessage.objects.get(pk=last).status == Status.SENT
+
+
+def test_a_single_flusher_keeps_the_queue_order(sms_outbox: list) -> None:  # noqa: F811
+    queued = [services.queue_sms(f"n{i}", ["+393471234567"]).pk for i in range(5)]
+    seen: list[int] = []
+    services.flush_queue(on_progress=lambda pk, msg: seen.append(pk))
+    assert seen == queued
