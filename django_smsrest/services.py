@@ -104,6 +104,10 @@ logger = logging.getLogger("django_smsrest")
 STATUS_POLL_MAX_INTERVAL = 3600.0
 # Where a flusher jumps to after losing a claim; no cryptographic need.
 _shuffle = random.Random()
+#: A flush gives way after this many messages in a row came back for a retry: the gateway
+#: is down or rate limiting the account, and going on would only burn every message's
+#: attempts (and, when it is down, a connect timeout each).
+FLUSH_GIVE_WAY_AFTER = 3
 #: Rows fetched per query when walking the queue (memory stays flat on any queue size).
 CHUNK_SIZE = 500
 #: Recipient rows per INSERT / UPDATE statement.
@@ -136,6 +140,9 @@ class FlushReport:
     by_status: Counter[str] = field(default_factory=Counter)
     skipped: int = 0  # claimed by another worker first
     errors: int = 0  # an unexpected exception (logged)
+    # The flush stopped early: the gateway sent several messages in a row back for a
+    # retry (unreachable, or rate limiting). The rest of the queue waits for the next run.
+    stopped_early: bool = False
 
     @property
     def attempted(self) -> int:
@@ -681,11 +688,14 @@ def flush_queue(
     processes may flush at once. ``on_progress(pk, message_or_None)`` is called after each
     message (``None``: another worker had it). An unexpected exception is logged and counted
     and the flush goes on. Messages re-queued for a retry during the flush are not due yet
-    and wait for the next one.
+    and wait for the next one. After ``FLUSH_GIVE_WAY_AFTER`` messages in a row were
+    re-queued (gateway unreachable or rate limiting) the flush stops early
+    (``report.stopped_early``); the next flush or sweep carries on.
     """
     now = timezone.now()
     report = FlushReport()
     due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
+    retried_in_a_row = 0
     for page in _id_pages(due, limit):
         pending = deque(page)
         while pending:
@@ -702,8 +712,17 @@ def flush_queue(
                     pending = _after_lost_claim(due, pending)
                 else:
                     report.by_status[str(msg.status)] += 1
+                    retried_in_a_row = retried_in_a_row + 1 if msg.status == Status.QUEUED else 0
             if on_progress is not None:
                 on_progress(pk, msg)
+            if retried_in_a_row >= FLUSH_GIVE_WAY_AFTER:
+                logger.warning(
+                    "Flush stopped: %d messages in a row must be retried later (%s)",
+                    retried_in_a_row,
+                    msg.last_error if msg is not None else "",
+                )
+                report.stopped_early = True
+                return report
     return report
 
 

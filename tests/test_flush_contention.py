@@ -44,3 +44,42 @@ def test_a_single_flusher_keeps_the_queue_order(sms_outbox: list) -> None:  # no
     seen: list[int] = []
     services.flush_queue(on_progress=lambda pk, msg: seen.append(pk))
     assert seen == queued
+
+
+def test_a_flush_gives_way_when_the_gateway_keeps_refusing(sms_outbox: list) -> None:  # noqa: F811
+    from django_smsrest.backends import locmem
+    from django_smsrest.exceptions import GatewayConnectionError, RateLimited
+
+    for _ in range(6):
+        services.queue_sms("Hello", ["+393471234567"])
+    # A blip on the first message does not stop the flush...
+    locmem.fail_next("send", GatewayConnectionError("connection refused"))
+    report = services.flush_queue()
+    assert not report.stopped_early and report.by_status == {Status.QUEUED: 1, Status.SENT: 5}
+
+    # ...but three refusals in a row do: the rest would only burn their attempts.
+    more = [services.queue_sms("Hello", ["+393471234567"]).pk for _ in range(5)]
+    for _ in range(3):
+        locmem.fail_next("send", RateLimited("too many requests", retry_after=30))
+    report = services.flush_queue()
+    assert report.stopped_early
+    assert report.by_status == {Status.QUEUED: 3}
+    assert locmem.calls("send") == 6 + 3  # the last two of `more` were not tried
+    untouched = SmsMessage.objects.filter(pk__in=more[3:], attempts=0, status=Status.QUEUED)
+    assert untouched.count() == 2
+
+
+def test_the_flush_command_exits_1_when_it_gives_way(sms_outbox: list) -> None:  # noqa: F811
+    from django.core.management import CommandError, call_command
+
+    from django_smsrest.backends import locmem
+    from django_smsrest.exceptions import GatewayConnectionError
+
+    for _ in range(4):
+        services.queue_sms("Hello", ["+393471234567"])
+    for _ in range(3):
+        locmem.fail_next("send", GatewayConnectionError("connection refused"))
+    with pytest.raises(CommandError, match="Stopped early") as caught:
+        call_command("send_sms", "--flush", "--quiet")
+    assert caught.value.returncode == 1
+    assert SmsMessage.objects.filter(status=Status.QUEUED, attempts=0).count() == 1

@@ -27,6 +27,8 @@ from typing import IO, Any
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.models import Status
@@ -38,7 +40,8 @@ EXIT_FAILED = 1
 
 FAILED_STATUSES = frozenset({Status.FAILED, Status.UNDELIVERED})
 
-HELP = """\
+# Lazy: the command class is imported once, the help is shown in the active language.
+HELP = gettext_lazy("""\
 Send an SMS, or run the outbox.
 
   send_sms --to +393471234567 [--to ...] "Hello"  send now (or --to a,b,c)
@@ -53,7 +56,7 @@ Send an SMS, or run the outbox.
   send_sms --credits                              print the account's credits
 
 Exit status: 0 ok, 1 a message failed, 2 bad arguments or invalid input.
-"""
+""")
 
 
 def _usage_error(message: str) -> CommandError:
@@ -71,12 +74,18 @@ def parse_when(value: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise _usage_error(
-            f"--at {value!r} is not an ISO 8601 date-time; use e.g. 2030-01-31T09:30 "
-            "(project time zone) or 2030-01-31T09:30+01:00"
+            _(
+                "--at %(value)s is not an ISO 8601 date-time; use e.g. 2030-01-31T09:30 "
+                "(project time zone) or 2030-01-31T09:30+01:00"
+            )
+            % {"value": repr(value)}
         ) from None
     if len(text) <= 10:
         # "2030-01-31" parses as midnight; refuse it rather than guess a time.
-        raise _usage_error(f"--at {value!r} has no time of day; use e.g. {text}T09:30")
+        raise _usage_error(
+            _("--at %(value)s has no time of day; use e.g. %(date)sT09:30")
+            % {"value": repr(value), "date": text}
+        )
     if timezone.is_naive(when):
         when = timezone.make_aware(when, timezone.get_current_timezone())
     return when
@@ -91,9 +100,13 @@ def split_numbers(values: Sequence[str] | None) -> list[str]:
 
 
 class Command(BaseCommand):
-    help = HELP
     # call_command(..., stdin=io.StringIO("text")) in tests; not a command-line option.
     stealth_options = ("stdin",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per instance, so the help is in the language active when the command runs.
+        self.help = str(HELP)
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         from argparse import RawDescriptionHelpFormatter
@@ -105,64 +118,70 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument(
-            "--flush", action="store_true", help="Send the queued messages that are due."
+            "--flush", action="store_true", help=_("Send the queued messages that are due.")
         )
         mode.add_argument(
             "--sweep",
             action="store_true",
-            help="Run the outbox maintenance (cron, every minute): recover expired leases, "
-            "re-enqueue due messages, reconcile unknown outcomes, poll delivery states.",
+            help=_(
+                "Run the outbox maintenance (cron, every minute): recover expired leases, "
+                "re-enqueue due messages, reconcile unknown outcomes, poll delivery states."
+            ),
         )
         mode.add_argument(
-            "--refresh", action="store_true", help="Poll the delivery states that are due."
+            "--refresh", action="store_true", help=_("Poll the delivery states that are due.")
         )
         mode.add_argument(
-            "--credits", action="store_true", help="Print the account's remaining credits."
+            "--credits", action="store_true", help=_("Print the account's remaining credits.")
         )
 
-        send = parser.add_argument_group("sending one message")
+        send = parser.add_argument_group(_("sending one message"))
         send.add_argument(
             "text",
             nargs="?",
             metavar="TEXT",
-            help="The message text, or '-' to read it from standard input.",
+            help=_("The message text, or '-' to read it from standard input."),
         )
         send.add_argument(
             "--to",
             action="append",
             metavar="NUMBER",
-            help="Recipient (repeatable, or comma-separated). International format "
-            "(+39...); national numbers use SMSREST['DEFAULT_REGION'].",
+            help=_(
+                "Recipient (repeatable, or comma-separated). International format "
+                "(+39...); national numbers use SMSREST['DEFAULT_REGION']."
+            ),
         )
-        send.add_argument("--sender", help="Sender alias or number (if the type allows one).")
+        send.add_argument("--sender", help=_("Sender alias or number (if the type allows one)."))
         send.add_argument(
-            "--type", dest="message_type", metavar="TYPE", help="Message type code (e.g. N)."
+            "--type", dest="message_type", metavar="TYPE", help=_("Message type code (e.g. N).")
         )
         send.add_argument(
             "--at",
             metavar="WHEN",
-            help="Scheduled delivery time, ISO 8601 (naive = the project's TIME_ZONE).",
+            help=_("Scheduled delivery time, ISO 8601 (naive = the project's TIME_ZONE)."),
         )
         send.add_argument(
             "--queue",
             action="store_true",
-            help="Store the message for the task worker instead of sending it now.",
+            help=_("Store the message for the task worker instead of sending it now."),
         )
         send.add_argument(
             "--dry-run",
             action="store_true",
-            help="Validate and print encoding, segments, recipients and credits; send nothing.",
+            help=_("Validate and print encoding, segments, recipients and credits; send nothing."),
         )
 
         batch = parser.add_argument_group("--flush / --refresh")
         batch.add_argument(
-            "--limit", type=int, metavar="N", help="Handle at most N messages (N >= 1)."
+            "--limit", type=int, metavar="N", help=_("Handle at most N messages (N >= 1).")
         )
         parser.add_argument(
             "--quiet",
             action="store_true",
-            help="Print nothing but errors (for cron). Progress bars only appear on a "
-            "terminal anyway.",
+            help=_(
+                "Print nothing but errors (for cron). Progress bars only appear on a "
+                "terminal anyway."
+            ),
         )
 
     # --- dispatch ---------------------------------------------------------------------
@@ -185,9 +204,11 @@ class Command(BaseCommand):
             else:
                 self.send(options)
         except ImproperlyConfigured as exc:
-            raise _usage_error(f"Configuration error: {exc}") from None
+            raise _usage_error(_("Configuration error: %(error)s") % {"error": exc}) from None
         except SmsRestError as exc:
-            raise CommandError(f"Gateway error: {exc}", returncode=EXIT_FAILED) from None
+            raise CommandError(
+                _("Gateway error: %(error)s") % {"error": exc}, returncode=EXIT_FAILED
+            ) from None
 
     def _check_combinations(self, mode: str | None, options: dict[str, Any]) -> None:
         send_only = {
@@ -202,22 +223,29 @@ class Command(BaseCommand):
         if mode is not None:
             given = [name for name, value in send_only.items() if value]
             if given:
-                raise _usage_error(f"{', '.join(given)} cannot be combined with --{mode}")
+                raise _usage_error(
+                    _("%(options)s cannot be combined with --%(mode)s")
+                    % {"options": ", ".join(given), "mode": mode}
+                )
         if options["limit"] is not None:
             if mode not in ("flush", "refresh"):
-                raise _usage_error("--limit only applies to --flush and --refresh")
+                raise _usage_error(_("--limit only applies to --flush and --refresh"))
             if options["limit"] < 1:
-                raise _usage_error(f"--limit must be at least 1, not {options['limit']}")
+                raise _usage_error(
+                    _("--limit must be at least 1, not %(limit)s") % {"limit": options["limit"]}
+                )
         if mode is None:
             if not options["to"]:
                 raise _usage_error(
-                    "give at least one recipient with --to (or one of --flush, --sweep, "
-                    "--refresh, --credits); see --help"
+                    _(
+                        "give at least one recipient with --to (or one of --flush, --sweep, "
+                        "--refresh, --credits); see --help"
+                    )
                 )
             if options["text"] is None:
-                raise _usage_error("give the message text, or '-' to read it from stdin")
+                raise _usage_error(_("give the message text, or '-' to read it from stdin"))
             if options["queue"] and options["dry_run"]:
-                raise _usage_error("--queue and --dry-run exclude each other")
+                raise _usage_error(_("--queue and --dry-run exclude each other"))
 
     # --- one message ------------------------------------------------------------------
 
@@ -252,7 +280,8 @@ class Command(BaseCommand):
         self._print_message(message, queued=options["queue"])
         if message.status in FAILED_STATUSES:
             raise CommandError(
-                f"SMS #{message.pk} failed: {message.last_error or message.get_status_display()}",
+                _("SMS #%(pk)s failed: %(error)s")
+                % {"pk": message.pk, "error": message.last_error or message.get_status_display()},
                 returncode=EXIT_FAILED,
             )
 
@@ -260,18 +289,21 @@ class Command(BaseCommand):
         from django_smsrest.models import Encoding
 
         when = checked.scheduled_delivery_time
+        # One msgid per line, labels included, so that a translation can realign them.
         lines = [
-            "Dry run: nothing was sent.",
-            f"  encoding:    {Encoding(checked.encoding).label}",
-            f"  segments:    {checked.segments} per recipient",
-            f"  recipients:  {len(checked.recipients)} ({', '.join(checked.recipients)})",
-            f"  credits:     {checked.credits}",
-            f"  type:        {checked.message_type}",
-            f"  sender:      {checked.sender or '(account default)'}",
-            f"  scheduled:   {timezone.localtime(when).isoformat() if when else 'now'}",
+            _("Dry run: nothing was sent."),
+            _("  encoding:    %(encoding)s") % {"encoding": Encoding(checked.encoding).label},
+            _("  segments:    %(n)s per recipient") % {"n": checked.segments},
+            _("  recipients:  %(n)s (%(numbers)s)")
+            % {"n": len(checked.recipients), "numbers": ", ".join(checked.recipients)},
+            _("  credits:     %(n)s") % {"n": checked.credits},
+            _("  type:        %(type)s") % {"type": checked.message_type},
+            _("  sender:      %(sender)s") % {"sender": checked.sender or _("(account default)")},
+            _("  scheduled:   %(when)s")
+            % {"when": timezone.localtime(when).isoformat() if when else _("now")},
         ]
         if checked.orders > 1:
-            lines.append(f"  orders:      {checked.orders} (POST sms requests)")
+            lines.append(_("  orders:      %(n)s (POST sms requests)") % {"n": checked.orders})
         # A dry run prints even with --quiet: printing is its whole point.
         self.stdout.write("\n".join(lines))
 
@@ -279,16 +311,20 @@ class Command(BaseCommand):
         if self.quiet:
             return
         parts = [
-            f"SMS #{message.pk} to {message.recipient_count} recipient(s): "
-            f"{message.get_status_display()}",
-            f"order {message.order_id}",
+            _("SMS #%(pk)s to %(count)s recipient(s): %(status)s")
+            % {
+                "pk": message.pk,
+                "count": message.recipient_count,
+                "status": message.get_status_display(),
+            },
+            _("order %(order_id)s") % {"order_id": message.order_id},
         ]
         if message.total_sent is not None:
-            parts.append(f"{message.total_sent} credit(s) used")
+            parts.append(_("%(n)s credit(s) used") % {"n": message.total_sent})
         if message.remaining_credits is not None:
-            parts.append(f"{message.remaining_credits} left")
+            parts.append(_("%(n)s left") % {"n": message.remaining_credits})
         if queued and message.status == Status.QUEUED:
-            parts.append("the task worker will send it")
+            parts.append(_("the task worker will send it"))
         style = self.style.ERROR if message.status in FAILED_STATUSES else self.style.SUCCESS
         self.stdout.write(style(" · ".join(parts)))
 
@@ -297,22 +333,36 @@ class Command(BaseCommand):
     def flush(self, limit: int | None) -> None:
         from django_smsrest import services
 
-        total = services.pending_count() if hasattr(services, "pending_count") else None
-        if total is not None and limit is not None:
+        total = services.pending_count()
+        if limit is not None:
             total = min(total, limit)
-        with self._progress("Sending", total=total) as on_progress:
+        with self._progress(_("Sending"), total=total) as on_progress:
             report = services.flush_queue(limit=limit, on_progress=on_progress)
-        by_status = dict(getattr(report, "by_status", {}) or {})
-        failed = sum(n for status, n in by_status.items() if status in FAILED_STATUSES)
-        errors = int(getattr(report, "errors", 0) or 0)
+        failed = sum(n for status, n in report.by_status.items() if status in FAILED_STATUSES)
+        errors = report.errors
         if not self.quiet:
-            summary = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-            skipped = int(getattr(report, "skipped", 0) or 0)
-            extra = f", {skipped} taken by another worker" if skipped else ""
-            self.stdout.write(f"Flushed the queue: {summary or 'nothing due'}{extra}.")
+            summary = ", ".join(f"{n} {status}" for status, n in sorted(report.by_status.items()))
+            extra = (
+                _(", %(n)s taken by another worker") % {"n": report.skipped}
+                if report.skipped
+                else ""
+            )
+            self.stdout.write(
+                _("Flushed the queue: %(summary)s%(extra)s.")
+                % {"summary": summary or _("nothing due"), "extra": extra}
+            )
         if failed or errors:
             raise CommandError(
-                f"{failed + errors} message(s) failed; see last_error in the admin.",
+                _("%(n)s message(s) failed; see last_error in the admin.")
+                % {"n": failed + errors},
+                returncode=EXIT_FAILED,
+            )
+        if report.stopped_early:
+            raise CommandError(
+                _(
+                    "Stopped early: the gateway sent several messages in a row back for a "
+                    "retry (unreachable or rate limiting). The rest stay queued."
+                ),
                 returncode=EXIT_FAILED,
             )
 
@@ -321,10 +371,10 @@ class Command(BaseCommand):
 
         report = services.sweep()
         if not self.quiet:
-            self.stdout.write(f"Sweep: {_describe_report(report)}.")
+            self.stdout.write(_("Sweep: %(report)s.") % {"report": _describe_report(report)})
         if int(getattr(report, "errors", 0) or 0):
             raise CommandError(
-                f"Sweep finished with {report.errors} error(s); see the logs.",
+                _("Sweep finished with %(n)s error(s); see the logs.") % {"n": report.errors},
                 returncode=EXIT_FAILED,
             )
 
@@ -333,7 +383,9 @@ class Command(BaseCommand):
 
         result = services.refresh_due_statuses(limit=limit)
         if not self.quiet:
-            self.stdout.write(f"Delivery states refreshed: {_describe_report(result)}.")
+            self.stdout.write(
+                _("Delivery states refreshed: %(report)s.") % {"report": _describe_report(result)}
+            )
 
     def credits(self) -> None:
         from django_smsrest import services
@@ -381,13 +433,13 @@ def _validation_text(exc: ValidationError) -> str:
         ]
     else:
         lines = list(exc.messages)
-    return "invalid SMS:\n  " + "\n  ".join(lines)
+    return _("invalid SMS:") + "\n  " + "\n  ".join(lines)
 
 
 def _describe_report(report: Any) -> str:
     """A one-line summary of a services report (a dataclass, a number, or None)."""
     if report is None:
-        return "done"
+        return _("done")
     if isinstance(report, int):
         return str(report)
     fields = getattr(report, "__dataclass_fields__", None)
