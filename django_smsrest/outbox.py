@@ -83,7 +83,9 @@ def describe_error(exc: BaseException, conf: SmsRestSettings) -> str:
     if isinstance(exc, GatewayError):
         text = str(exc)
     else:
-        text = f"Unexpected error ({type(exc).__name__}); see the application logs."
+        text = str(_("Unexpected error (%(type)s); see the application logs.")) % {
+            "type": type(exc).__name__
+        }
     for secret in (conf.password,):
         if secret:
             text = text.replace(secret, "********")
@@ -157,12 +159,15 @@ class Job:
         return timezone.now() + timedelta(seconds=self.conf.lease_seconds)
 
     def pending_orders(self) -> list[tuple[SmsOrder, tuple[str, ...]]]:
-        """The orders not yet accepted, each with its recipients (two queries)."""
-        orders = list(
-            SmsOrder.objects.filter(message_id=self.msg.pk, status=OrderStatus.PENDING).order_by(
-                "index"
-            )
-        )
+        """The orders not yet accepted, each with its recipients (two queries).
+
+        Also brings the message's aggregates in line with the orders already accepted: a
+        worker killed between recording an accepted order and writing the message leaves
+        ``total_sent`` behind, and ``give_up`` reads it to tell "partly sent" from
+        "nothing sent" (found by tests/test_crash_recovery.py)."""
+        every = list(SmsOrder.objects.filter(message_id=self.msg.pk).order_by("index"))
+        self._sync_aggregates([o for o in every if o.status == OrderStatus.ACCEPTED])
+        orders = [o for o in every if o.status == OrderStatus.PENDING]
         if not orders:
             return []
         numbers: dict[int, list[str]] = {order.pk: [] for order in orders}
@@ -174,6 +179,27 @@ class Job:
         for order_pk, number in rows:
             numbers[order_pk].append(number)
         return [(order, tuple(numbers[order.pk])) for order in orders]
+
+    def _sync_aggregates(self, accepted: list[SmsOrder]) -> None:
+        """Recompute the message's aggregates (in memory; the next guarded write stores
+        them) from its accepted orders, when they disagree."""
+        if not accepted:
+            return
+        msg = self.msg
+        total = sum(order.total_sent or 0 for order in accepted)
+        if msg.total_sent == total:
+            return
+        msg.total_sent = total
+        credits = [o.remaining_credits for o in accepted if o.remaining_credits is not None]
+        if credits and msg.remaining_credits is None:
+            msg.remaining_credits = credits[-1]
+        if not msg.internal_order_id:
+            msg.internal_order_id = next(
+                (o.internal_order_id for o in accepted if o.internal_order_id), ""
+            )
+        times = [o.accepted_at for o in accepted if o.accepted_at is not None]
+        if msg.sent_at is None and times:
+            msg.sent_at = min(times)
 
     def outgoing(self, order: SmsOrder, numbers: tuple[str, ...]) -> OutgoingOrder:
         msg = self.msg
@@ -230,7 +256,8 @@ class Job:
         msg, now = self.msg, timezone.now()
         when = msg.scheduled_delivery_time
         scheduled = when is not None and when > now
-        first_check = (when if scheduled else now) + timedelta(
+        # (Tested on `when` again, not `scheduled`, so that the type checker narrows it.)
+        first_check = (when if when is not None and scheduled else now) + timedelta(
             seconds=self.conf.status_poll_base_seconds
         )
         self.release(
@@ -353,9 +380,9 @@ class Job:
         )
         return self.msg
 
-    def lookup(self, order: SmsOrder) -> SendResult | None:
-        """``GET sms/{order_id}``: a SendResult if the gateway has the order, ``None`` if
-        it does not (404). Other failures propagate."""
+    def lookup(self, order: SmsOrder) -> SendResult:
+        """``GET sms/{order_id}``: a SendResult if the gateway has the order,
+        ``OrderNotFound`` if it does not (404). Other failures propagate."""
         status = self.backend.get_order(order.order_id)
         return SendResult(order_id=order.order_id, total_sent=len(status.recipients))
 
