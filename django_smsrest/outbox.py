@@ -35,6 +35,7 @@ from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
     GatewayError,
+    GatewayRejected,
     MaybeSentError,
     NotSentError,
     OrderNotFound,
@@ -399,6 +400,19 @@ class Job:
             except NotSentError as exc:
                 if exc.retryable:
                     return self.retry(exc)
+                if isinstance(exc, GatewayRejected) and self.msg.attempts > 1:
+                    # An earlier attempt may have gone out after all: its answer was lost,
+                    # the check came before the gateway had registered the order, and a
+                    # gateway that refuses a repeated order_id now says so with a 400. Ask
+                    # before failing a message that was in fact sent.
+                    try:
+                        result = self.lookup(order)
+                    except OrderNotFound:
+                        return self.give_up(describe_error(exc, self.conf), exc)
+                    except GatewayError as lookup_exc:
+                        return self.stay_unknown(lookup_exc)
+                    self.accept(order, result, last=last)
+                    continue
                 return self.give_up(describe_error(exc, self.conf), exc)
             except Exception as exc:
                 # MaybeSentError, or anything we did not expect (a bug after the POST went
