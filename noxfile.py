@@ -1,7 +1,10 @@
-"""The supported Django x Python matrix, plus lint and type checks.
+"""The supported Django x Python matrix, plus lint, type checks, packaging and messages.
 
-    nox -s tests      # Django 5.2 on Python 3.11, 6.0 on 3.12, 6.1 on 3.13 (SQLite)
-    nox -s lint typecheck
+    nox                # tests, lint, typecheck, package
+    nox -s tests       # Django 5.2 on Python 3.11, 6.0 on 3.12, 6.1 on 3.13 (SQLite)
+    nox -s "tests(py3.13-django6.1)"  # one cell of the matrix
+    nox -s lint typecheck package
+    nox -s messages    # after changing a user-facing string: update the .po files
 
 Python interpreters are looked up on PATH (python3.11, python3.12, python3.13); with pyenv,
 ``export PYENV_VERSION=3.11.7:3.12.1:3.13.0`` makes all three visible.
@@ -9,9 +12,11 @@ Python interpreters are looked up on PATH (python3.11, python3.12, python3.13); 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "package"]
 nox.options.reuse_existing_virtualenvs = True
 
 MATRIX = [("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
@@ -37,3 +42,37 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session(python="3.12")
+def package(session: nox.Session) -> None:
+    """Build the sdist and the wheel, check the metadata renders on PyPI, and run the
+    packaging tests (contents, install into a fresh venv, version)."""
+    session.install("-e", ".[test]", "build", "twine")
+    outdir = session.create_tmp()
+    session.run("python", "-m", "build", "--outdir", outdir)
+    session.run("twine", "check", "--strict", *_glob(outdir, "*.whl", "*.tar.gz"))
+    session.run("pytest", "-q", "tests/test_packaging.py", *session.posargs)
+
+
+@nox.session(python="3.12", default=False)
+def messages(session: nox.Session) -> None:
+    """``makemessages`` (django and djangojs, Italian) then ``compilemessages``. Translate
+    the new or fuzzy entries in django_smsrest/locale/it/LC_MESSAGES/*.po, then run this
+    again so the .mo files match (tests/test_i18n.py checks both)."""
+    session.install("-e", ".")
+    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(_root())}
+    with session.chdir("django_smsrest"):
+        for domain in ("django", "djangojs"):
+            session.run(
+                "django-admin", "makemessages", "-l", "it", "-d", domain, "--no-obsolete", env=env
+            )
+        session.run("django-admin", "compilemessages", env=env)
+
+
+def _root() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def _glob(directory: str, *patterns: str) -> list[str]:
+    return sorted(str(p) for pattern in patterns for p in Path(directory).glob(pattern))

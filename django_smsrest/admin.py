@@ -32,6 +32,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.core.cache import cache
@@ -41,11 +42,13 @@ from django.forms import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from django.views.i18n import JavaScriptCatalog
 
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.forms import SmsMessageAddForm
@@ -215,7 +218,7 @@ class SmsOrderInline(_ReadOnlyInline):
 class _Operation:
     """One operation on a message: its name (URL and action), label and eligible statuses."""
 
-    def __init__(self, name: str, label: str, statuses: frozenset[str]) -> None:
+    def __init__(self, name: str, label: str | Promise, statuses: frozenset[str]) -> None:
         self.name = name
         self.label = label
         self.statuses = statuses
@@ -397,8 +400,10 @@ class SmsMessageAdmin(admin.ModelAdmin):
         if not term:
             return queryset, False
         if _ORDER_ID.fullmatch(term):
+            # Every message's first order carries the message's own order_id, so the orders
+            # index alone answers; OR-ing in ``order_id=`` made PostgreSQL scan the table.
             orders = SmsOrder.objects.filter(order_id=term.lower()).values("message_id")
-            return queryset.filter(Q(order_id=term.lower()) | Q(pk__in=orders)), False
+            return queryset.filter(pk__in=orders), False
         number = _as_phone_number(term) if _PHONE_LIKE.fullmatch(term) else None
         if number:
             recipients = SmsRecipient.objects.filter(phone_number=number).values("message_id")
@@ -483,6 +488,10 @@ class SmsMessageAdmin(admin.ModelAdmin):
             form = context["adminform"].form
             context["smsrest_summary"] = _cost_summary(form)
             context["smsrest_preview_requested"] = form.is_bound and form.preview_requested
+            # The live counter's strings are in this app's djangojs catalog; the admin's own
+            # jsi18n, already on the page, only carries the admin's. (The catalogs merge.)
+            catalog = reverse(f"{self.admin_site.name}:django_smsrest_smsmessage_jsi18n")
+            context["media"] = context["media"] + forms.Media(js=[catalog])
         elif obj is not None:
             context["smsrest_operations"] = (
                 self._operations_for(obj) if self.has_send_permission(request, obj) else []
@@ -637,7 +646,7 @@ class SmsMessageAdmin(admin.ModelAdmin):
                 if from_action and not select_across
                 else []
             ),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "media": self.media,
         }
         return TemplateResponse(request, "django_smsrest/admin/resend_confirmation.html", context)
@@ -658,6 +667,15 @@ class SmsMessageAdmin(admin.ModelAdmin):
             )
             for name, view in views.items()
         ]
+        custom.append(
+            path(
+                "jsi18n/",
+                self.admin_site.admin_view(
+                    JavaScriptCatalog.as_view(packages=["django_smsrest"]), cacheable=True
+                ),
+                name="{}_{}_jsi18n".format(*info),
+            )
+        )
         # Before the defaults: their "<path:object_id>/" catch-all would swallow these.
         return custom + super().get_urls()
 

@@ -16,6 +16,15 @@
   var EXTENSION = "\f^{}\\[~]|€";
   var SIZES = { gsm: [160, 153], ucs2: [70, 67] };
 
+  // The admin loads Django's JavaScript catalog (admin:jsi18n, plus this app's djangojs
+  // catalog from the SmsMessage admin); outside the admin the text stays in English.
+  function gettext(msgid) {
+    return typeof window.gettext === "function" ? window.gettext(msgid) : msgid;
+  }
+  function format(fmt, values) {
+    return fmt.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  }
+
   function costs(text) {
     var chars = Array.from(text); // code points, so an emoji is one entry
     var gsm = chars.every(function (ch) {
@@ -60,9 +69,13 @@
       var r = count(message.value);
       var n = rcpt ? recipients(rcpt.value) : 0;
       var enc = r.encoding === "gsm" ? "GSM-7" : "UCS-2 (Unicode)";
-      var text = r.characters + " characters · " + enc + " · " + r.segments +
-        " segment(s), " + r.remaining + " left in this one";
-      if (n) { text += " · about " + (r.segments * n) + " credit(s) for " + n + " number(s)"; }
+      var text = format(
+        gettext("%(characters)s characters · %(encoding)s · %(segments)s segment(s), %(remaining)s left in this one"),
+        { characters: r.characters, encoding: enc, segments: r.segments, remaining: r.remaining });
+      if (n) {
+        text += format(gettext(" · about %(credits)s credit(s) for %(numbers)s number(s)"),
+                       { credits: r.segments * n, numbers: n });
+      }
       out.textContent = text;
       out.classList.toggle("smsrest-over", r.segments > maxSegments);
     }
