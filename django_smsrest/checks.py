@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from django_smsrest.conf import DEFAULT_BACKEND, get_settings
+from django_smsrest.conf import DEFAULT_BACKEND, get_settings, missing_credentials
 from django_smsrest.exceptions import SmsRestConfigurationError
 
 
@@ -25,9 +25,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         ]
     messages: list[CheckMessage] = []
     if conf.backend == DEFAULT_BACKEND:
-        missing = [
-            k for k, v in (("USERNAME", conf.username), ("PASSWORD", conf.password)) if not v
-        ]
+        missing = missing_credentials(conf.username, conf.password)
         if missing:
             messages.append(
                 Error(

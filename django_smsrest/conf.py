@@ -276,13 +276,7 @@ def build_settings(
 
     username, password = merged["USERNAME"] or "", merged["PASSWORD"] or ""
     if require_credentials:
-        for key, value in (("USERNAME", username), ("PASSWORD", password)):
-            if not value:
-                raise _error(
-                    key,
-                    "is not set; the REST backend needs the gateway credentials",
-                    "env('SMSREST_" + key + "')",
-                )
+        _require_credentials(username, password)
 
     timeout = _timeout(merged["TIMEOUT"])
     max_attempts = _positive(merged, "MAX_ATTEMPTS")
@@ -332,6 +326,26 @@ def build_settings(
         status_poll_max_age_hours=_positive(merged, "STATUS_POLL_MAX_AGE_HOURS", float),
         status_poll_base_seconds=_positive(merged, "STATUS_POLL_BASE_SECONDS", float),
     )
+
+
+def missing_credentials(username: str, password: str) -> list[str]:
+    """The credential keys (``USERNAME``, ``PASSWORD``) that are empty."""
+    return [key for key, value in (("USERNAME", username), ("PASSWORD", password)) if not value]
+
+
+def _require_credentials(username: str, password: str) -> None:
+    missing = missing_credentials(username, password)
+    if missing:
+        raise _error(
+            missing[0],
+            "is not set; the REST backend needs the gateway credentials",
+            f"env('SMSREST_{missing[0]}')",
+        )
+
+
+def require_credentials(conf: SmsRestSettings) -> None:
+    """Raise the configuration error naming the first missing credential of ``conf``."""
+    _require_credentials(conf.username, conf.password)
 
 
 def get_settings(*, require_credentials: bool = False) -> SmsRestSettings:

@@ -256,13 +256,14 @@ class Job:
         """Every order accepted: SENT, or SCHEDULED while the delivery time is ahead."""
         msg, now = self.msg, timezone.now()
         when = msg.scheduled_delivery_time
-        scheduled = when is not None and when > now
-        # (Tested on `when` again, not `scheduled`, so that the type checker narrows it.)
-        first_check = (when if when is not None and scheduled else now) + timedelta(
-            seconds=self.conf.status_poll_base_seconds
-        )
+        # Delivery can only start at the scheduled time: the first status check waits for it.
+        if when is not None and when > now:
+            status, start = Status.SCHEDULED, when
+        else:
+            status, start = Status.SENT, now
+        first_check = start + timedelta(seconds=self.conf.status_poll_base_seconds)
         self.release(
-            Status.SCHEDULED if scheduled else Status.SENT,
+            status,
             next_attempt_at=None,
             next_status_check_at=first_check,
             status_checks=0,

@@ -16,8 +16,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from django_smsrest.backends.base import BaseBackend, OutgoingOrder
-from django_smsrest.conf import SmsRestSettings
-from django_smsrest.exceptions import SmsRestConfigurationError
+from django_smsrest.conf import SmsRestSettings, require_credentials
 from django_smsrest.results import AccountStatus, OrderStatus, SendResult
 
 if TYPE_CHECKING:
@@ -43,13 +42,7 @@ def _key(conf: SmsRestSettings) -> tuple[object, ...]:
 def get_client(conf: SmsRestSettings) -> SmsRestClient:
     """The process-wide client for ``conf`` (created on first use)."""
     global _clients_pid
-    missing = [k for k, v in (("USERNAME", conf.username), ("PASSWORD", conf.password)) if not v]
-    if missing:
-        raise SmsRestConfigurationError(
-            f"SMSREST[{missing[0]!r}] is not set; the REST backend needs the gateway "
-            f"credentials. Set it in your settings, for example: SMSREST = "
-            f"{{{missing[0]!r}: env('SMSREST_{missing[0]}'), ...}}"
-        )
+    require_credentials(conf)
     key = _key(conf)
     with _lock:
         if _clients_pid != os.getpid():
