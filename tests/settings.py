@@ -84,8 +84,7 @@ SMSREST = {
     "DEFAULT_REGION": "IT",
 }
 
-TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-if django.VERSION < (6, 0):
-    TASKS["default"]["BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"
+_TASKS_MODULE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+TASKS = {"default": {"BACKEND": f"{_TASKS_MODULE}.backends.immediate.ImmediateBackend"}}
 
 LANGUAGE_CODE = "en"

@@ -23,6 +23,7 @@ from django_smsrest.admin import CREDITS_CACHE_KEY, RECIPIENT_INLINE_LIMIT
 from django_smsrest.backends import locmem
 from django_smsrest.exceptions import GatewayConnectionError
 from django_smsrest.models import SmsMessage, Status
+from django_smsrest.testing.tasks import no_task_worker as no_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -30,14 +31,6 @@ CHANGELIST = "admin:django_smsrest_smsmessage_changelist"
 ADD = "admin:django_smsrest_smsmessage_add"
 NUMBER = "+393471234567"
 OTHER = "+393481234567"
-
-# A task backend that stores tasks and runs nothing: messages stay QUEUED.
-_DUMMY = (
-    "django.tasks.backends.dummy.DummyBackend"
-    if django.VERSION >= (6, 0)
-    else "django_tasks.backends.dummy.DummyBackend"
-)
-no_worker = override_settings(TASKS={"default": {"BACKEND": _DUMMY}})
 
 
 @pytest.fixture(autouse=True)

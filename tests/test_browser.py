@@ -15,7 +15,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import django
 import pytest
 from django.contrib.auth.models import User
 from django.test import override_settings
@@ -23,6 +22,7 @@ from django.test import override_settings
 from django_smsrest import services
 from django_smsrest.backends import locmem
 from django_smsrest.models import SmsMessage, Status
+from django_smsrest.testing.tasks import DUMMY_TASK_BACKEND
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -36,12 +36,6 @@ pytestmark = [
         reason=f"needs {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver",
     ),
 ]
-
-_DUMMY = (
-    "django.tasks.backends.dummy.DummyBackend"
-    if django.VERSION >= (6, 0)
-    else "django_tasks.backends.dummy.DummyBackend"
-)
 
 
 @pytest.fixture
@@ -94,7 +88,7 @@ def test_admin_send_action_in_a_real_browser(browser, live_server) -> None:
     locmem.reset()
     User.objects.create_superuser("admin", "admin@example.com", "browser-pw")
     # Queued with a task backend that runs nothing, so the message waits for the action.
-    with override_settings(TASKS={"default": {"BACKEND": _DUMMY}}):
+    with override_settings(TASKS={"default": {"BACKEND": DUMMY_TASK_BACKEND}}):
         queued = services.queue_sms("Hello from a real browser", [NUMBER])
     services.send_sms("Already sent <b>earlier</b>", ["+393481234567"])
     assert SmsMessage.objects.get(pk=queued.pk).status == Status.QUEUED

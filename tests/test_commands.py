@@ -6,29 +6,21 @@ import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import django
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import override_settings
 
 from django_smsrest import services
 from django_smsrest.backends import locmem
 from django_smsrest.exceptions import GatewayRejected
 from django_smsrest.management.commands.send_sms import Command
 from django_smsrest.models import SmsMessage, Status
+from django_smsrest.testing.tasks import no_task_worker as no_worker
 
 pytestmark = pytest.mark.django_db
 
 NUMBER = "+393471234567"
 OTHER = "+393481234567"
-
-_DUMMY = (
-    "django.tasks.backends.dummy.DummyBackend"
-    if django.VERSION >= (6, 0)
-    else "django_tasks.backends.dummy.DummyBackend"
-)
-no_worker = override_settings(TASKS={"default": {"BACKEND": _DUMMY}})
 
 
 @pytest.fixture(autouse=True)

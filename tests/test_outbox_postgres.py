@@ -63,15 +63,9 @@ def in_threads(n: int, target: Callable[[], Any]) -> list[Any]:
 def dummy_tasks() -> Any:
     """Tasks only recorded: in a transactional test there is no outer transaction, so the
     ImmediateBackend would send every queued message at once. The workers here do it."""
-    import django
-    from django.test import override_settings
+    from django_smsrest.testing.tasks import no_task_worker
 
-    path = (
-        "django.tasks.backends.dummy.DummyBackend"
-        if django.VERSION >= (6, 0)
-        else "django_tasks.backends.dummy.DummyBackend"
-    )
-    with override_settings(TASKS={"default": {"BACKEND": path}}):
+    with no_task_worker:
         yield
 
 

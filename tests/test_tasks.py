@@ -15,18 +15,13 @@ from django_smsrest.backends import locmem
 from django_smsrest.exceptions import GatewayConnectionError
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.testing import outbox as outbox_helpers
+from django_smsrest.testing.tasks import DUMMY_TASK_BACKEND as DUMMY
 from tests.settings import SMSREST
 
 if django.VERSION >= (6, 0):  # pragma: no cover - depends on the Django under test
     from django.tasks import task_backends  # type: ignore[import-not-found,unused-ignore]
-
-    DUMMY = "django.tasks.backends.dummy.DummyBackend"
-    IMMEDIATE = "django.tasks.backends.immediate.ImmediateBackend"
 else:
     from django_tasks import task_backends
-
-    DUMMY = "django_tasks.backends.dummy.DummyBackend"
-    IMMEDIATE = "django_tasks.backends.immediate.ImmediateBackend"
 
 pytestmark = pytest.mark.django_db
 A = "+393471234567"

@@ -24,6 +24,7 @@ from django_smsrest.testing.sandbox import (
     smsrest_sandbox_settings,
     start_sandbox_process,
 )
+from django_smsrest.testing.tasks import no_task_worker
 
 __all__ = [
     "TEST_NUMBERS",
@@ -31,6 +32,7 @@ __all__ = [
     "SandboxServer",
     "assert_sms_sent",
     "clear_outbox",
+    "no_task_worker",
     "run_sandbox",
     "sms_outbox",
     "smsrest_sandbox",
