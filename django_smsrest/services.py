@@ -348,11 +348,18 @@ def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
 
     Claims the row (QUEUED and due -> SENDING) with one conditional UPDATE; if another
     worker got there first, or the message is not queued or not due, does nothing and
-    returns ``None``. Otherwise returns the message as the gateway left it.
+    returns ``None``. Otherwise returns the message as the gateway left it. Called inside
+    the caller's ``atomic()`` block, it sends when that block commits and returns ``None``.
 
     ``force=True`` ignores ``next_attempt_at`` (an explicit "send now" by a person, e.g.
     from the admin); the claim still lets only one worker through.
     """
+    if _in_user_atomic():
+        # No transaction may stay open across the gateway call: rolled back after the POST,
+        # it would forget an order the gateway has (e.g. an admin action under
+        # ATOMIC_REQUESTS). Send when the caller's transaction commits instead.
+        on_commit(partial(send_message, pk, force=force))
+        return None
     conf = get_settings()
     now = timezone.now()
     conditions = () if force else (due_q(now),)

@@ -47,3 +47,18 @@ def test_a_400_on_a_first_attempt_fails_without_asking(sms_outbox: list) -> None
     locmem.fail_next("send", GatewayRejected("sender not allowed", status_code=400))
     assert services.send_message(msg.pk).status == Status.FAILED
     assert locmem.calls("get_order") == 0
+
+
+def test_send_message_inside_a_transaction_waits_for_the_commit(
+    sms_outbox: list,  # noqa: F811
+    django_capture_on_commit_callbacks,
+) -> None:
+    from django.db import transaction
+
+    msg = services.queue_sms("Hello", ["+393471234567"])  # its task hint never runs here
+    # transaction.atomic() stands for e.g. an admin action under ATOMIC_REQUESTS.
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        assert services.send_message(msg.pk, force=True) is None
+        assert sms_outbox == []  # nothing posted while the transaction is open
+    msg.refresh_from_db()
+    assert msg.status == Status.SENT and len(sms_outbox) == 1
