@@ -134,6 +134,20 @@ class Job:
         self.conf = conf
         self.results: list[SendResult] = []
         self._backend: BaseBackend | None = None
+        self._orders: list[SmsOrder] | None = None
+
+    @classmethod
+    def load(cls, pk: int, token: str, conf: SmsRestSettings) -> Job:
+        """The job for the message ``pk`` just claimed with ``token``: the message and all
+        its orders come in one query (the orders joined to their message)."""
+        orders = list(
+            SmsOrder.objects.filter(message_id=pk).select_related("message").order_by("index")
+        )
+        if not orders:  # not created by the services; nothing to send, but be exact
+            return cls(SmsMessage.objects.get(pk=pk), token, conf)
+        job = cls(orders[0].message, token, conf)
+        job._orders = orders
+        return job
 
     @property
     def backend(self) -> BaseBackend:
@@ -160,13 +174,16 @@ class Job:
         return timezone.now() + timedelta(seconds=self.conf.lease_seconds)
 
     def pending_orders(self) -> list[tuple[SmsOrder, tuple[str, ...]]]:
-        """The orders not yet accepted, each with its recipients (two queries).
+        """The orders not yet accepted, each with its recipients (one query for the
+        recipients, and one for the orders unless :meth:`load` brought them).
 
         Also brings the message's aggregates in line with the orders already accepted: a
         worker killed between recording an accepted order and writing the message leaves
         ``total_sent`` behind, and ``give_up`` reads it to tell "partly sent" from
         "nothing sent" (found by tests/test_crash_recovery.py)."""
-        every = list(SmsOrder.objects.filter(message_id=self.msg.pk).order_by("index"))
+        every, self._orders = self._orders, None  # loaded with the message, read once
+        if every is None:
+            every = list(SmsOrder.objects.filter(message_id=self.msg.pk).order_by("index"))
         self._sync_aggregates([o for o in every if o.status == OrderStatus.ACCEPTED])
         orders = [o for o in every if o.status == OrderStatus.PENDING]
         if not orders:

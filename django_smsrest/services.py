@@ -366,8 +366,8 @@ def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
     token = claim(pk, now, conf, *conditions, sending=True, status=Status.QUEUED)
     if token is None:
         return None
-    msg = SmsMessage.objects.get(pk=pk)
-    job = Job(msg, token, conf)
+    job = Job.load(pk, token, conf)
+    msg = job.msg
     try:
         return job.run()
     except LostClaim:
@@ -390,8 +390,8 @@ def reconcile(pk: int, *, now: datetime | None = None, force: bool = False) -> S
     token = claim(pk, now, conf, *conditions, status__in=[Status.UNKNOWN])
     if token is None:
         return None
-    msg = SmsMessage.objects.get(pk=pk)
-    job = Job(msg, token, conf)
+    job = Job.load(pk, token, conf)
+    msg = job.msg
     try:
         missing: OrderNotFound | None = None
         for order, _numbers in job.pending_orders():
