@@ -51,7 +51,7 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import JavaScriptCatalog
 
 from django_smsrest.exceptions import SmsRestError
-from django_smsrest.forms import SmsMessageAddForm
+from django_smsrest.forms import SmsMessageAddForm, message_type_choices
 from django_smsrest.models import Encoding, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.segments import non_gsm_characters
 
@@ -117,8 +117,6 @@ class MessageTypeFilter(admin.SimpleListFilter):
     parameter_name = "message_type"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[Any]:
-        from django_smsrest.forms import message_type_choices
-
         return message_type_choices()
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
@@ -144,6 +142,15 @@ class RecipientMessageFilter(admin.SimpleListFilter):
 
 
 # --- inlines ----------------------------------------------------------------------------
+
+
+def _may_view_messages(request: HttpRequest) -> bool:
+    # Whoever may see the message may see its recipients and orders: they are part of it,
+    # not separate objects with their own audience.
+    opts = SmsMessage._meta
+    return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or (
+        request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+    )
 
 
 class CappedInlineFormSet(BaseInlineFormSet):
@@ -177,12 +184,7 @@ class _ReadOnlyInline(admin.TabularInline):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Whoever may see the message may see its recipients and orders: they are part of
-        # it, not separate objects with their own audience.
-        opts = SmsMessage._meta
-        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or (
-            request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
-        )
+        return _may_view_messages(request)
 
 
 class SmsRecipientInline(_ReadOnlyInline):
@@ -471,9 +473,7 @@ class SmsMessageAdmin(admin.ModelAdmin):
         )
         if "_addanother" in request.POST:
             return HttpResponseRedirect(reverse("admin:django_smsrest_smsmessage_add"))
-        return HttpResponseRedirect(
-            reverse("admin:django_smsrest_smsmessage_change", args=[obj.pk])
-        )
+        return _change_redirect(obj.pk)
 
     def render_change_form(
         self,
@@ -615,9 +615,11 @@ class SmsMessageAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet, *, from_action: bool
     ) -> TemplateResponse:
         """List what already went out (status, sent time, delivery states) before resending."""
-        selected = queryset.order_by("-created_at", "-id")
-        total = selected.count()
-        shown = list(selected[:CONFIRMATION_LIST_LIMIT])
+        counts = queryset.aggregate(
+            total=Count("pk"), eligible=Count("pk", filter=Q(status__in=RESENDABLE))
+        )
+        total = counts["total"]
+        shown = list(queryset.order_by("-created_at", "-id")[:CONFIRMATION_LIST_LIMIT])
         states = _state_counts([m.pk for m in shown])
         rows = [
             {
@@ -627,7 +629,6 @@ class SmsMessageAdmin(admin.ModelAdmin):
             }
             for m in shown
         ]
-        eligible = selected.filter(status__in=RESENDABLE).count()
         select_across = request.POST.get("select_across") == "1"
         context = {
             **self.admin_site.each_context(request),
@@ -636,7 +637,7 @@ class SmsMessageAdmin(admin.ModelAdmin):
             "rows": rows,
             "total": total,
             "hidden": max(total - len(shown), 0),
-            "eligible": eligible,
+            "eligible": counts["eligible"],
             "from_action": from_action,
             "select_across": select_across,
             # Every selected pk, not only the listed ones (unless "select all" was used,
@@ -695,9 +696,7 @@ class SmsMessageAdmin(admin.ModelAdmin):
             self._report(request, op, done, errors, not_taken, [obj.pk])
         else:
             self._report(request, op, 0, [], 1, [])
-        return HttpResponseRedirect(
-            reverse("admin:django_smsrest_smsmessage_change", args=[obj.pk])
-        )
+        return _change_redirect(obj.pk)
 
     # The buttons' views. require_POST answers 405 to anything but POST; admin_view (in
     # get_urls) adds the login redirect and CSRF protection; _object_for_operation checks
@@ -723,26 +722,20 @@ class SmsMessageAdmin(admin.ModelAdmin):
             op = OPERATIONS["resend"]
             if obj.status not in op.statuses:
                 self._report(request, op, 0, [], 1, [])
-                return HttpResponseRedirect(
-                    reverse("admin:django_smsrest_smsmessage_change", args=[obj.pk])
-                )
+                return _change_redirect(obj.pk)
             try:
                 new = _services().resend(obj, defer=True)
             except OPERATION_ERRORS as exc:
                 self.message_user(
                     request, f"{op.label}: #{obj.pk}: {_error_text(exc)}", messages.ERROR
                 )
-                return HttpResponseRedirect(
-                    reverse("admin:django_smsrest_smsmessage_change", args=[obj.pk])
-                )
+                return _change_redirect(obj.pk)
             self.message_user(
                 request,
                 _("SMS #%(old)s resent as #%(new)s.") % {"old": obj.pk, "new": new.pk},
                 messages.SUCCESS,
             )
-            return HttpResponseRedirect(
-                reverse("admin:django_smsrest_smsmessage_change", args=[new.pk])
-            )
+            return _change_redirect(new.pk)
 
         return require_POST(view)(request)
 
@@ -769,7 +762,7 @@ class SmsRecipientAdmin(admin.ModelAdmin):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return SmsRecipientInline.has_view_permission(self, request, obj)  # type: ignore[arg-type]
+        return _may_view_messages(request)
 
     @admin.display(description=_("message"), ordering="message")
     def message_link(self, obj: SmsRecipient) -> str:
@@ -787,6 +780,11 @@ class SmsRecipientAdmin(admin.ModelAdmin):
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _change_redirect(pk: int) -> HttpResponseRedirect:
+    """Back to a message's (view) page."""
+    return HttpResponseRedirect(reverse("admin:django_smsrest_smsmessage_change", args=[pk]))
 
 
 def _cancel_reason(request: HttpRequest) -> str:
@@ -822,16 +820,16 @@ def _cost_summary(form: SmsMessageAddForm) -> dict[str, Any] | None:
     """
     if not form.is_bound:
         return None
-    validated = getattr(form, "validated", None)
+    validated = form.validated
     if validated is not None:
         text = validated.message
         return {
             "validated": True,
-            "encoding": _encoding_label(validated.encoding),
+            "encoding": str(Encoding(validated.encoding).label),
             "segments": validated.segments,
             "recipients": len(validated.recipients),
             "credits": validated.credits,
-            "orders": _order_count(validated),
+            "orders": validated.orders,
             "non_gsm": ", ".join(non_gsm_characters(text)),
         }
     count = form.preview()
@@ -840,28 +838,11 @@ def _cost_summary(form: SmsMessageAddForm) -> dict[str, Any] | None:
     text = str(form.data.get("message", ""))
     return {
         "validated": False,
-        "encoding": _encoding_label(count.encoding),
+        "encoding": str(Encoding(count.encoding).label),
         "segments": count.segments,
         "characters": count.characters,
         "non_gsm": ", ".join(non_gsm_characters(text)),
     }
-
-
-def _encoding_label(value: str) -> str:
-    try:
-        return str(Encoding(value).label)
-    except ValueError:
-        return value
-
-
-def _order_count(validated: Any) -> int:
-    orders = getattr(validated, "orders", 1)
-    if isinstance(orders, int):
-        return orders
-    try:
-        return len(orders)
-    except TypeError:
-        return 1
 
 
 def _status_counts(pks: list[int]) -> dict[str, int]:

@@ -382,16 +382,12 @@ def _response_detail(response: requests.Response, secrets: Iterable[str]) -> str
             None,
         )
         code = data.get("code")
-        result = data.get("result")
-        parts = [p for p in (reason,) if p]
         if code not in (None, ""):
-            parts.append(f"code {code}")
-        if not parts and result not in (None, ""):
-            parts.append(str(result))
-        if parts:
-            return sanitise(
-                " ".join(parts) if len(parts) == 1 else f"{parts[0]} ({parts[1]})", secrets
-            )
+            reason = f"{reason} (code {code})" if reason else f"code {code}"
+        elif reason is None and data.get("result") not in (None, ""):
+            reason = str(data["result"])
+        if reason is not None:
+            return sanitise(reason, secrets)
     return sanitise(text, secrets)
 
 
@@ -731,6 +727,18 @@ class SmsRestClient:
             values += [keys.auth_key, keys.user_key]
         return tuple(v for v in values if v)
 
+    def _map_error(
+        self, source: requests.Response | requests.RequestException, call: _Call
+    ) -> GatewayError:
+        """:func:`map_error` with this client's host, read timeout and secrets."""
+        return map_error(
+            source,
+            call=call,
+            host=self.host,
+            read_timeout=self.timeout[1],
+            secrets=self._secrets(),
+        )
+
     def _request(
         self,
         call: _Call,
@@ -761,13 +769,7 @@ class SmsRestClient:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            error = map_error(
-                exc,
-                call=call,
-                host=self.host,
-                read_timeout=self.timeout[1],
-                secrets=self._secrets(),
-            )
+            error = self._map_error(exc, call)
             logger.debug("%s failed: %s", call.label, type(error).__name__)
         # Raised here, outside the except block: no __context__ pointing at requests'
         # exception (whose message quotes the full URL, query string included).
@@ -786,7 +788,7 @@ class SmsRestClient:
             params = _Hidden({"username": self.username, "password": self._password.reveal()})
         response = self._request(call, params=params, basic_auth=self.login_with_basic_auth)
         if not 200 <= response.status_code <= 299:
-            raise map_error(response, call=call, host=self.host, secrets=self._secrets())
+            raise self._map_error(response, call)
         keys = _parse_login_body(response.text)
         if keys is None:
             # The body is not logged nor quoted: it may hold half a key.
@@ -867,13 +869,7 @@ class SmsRestClient:
                 continue
             break
         if not 200 <= response.status_code <= 299:
-            raise map_error(
-                response,
-                call=call,
-                host=self.host,
-                read_timeout=self.timeout[1],
-                secrets=self._secrets(),
-            )
+            raise self._map_error(response, call)
         return response
 
     def _json_object(self, response: requests.Response, call: _Call) -> dict[str, Any]:

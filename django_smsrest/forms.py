@@ -13,7 +13,6 @@ Nothing here saves a model: :meth:`SendSmsFormMixin.send` hands the cleaned valu
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -28,17 +27,9 @@ from django_smsrest.segments import SegmentCount, count_segments
 if TYPE_CHECKING:
     from django_smsrest.services import ValidatedSms
 
-# The same separators phone.normalize_many accepts between numbers in one string.
-_SEPARATORS = re.compile(r"[,;\r\n]+")
-
 # The fields services.validate_sms reports errors for. Anything else goes to the form's
 # non-field errors.
 SERVICE_FIELDS = ("message", "recipients", "sender", "message_type", "scheduled_delivery_time")
-
-
-def split_recipients(text: str) -> list[str]:
-    """Split a textarea's content into numbers: one per line, or separated by ``,``/``;``."""
-    return [piece.strip() for piece in _SEPARATORS.split(text or "") if piece.strip()]
 
 
 def message_type_choices() -> list[tuple[str, str]]:
@@ -83,7 +74,9 @@ class SendSmsFormMixin:
         try:
             self.validated = services.validate_sms(
                 text,
-                split_recipients(cleaned.get("recipients") or ""),
+                # The textarea as typed: validate_sms splits it (one number per line, or
+                # separated by commas/semicolons) the way phone.normalize_many does.
+                cleaned.get("recipients") or "",
                 sender=cleaned.get("sender") or None,
                 message_type=cleaned.get("message_type") or None,
                 scheduled_delivery_time=cleaned.get("scheduled_delivery_time"),

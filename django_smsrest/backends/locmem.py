@@ -161,6 +161,7 @@ class LocmemBackend(BaseBackend):
             )
             _state.credits -= cost
             remaining = _state.credits
+            accepted = len(outbox)
         self.announce(order)
         if fault is not None:
             raise fault.exc
@@ -168,7 +169,7 @@ class LocmemBackend(BaseBackend):
             order_id=order.order_id,
             total_sent=len(order.recipients),
             remaining_credits=remaining,
-            internal_order_id=f"LOCMEM-{len(outbox)}",
+            internal_order_id=f"LOCMEM-{accepted}",
         )
 
     def announce(self, order: OutgoingOrder) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from django_smsrest.results import FAILURE_STATES
+
 if TYPE_CHECKING:
     from django_smsrest.sandbox.state import SandboxState
 
@@ -27,22 +29,9 @@ th{background:#f3f3f3}
 .fail{color:#b00020}.ok{color:#1b7f3b}.muted{color:#777}
 """
 
-_FAILED = {
-    "ERROR",
-    "TIMEOUT",
-    "TOOM4NUM",
-    "TOOM4USER",
-    "UNKNPFX",
-    "UNKNRCPT",
-    "INVALIDDST",
-    "BLACKLISTED",
-    "KO",
-    "INVALIDCONTENTS",
-}
-
 
 def _state_class(status: str) -> str:
-    if status in _FAILED:
+    if status in FAILURE_STATES:
         return "fail"
     return "ok" if status in ("DLVRD", "SENT") else "muted"
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django_smsrest.conf import BRANDS
 from django_smsrest.sandbox.config import (
     INTERNAL_TYPES,
     STARTUP_ONLY,
@@ -695,12 +696,7 @@ class SandboxState:
     def _status(self, query: Mapping[str, str]) -> Reply:
         if query.get("typeAliases", "").lower() == "true":
             brand = self.config.brand
-            if brand is None:
-                codes = list(MESSAGE_TYPES)
-            else:
-                from django_smsrest.conf import BRANDS
-
-                codes = list(BRANDS[brand].message_types)
+            codes = list(MESSAGE_TYPES if brand is None else BRANDS[brand].message_types)
         else:
             codes = list(INTERNAL_TYPES)
         with self._lock:

@@ -18,11 +18,12 @@ itself.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -32,6 +33,9 @@ from django.utils.translation import gettext_lazy
 
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.models import Status
+
+if TYPE_CHECKING:
+    from django_smsrest.services import SweepReport
 
 #: Exit status for bad arguments / invalid input / configuration (argparse uses it too).
 EXIT_USAGE = 2
@@ -339,7 +343,6 @@ class Command(BaseCommand):
         with self._progress(_("Sending"), total=total) as on_progress:
             report = services.flush_queue(limit=limit, on_progress=on_progress)
         failed = sum(n for status, n in report.by_status.items() if status in FAILED_STATUSES)
-        errors = report.errors
         if not self.quiet:
             summary = ", ".join(f"{n} {status}" for status, n in sorted(report.by_status.items()))
             extra = (
@@ -351,10 +354,10 @@ class Command(BaseCommand):
                 _("Flushed the queue: %(summary)s%(extra)s.")
                 % {"summary": summary or _("nothing due"), "extra": extra}
             )
-        if failed or errors:
+        if failed or report.errors:
             raise CommandError(
                 _("%(n)s message(s) failed; see last_error in the admin.")
-                % {"n": failed + errors},
+                % {"n": failed + report.errors},
                 returncode=EXIT_FAILED,
             )
         if report.stopped_early:
@@ -372,7 +375,7 @@ class Command(BaseCommand):
         report = services.sweep()
         if not self.quiet:
             self.stdout.write(_("Sweep: %(report)s.") % {"report": _describe_report(report)})
-        if int(getattr(report, "errors", 0) or 0):
+        if report.errors:
             raise CommandError(
                 _("Sweep finished with %(n)s error(s); see the logs.") % {"n": report.errors},
                 returncode=EXIT_FAILED,
@@ -436,19 +439,16 @@ def _validation_text(exc: ValidationError) -> str:
     return _("invalid SMS:") + "\n  " + "\n  ".join(lines)
 
 
-def _describe_report(report: Any) -> str:
-    """A one-line summary of a services report (a dataclass, a number, or None)."""
+def _describe_report(report: SweepReport | int | None) -> str:
+    """A one-line summary of a services report: a ``SweepReport``, a count, or None."""
     if report is None:
         return _("done")
     if isinstance(report, int):
         return str(report)
-    fields = getattr(report, "__dataclass_fields__", None)
-    if not fields:
-        return str(report)
     parts = []
-    for name in fields:
-        value = getattr(report, name)
+    for field in dataclasses.fields(report):
+        value = getattr(report, field.name)
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or 0
-        parts.append(f"{name.replace('_', ' ')}: {value}")
+        parts.append(f"{field.name.replace('_', ' ')}: {value}")
     return "; ".join(parts)
