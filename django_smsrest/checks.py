@@ -53,4 +53,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="django_smsrest.E003",
             )
         )
+    from django.conf import settings
+
+    if conf.cache not in settings.CACHES:
+        from django_smsrest.throttle import cache_error
+
+        messages.append(
+            Error(
+                cache_error(conf.cache),
+                hint="The account-wide pause after a 429 is kept in this cache; with it "
+                "missing the pause is off.",
+                id="django_smsrest.E004",
+            )
+        )
     return messages

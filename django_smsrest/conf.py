@@ -126,6 +126,7 @@ class SmsRestSettings:
     low_credit_threshold: int | None
     status_poll_max_age_hours: float
     status_poll_base_seconds: float
+    cache: str = "default"
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -164,6 +165,8 @@ DEFAULTS: Mapping[str, Any] = {
     "LOW_CREDIT_THRESHOLD": None,
     "STATUS_POLL_MAX_AGE_HOURS": 72.0,
     "STATUS_POLL_BASE_SECONDS": 60.0,
+    # The CACHES alias holding the account-wide "paused until" after a 429 (throttle.py).
+    "CACHE": "default",
 }
 
 
@@ -296,6 +299,10 @@ def build_settings(
             "100",
         )
 
+    cache = merged["CACHE"]
+    if not isinstance(cache, str) or not cache:
+        raise _error("CACHE", f"must be the name of a CACHES alias, not {cache!r}", "'default'")
+
     region = merged["DEFAULT_REGION"]
     if region is not None:
         region = str(region).upper()
@@ -325,6 +332,7 @@ def build_settings(
         low_credit_threshold=threshold,
         status_poll_max_age_hours=_positive(merged, "STATUS_POLL_MAX_AGE_HOURS", float),
         status_poll_base_seconds=_positive(merged, "STATUS_POLL_BASE_SECONDS", float),
+        cache=cache,
     )
 
 

@@ -30,7 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_smsrest import signals
+from django_smsrest import signals, throttle
 from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
@@ -362,6 +362,9 @@ class Job:
         when = timezone.now() + timedelta(
             seconds=retry_delay(msg.attempts, conf, retry_after=retry_after)
         )
+        if isinstance(exc, RateLimited):
+            # A 429 is about the account: hold every other send until this one's retry.
+            throttle.pause_sending(when, conf=conf)
         self.release(
             Status.QUEUED,
             next_attempt_at=when,

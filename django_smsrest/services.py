@@ -48,11 +48,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_smsrest import signals
+from django_smsrest import signals, throttle
 from django_smsrest.backends import get_backend
 from django_smsrest.conf import SmsRestSettings, get_settings
 from django_smsrest.exceptions import GatewayError, OrderNotFound
@@ -141,8 +141,11 @@ class FlushReport:
     skipped: int = 0  # claimed by another worker first
     errors: int = 0  # an unexpected exception (logged)
     # The flush stopped early: the gateway sent several messages in a row back for a
-    # retry (unreachable, or rate limiting). The rest of the queue waits for the next run.
+    # retry (unreachable, or rate limiting), or the account is paused after a 429. The rest
+    # of the queue waits for the next run.
     stopped_early: bool = False
+    # Set when the flush stopped because the account is paused (throttle): until when.
+    paused_until: datetime | None = None
 
     @property
     def attempted(self) -> int:
@@ -156,6 +159,7 @@ class SweepReport:
     expired_leases: int = 0  # SENDING rows whose worker vanished -> UNKNOWN
     reconciled: Counter[str] = field(default_factory=Counter)  # UNKNOWN rows, by new status
     enqueued: int = 0  # due QUEUED rows re-enqueued as tasks
+    paused_until: datetime | None = None  # account paused after a 429: nothing enqueued
     refreshed: int = 0  # status checks done
     errors: int = 0
 
@@ -353,6 +357,10 @@ def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
 
     ``force=True`` ignores ``next_attempt_at`` (an explicit "send now" by a person, e.g.
     from the admin); the claim still lets only one worker through.
+
+    While the account is paused after a 429 (:mod:`django_smsrest.throttle`) nothing is
+    claimed or posted: a QUEUED message's ``next_attempt_at`` moves to the end of the pause
+    (one conditional UPDATE) and ``None`` is returned. ``force=True`` sends anyway.
     """
     if _in_user_atomic():
         # No transaction may stay open across the gateway call: rolled back after the POST,
@@ -362,6 +370,11 @@ def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
         return None
     conf = get_settings()
     now = timezone.now()
+    if not force:
+        paused_until = throttle.sending_paused_until(now, conf=conf)
+        if paused_until is not None:
+            _defer(pk, paused_until, now)
+            return None
     conditions = () if force else (due_q(now),)
     token = claim(pk, now, conf, *conditions, sending=True, status=Status.QUEUED)
     if token is None:
@@ -374,6 +387,18 @@ def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
         logger.warning("SMS #%s: lease lost while sending; another worker took over", pk)
         msg.refresh_from_db()
         return msg
+
+
+def _defer(pk: int, until: datetime, now: datetime) -> None:
+    """Move a QUEUED message's next attempt to ``until`` (never earlier than planned), and
+    leave a task hint for then; the sweeper re-enqueues it anyway once the pause is over."""
+    moved = SmsMessage.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=until),
+        pk=pk,
+        status=Status.QUEUED,
+    ).update(next_attempt_at=until, updated_at=now)
+    if moved:
+        on_commit(partial(enqueue_send, pk, run_after=until))
 
 
 def reconcile(pk: int, *, now: datetime | None = None, force: bool = False) -> SmsMessage | None:
@@ -697,8 +722,11 @@ def flush_queue(
     and the flush goes on. Messages re-queued for a retry during the flush are not due yet
     and wait for the next one. After ``FLUSH_GIVE_WAY_AFTER`` messages in a row were
     re-queued (gateway unreachable or rate limiting) the flush stops early
-    (``report.stopped_early``); the next flush or sweep carries on.
+    (``report.stopped_early``); the next flush or sweep carries on. It also stops, before
+    the next message, as soon as the account is paused after a 429
+    (``report.paused_until``; see :mod:`django_smsrest.throttle`).
     """
+    conf = get_settings()
     now = timezone.now()
     report = FlushReport()
     due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
@@ -707,6 +735,12 @@ def flush_queue(
         pending = deque(page)
         while pending:
             pk = pending.popleft()
+            paused_until = throttle.sending_paused_until(conf=conf)
+            if paused_until is not None:
+                logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused_until)
+                report.stopped_early = True
+                report.paused_until = paused_until
+                return report
             msg: SmsMessage | None = None
             try:
                 msg = send_message(pk)
@@ -755,7 +789,9 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
        straight back to QUEUED: their POST may have gone out.
     2. UNKNOWN rows that are due -> :func:`reconcile` (``GET sms/{order_id}``).
     3. Due QUEUED rows -> the send task is enqueued again (on commit). A duplicate of a
-       hint still in a broker is harmless: the claim lets only one through.
+       hint still in a broker is harmless: the claim lets only one through. Skipped while
+       the account is paused after a 429 (``report.paused_until``): the sends would only be
+       deferred again.
     4. Due status checks -> :func:`refresh_due_statuses`.
     """
     now = now or timezone.now()
@@ -782,10 +818,12 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
             continue
         if msg is not None:
             report.reconciled[str(msg.status)] += 1
-    queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
-    for pk in _pages(queued, limit):
-        on_commit(partial(enqueue_send, pk))
-        report.enqueued += 1
+    report.paused_until = throttle.sending_paused_until(now)
+    if report.paused_until is None:
+        queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
+        for pk in _pages(queued, limit):
+            on_commit(partial(enqueue_send, pk))
+            report.enqueued += 1
     report.refreshed = refresh_due_statuses(limit=limit, now=now)
     return report
 

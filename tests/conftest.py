@@ -12,3 +12,13 @@ def _default_language():
     that asked for Italian must not turn the next test's assertions Italian."""
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _no_sending_pause():
+    """A 429 pauses the whole account (django_smsrest.throttle) in the cache, which
+    outlives a test: no test may leave the next one paused."""
+    yield
+    from django_smsrest import throttle
+
+    throttle.clear_pause()

@@ -38,8 +38,13 @@ outbox: list[OutgoingOrder] = locmem.outbox
 
 
 def clear_outbox() -> None:
-    """Empty the outbox and reset the fake gateway (orders, injected faults, credits)."""
+    """Empty the outbox and reset the fake gateway (orders, injected faults, credits), and
+    lift the account-wide pause an injected 429 leaves in the cache
+    (:mod:`django_smsrest.throttle`), which would otherwise hold the next test's sends."""
+    from django_smsrest import throttle
+
     locmem.reset()
+    throttle.clear_pause()
 
 
 def _describe(orders: list[OutgoingOrder]) -> str:

@@ -360,6 +360,15 @@ class Command(BaseCommand):
                 % {"n": failed + report.errors},
                 returncode=EXIT_FAILED,
             )
+        if report.paused_until is not None:
+            raise CommandError(
+                _(
+                    "Stopped early: the gateway is rate limiting the account (HTTP 429); "
+                    "sending is paused until %(until)s. The rest stay queued."
+                )
+                % {"until": timezone.localtime(report.paused_until).isoformat(timespec="seconds")},
+                returncode=EXIT_FAILED,
+            )
         if report.stopped_early:
             raise CommandError(
                 _(
@@ -448,7 +457,11 @@ def _describe_report(report: SweepReport | int | None) -> str:
     parts = []
     for field in dataclasses.fields(report):
         value = getattr(report, field.name)
-        if isinstance(value, dict):
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = timezone.localtime(value).isoformat(timespec="seconds")
+        elif isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or 0
         parts.append(f"{field.name.replace('_', ' ')}: {value}")
     return "; ".join(parts)
