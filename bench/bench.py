@@ -2,8 +2,8 @@
 """Benchmarks of django-smsrest against its own sandbox gateway, over loopback.
 
     python bench/bench.py [--n 2000] [--latency-ms 0] [--workers 1,2,4,8] [--db sqlite|postgres]
-                          [--quick] [--parts baselines,app,scale,big,latency,concurrency,admin,rq]
-                          [--profile] [--json results.json]   (--help for the sizes)
+                          [--quick] [--parts baselines,app,scale,big,latency,tls,concurrency,
+                          admin,rq] [--tls] [--profile] [--json results.json]   (--help for sizes)
 
 One run starts one sandbox (``python -m django_smsrest.sandbox --port 0``) and measures,
 against it:
@@ -18,6 +18,15 @@ against it:
    show queries and memory per message flat in N; one message to 10,000 recipients.
 4. **Latency**: A, B and the app again with the sandbox answering in 30-80 ms, where the
    seed's extra round trip per message shows (loopback has no TLS handshake to pay).
+4b. **Over TLS** (part ``tls``): A, B and the app again against a second sandbox serving
+   HTTPS with a throwaway self-signed certificate, at zero latency and at 30-80 ms. The
+   real gateway is HTTPS, so the seed's new connection per request pays a TCP + TLS
+   handshake and, as ``verify=True`` does with requests, loads a whole CA bundle (here
+   certifi's bundle plus the sandbox's certificate: ``--tls-ca``); the floor and the app
+   pay that once per kept-alive connection. Verification is never switched off. The
+   sandbox's latency is added per request, not per handshake round trip, so over a real
+   network the seed's handshakes would cost more than here. ``--tls`` runs every part
+   over TLS instead. Needs ``openssl`` (or the ``cryptography`` package).
 5. **Concurrency**: sandbox latency 30-80 ms, the same N messages flushed by 1, 2, 4, 8
    worker processes on one database (PostgreSQL when reachable), exactly-once checked.
 6. **Admin**: the changelist on 100,000 messages (page 1, last page, searches).
@@ -55,6 +64,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench.common import (  # noqa: E402
+    CA_BUNDLE_ENV,
     SANDBOX_PASSWORD,
     SANDBOX_USER,
     parse_result,
@@ -63,9 +73,14 @@ from bench.common import (  # noqa: E402
     sandbox_counts,
 )
 from bench.report import render  # noqa: E402
+from django_smsrest.testing.sandbox import (  # noqa: E402
+    TlsCertificate,
+    make_self_signed_cert,
+    tls_unavailable_reason,
+)
 
 PY = sys.executable
-PARTS = ("baselines", "app", "scale", "big", "latency", "concurrency", "admin", "rq")
+PARTS = ("baselines", "app", "scale", "big", "latency", "tls", "concurrency", "admin", "rq")
 BIG_RECIPIENTS = 10_000
 
 
@@ -73,12 +88,25 @@ BIG_RECIPIENTS = 10_000
 
 
 class Sandbox:
-    """The sandbox gateway in a subprocess of ours (stopped by its pid, nothing else)."""
+    """The sandbox gateway in a subprocess of ours (stopped by its pid, nothing else).
 
-    def __init__(self, log: IO[str]) -> None:
+    With ``certificate`` it serves HTTPS; ``ca_bundle`` is then the file every client of
+    the benchmark verifies it against (``verify=`` / ``VERIFY_TLS``), else ``None``.
+    """
+
+    def __init__(
+        self,
+        log: IO[str],
+        certificate: TlsCertificate | None = None,
+        ca_bundle: str | None = None,
+    ) -> None:
+        # Credits are no constraint here: every phase resets the sandbox, which refills.
+        command = [PY, "-m", "django_smsrest.sandbox", "--port", "0", "--credits", "100000000"]
+        if certificate:
+            command += ["--tls-cert", certificate.cert, "--tls-key", certificate.key]
+        self.ca_bundle = ca_bundle if certificate else None
         self.proc = subprocess.Popen(
-            # Credits are no constraint here: every phase resets the sandbox, which refills.
-            [PY, "-m", "django_smsrest.sandbox", "--port", "0", "--credits", "100000000"],
+            command,
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -93,12 +121,17 @@ class Sandbox:
 
     def reset(self, latency: str | None = None) -> None:
         """Forget orders and counters (faults off); then set ``latency`` ("30-80") if given."""
-        sandbox_call(self.base_url, "reset", {})
+        sandbox_call(self.base_url, "reset", {}, ca_bundle=self.ca_bundle)
         if latency:
-            sandbox_call(self.base_url, "config", {"latency": latency})
+            sandbox_call(self.base_url, "config", {"latency": latency}, ca_bundle=self.ca_bundle)
+
+    @property
+    def verify(self) -> bool | str:
+        """What the baselines pass as ``verify``: the bundle over TLS (never ``False``)."""
+        return self.ca_bundle or True
 
     def counts(self) -> dict[str, Any]:
-        return sandbox_counts(self.base_url)
+        return sandbox_counts(self.base_url, ca_bundle=self.ca_bundle)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -113,11 +146,19 @@ class Sandbox:
 class Runner:
     """Starts the Django-side phases with the right environment."""
 
-    def __init__(self, base_url: str, sqlite_path: str, pg_name: str, log: IO[str]) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        sqlite_path: str,
+        pg_name: str,
+        log: IO[str],
+        ca_bundle: str | None = None,
+    ) -> None:
         self.base_url = base_url
         self.sqlite_path = sqlite_path
         self.pg_name = pg_name
         self.log = log
+        self.ca_bundle = ca_bundle
 
     def env(self, db: str, settings: str = "bench.settings") -> dict[str, str]:
         env = dict(os.environ)
@@ -129,6 +170,9 @@ class Runner:
             SMSREST_BENCH_BASE_URL=self.base_url,
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         )
+        env.pop(CA_BUNDLE_ENV, None)
+        if self.ca_bundle:
+            env[CA_BUNDLE_ENV] = self.ca_bundle
         return env
 
     def phase(
@@ -229,12 +273,15 @@ def seed_payload(i: int) -> dict[str, Any]:
     }
 
 
-def baseline_seed(base_url: str, n: int) -> float:
+def baseline_seed(base_url: str, n: int, verify: bool | str = True) -> float:
     """The quick start's pattern, verbatim in spirit: login + POST per message, each with
-    a plain ``requests`` call (new connection, new session, no keep-alive)."""
+    a plain ``requests`` call (new connection, new session, no keep-alive).
+
+    ``verify``: over TLS, the bundle that trusts the sandbox (the quick start leaves it at
+    ``True``, which loads certifi's bundle for every new connection just the same)."""
 
     def login(username: str, password: str) -> tuple[str, str] | None:
-        r = requests.get(f"{base_url}login?username={username}&password={password}")
+        r = requests.get(f"{base_url}login?username={username}&password={password}", verify=verify)
         if r.status_code != 200:
             return None
         user_key, session_key = r.text.split(";")
@@ -242,7 +289,9 @@ def baseline_seed(base_url: str, n: int) -> float:
 
     def send_sms(auth: tuple[str, str], sendsms: dict[str, Any]) -> Any:
         headers = {"user_key": auth[0], "Session_key": auth[1], "Content-type": "application/json"}
-        r = requests.post(f"{base_url}sms", headers=headers, data=json.dumps(sendsms))
+        r = requests.post(
+            f"{base_url}sms", headers=headers, data=json.dumps(sendsms), verify=verify
+        )
         if r.status_code != 201:
             return None
         return json.loads(r.text)
@@ -256,11 +305,16 @@ def baseline_seed(base_url: str, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def baseline_floor(base_url: str, n: int) -> float:
-    """The fastest a single process can go: one keep-alive session, one login, no DB."""
+def baseline_floor(base_url: str, n: int, verify: bool | str = True) -> float:
+    """The fastest a single process can go: one keep-alive session, one login, no DB.
+
+    ``verify`` goes on every request: a Session's own ``verify`` loses to
+    ``$REQUESTS_CA_BUNDLE``."""
     with requests.Session() as session:
         r = session.get(
-            f"{base_url}login", params={"username": SANDBOX_USER, "password": SANDBOX_PASSWORD}
+            f"{base_url}login",
+            params={"username": SANDBOX_USER, "password": SANDBOX_PASSWORD},
+            verify=verify,
         )
         user_key, session_key = r.text.split(";")
         headers = {
@@ -270,10 +324,68 @@ def baseline_floor(base_url: str, n: int) -> float:
         }
         start = time.perf_counter()
         for i in range(n):
-            r = session.post(f"{base_url}sms", headers=headers, data=json.dumps(seed_payload(i)))
+            r = session.post(
+                f"{base_url}sms", headers=headers, data=json.dumps(seed_payload(i)), verify=verify
+            )
             assert r.status_code == 201, r.text
             r.json()
         return n / (time.perf_counter() - start)
+
+
+def tls_material(work_dir: str, ca: str) -> tuple[TlsCertificate, str]:
+    """A throwaway certificate for the sandbox and the CA bundle the clients verify with:
+    ``certifi`` = certifi's bundle plus the certificate (what ``verify=True`` loads on every
+    new connection, so the seed pays the same CA loading as in production), ``sandbox`` =
+    the certificate alone (a lower bound for the seed's cost)."""
+    certificate = make_self_signed_cert(work_dir)
+    if ca == "sandbox":
+        return certificate, certificate.cert
+    import certifi
+
+    bundle = Path(work_dir) / "ca-bundle.pem"
+    bundle.write_text(
+        Path(certifi.where()).read_text() + "\n" + Path(certificate.cert).read_text()
+    )
+    return certificate, str(bundle)
+
+
+def run_comparison(
+    runner: Runner,
+    sandbox: Sandbox,
+    n: int,
+    db: str,
+    lat: str | None,
+    lat_n: int,
+) -> dict[str, Any]:
+    """A, B and the app against ``sandbox`` at zero latency (N=n), then with latency
+    ``lat`` (N=lat_n). Used for the section over TLS."""
+    out: dict[str, Any] = {"n": n}
+    sandbox.reset()
+    out["seed"] = {
+        "per_s": baseline_seed(sandbox.base_url, n, sandbox.verify),
+        "sandbox": counts_summary(sandbox.counts()),
+    }
+    sandbox.reset()
+    out["floor"] = {
+        "per_s": baseline_floor(sandbox.base_url, n, sandbox.verify),
+        "sandbox": counts_summary(sandbox.counts()),
+    }
+    out["app"] = run_app(runner, sandbox, n, db, None)
+    if lat:
+        sandbox.reset(lat)
+        seed = baseline_seed(sandbox.base_url, lat_n, sandbox.verify)
+        sandbox.reset(lat)
+        floor = baseline_floor(sandbox.base_url, lat_n, sandbox.verify)
+        app = run_app(runner, sandbox, lat_n, db, lat)
+        out["with_latency"] = {
+            "latency": lat,
+            "n": lat_n,
+            "seed": seed,
+            "floor": floor,
+            "app": app["flush"]["per_s"],
+            "app_verify": app["verify"],
+        }
+    return out
 
 
 # --- reporting ---------------------------------------------------------------------------
@@ -512,6 +624,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="run every part against an HTTPS sandbox (self-signed certificate, verified)",
+    )
+    parser.add_argument(
+        "--tls-n",
+        type=int,
+        default=None,
+        help="messages per run in the over-TLS section at zero latency (default 200; --quick 30)",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        choices=("certifi", "sandbox"),
+        default="certifi",
+        help="CA bundle the clients verify with over TLS: certifi's plus the sandbox "
+        "certificate (like verify=True; default) or the sandbox certificate alone",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
     parser.add_argument(
         "--profile",
@@ -530,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     latency_n = args.latency_n or (20 if quick else 60)
     admin_rows = args.admin_rows or (10_000 if quick else 100_000)
     rq_n = args.rq_n or (40 if quick else 120)
+    tls_n = args.tls_n or (30 if quick else 200)
     if args.scale:
         small, large = (int(x) for x in args.scale.split(","))
     else:
@@ -540,6 +671,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     latency = None if args.latency_ms in ("0", "") else args.latency_ms
+    tls_problem = tls_unavailable_reason() if (args.tls or "tls" in parts) else None
+    if args.tls and tls_problem:
+        print(f"--tls: {tls_problem}", file=sys.stderr)
+        return 2
 
     work_dir = tempfile.mkdtemp(prefix="smsrest-bench-")
     log_path = os.path.join(work_dir, "bench.log")
@@ -555,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
             "rq_n": rq_n,
             "concurrency_latency": args.concurrency_latency,
             "scale": [small, large],
+            "tls": args.tls,
+            "tls_n": tls_n,
+            "tls_ca": args.tls_ca,
         },
         "machine": {
             "cpus": os.cpu_count(),
@@ -573,27 +711,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--db postgres: {pg_problem}", file=sys.stderr)
         return 2
 
+    sqlite_path = os.path.join(work_dir, "bench.sqlite3")
     with open(log_path, "w") as log:
-        sandbox = Sandbox(log)
-        runner = Runner(sandbox.base_url, os.path.join(work_dir, "bench.sqlite3"), pg_name, log)
+        certificate, bundle = tls_material(work_dir, args.tls_ca) if args.tls else (None, None)
+        sandbox = Sandbox(log, certificate, bundle)
+        runner = Runner(sandbox.base_url, sqlite_path, pg_name, log, sandbox.ca_bundle)
+        over = " over TLS" if args.tls else ""
         try:
             with step(f"schema ({args.db})"):
                 results["schema"] = runner.phase("schema", db=args.db)
             if "baselines" in parts:
-                with step(f"baseline A (seed pattern), N={n}"):
+                with step(f"baseline A (seed pattern){over}, N={n}"):
                     sandbox.reset(latency)
                     results["seed"] = {
-                        "per_s": baseline_seed(sandbox.base_url, n),
+                        "per_s": baseline_seed(sandbox.base_url, n, sandbox.verify),
                         "sandbox": counts_summary(sandbox.counts()),
                     }
-                with step(f"baseline B (floor), N={n}"):
+                with step(f"baseline B (floor){over}, N={n}"):
                     sandbox.reset(latency)
                     results["floor"] = {
-                        "per_s": baseline_floor(sandbox.base_url, n),
+                        "per_s": baseline_floor(sandbox.base_url, n, sandbox.verify),
                         "sandbox": counts_summary(sandbox.counts()),
                     }
             if "app" in parts:
-                with step(f"app: flush_queue, N={n}, {args.db}"):
+                with step(f"app: flush_queue{over}, N={n}, {args.db}"):
                     results["app"] = run_app(runner, sandbox, n, args.db, latency)
                 if args.profile:
                     with step("app under cProfile"):
@@ -621,14 +762,42 @@ def main(argv: list[str] | None = None) -> int:
             if "latency" in parts:
                 lat, lat_n = args.concurrency_latency, latency_n
                 results["with_latency"] = {"latency": lat, "n": lat_n}
-                with step(f"seed, floor and app again with sandbox latency {lat} ms, N={lat_n}"):
+                with step(
+                    f"seed, floor and app again with sandbox latency {lat} ms{over}, N={lat_n}"
+                ):
                     sandbox.reset(lat)
-                    results["with_latency"]["seed"] = baseline_seed(sandbox.base_url, lat_n)
+                    results["with_latency"]["seed"] = baseline_seed(
+                        sandbox.base_url, lat_n, sandbox.verify
+                    )
                     sandbox.reset(lat)
-                    results["with_latency"]["floor"] = baseline_floor(sandbox.base_url, lat_n)
+                    results["with_latency"]["floor"] = baseline_floor(
+                        sandbox.base_url, lat_n, sandbox.verify
+                    )
                     results["with_latency"]["app"] = run_app(runner, sandbox, lat_n, args.db, lat)[
                         "flush"
                     ]["per_s"]
+            if "tls" in parts and args.tls:
+                notes.append("part tls skipped: with --tls every part already ran over TLS")
+            elif "tls" in parts and tls_problem:
+                results["tls"] = {"skipped": tls_problem}
+            elif "tls" in parts:
+                lat = args.concurrency_latency
+                with step(
+                    f"over TLS: seed, floor and app, N={tls_n}; "
+                    f"then latency {lat} ms, N={latency_n}"
+                ):
+                    tls_cert, tls_bundle = tls_material(work_dir, args.tls_ca)
+                    tls_sandbox = Sandbox(log, tls_cert, tls_bundle)
+                    try:
+                        tls_runner = Runner(
+                            tls_sandbox.base_url, sqlite_path, pg_name, log, tls_sandbox.ca_bundle
+                        )
+                        results["tls"] = run_comparison(
+                            tls_runner, tls_sandbox, tls_n, args.db, lat, latency_n
+                        )
+                        results["tls"]["ca"] = args.tls_ca
+                    finally:
+                        tls_sandbox.stop()
             if "concurrency" in parts:
                 conc_db = args.concurrency_db
                 if conc_db == "auto":

@@ -8,12 +8,19 @@ another database than the previous one).
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import sys
 import urllib.request
 from typing import Any
 
 #: A phase prints exactly one line starting with this, followed by its JSON result.
 RESULT_PREFIX = "BENCH-RESULT "
+
+#: Over TLS: the environment variable holding the CA bundle that trusts the sandbox's
+#: certificate (set by ``bench.py`` for its phases; ``bench.settings`` makes it
+#: ``SMSREST["VERIFY_TLS"]``).
+CA_BUNDLE_ENV = "SMSREST_BENCH_CA_BUNDLE"
 
 #: The sandbox's account (``python -m django_smsrest.sandbox`` defaults).
 SANDBOX_USER = "sandbox"
@@ -25,12 +32,22 @@ def sandbox_root(base_url: str) -> str:
     return base_url.split("/API/", 1)[0]
 
 
-def sandbox_call(base_url: str, action: str, payload: dict[str, Any] | None = None) -> Any:
+def sandbox_call(
+    base_url: str,
+    action: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    ca_bundle: str | None = None,
+) -> Any:
     """GET (``payload`` None) or POST a JSON body to ``/_sandbox/<action>``; the JSON answer.
 
     Uses urllib on purpose: a fresh connection that is not counted by any client's stats
-    (the sandbox counts only ``/API/...`` calls, never its control paths)."""
+    (the sandbox counts only ``/API/...`` calls, never its control paths). Over HTTPS the
+    certificate is verified against ``ca_bundle`` (default: ``$SMSREST_BENCH_CA_BUNDLE``)."""
     url = f"{sandbox_root(base_url)}/_sandbox/{action}"
+    context = None
+    if url.startswith("https:"):
+        context = ssl.create_default_context(cafile=ca_bundle or os.environ.get(CA_BUNDLE_ENV))
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(
         url,
@@ -38,13 +55,13 @@ def sandbox_call(base_url: str, action: str, payload: dict[str, Any] | None = No
         method="GET" if payload is None else "POST",
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=120) as response:
+    with urllib.request.urlopen(request, timeout=120, context=context) as response:
         return json.loads(response.read())
 
 
-def sandbox_counts(base_url: str) -> dict[str, Any]:
+def sandbox_counts(base_url: str, *, ca_bundle: str | None = None) -> dict[str, Any]:
     """The sandbox counters without the (possibly long) list of orders."""
-    snap = sandbox_call(base_url, "orders")
+    snap = sandbox_call(base_url, "orders", ca_bundle=ca_bundle)
     return {
         "requests": snap["requests"],
         "total_requests": sum(snap["requests"].values()),

@@ -52,6 +52,11 @@ def verify_text(v: dict[str, Any]) -> str:
     )
 
 
+def _over(results: dict[str, Any]) -> str:
+    """`` over TLS`` when the whole run was against the HTTPS sandbox (``--tls``)."""
+    return " over TLS" if results["params"].get("tls") else ""
+
+
 def _per_msg(run: dict[str, Any]) -> float:
     return run["sandbox"]["total_requests"] / run["flush"]["n"]
 
@@ -115,11 +120,19 @@ def _main_table(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
         if floor:
             ok = rate >= 0.8 * floor if p["latency_ms"] in ("0", "") else None
             targets.append(
-                ("app >= 0.8 x floor (no latency, 1 worker)", ok, f"{rate / floor:.2f} x")
+                (
+                    f"app >= 0.8 x floor (no latency, 1 worker){_over(results)}",
+                    ok,
+                    f"{rate / floor:.2f} x",
+                )
             )
         if seed:
             targets.append(
-                ("app >= 2 x seed (no latency)", rate >= 2 * seed, f"{rate / seed:.2f} x")
+                (
+                    f"app >= 2 x seed (no latency){_over(results)}",
+                    rate >= 2 * seed,
+                    f"{rate / seed:.2f} x",
+                )
             )
         bound = 1 + app["sandbox"]["logins"] / f["n"]
         targets.append(
@@ -138,8 +151,9 @@ def _latency_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
     if not lat or "app" not in lat:
         return [], []
     seed, floor, app = lat["seed"], lat["floor"], lat["app"]
+    over = _over(results)
     out = [
-        f"\nthe same with sandbox latency {lat['latency']} ms (N={lat['n']}):",
+        f"\nthe same with sandbox latency {lat['latency']} ms{over} (N={lat['n']}):",
         table(
             ["run", "msg/s", "x floor", "x seed"],
             [
@@ -151,12 +165,100 @@ def _latency_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
     ]
     targets: list[Target] = [
         (
-            f"app >= 0.8 x floor (latency {lat['latency']} ms)",
+            f"app >= 0.8 x floor (latency {lat['latency']} ms){over}",
             app >= 0.8 * floor,
             f"{app / floor:.2f} x",
         ),
-        (f"app >= 2 x seed (latency {lat['latency']} ms)", app >= 2 * seed, f"{app / seed:.2f} x"),
+        (
+            f"app >= 2 x seed (latency {lat['latency']} ms){over}",
+            app >= 2 * seed,
+            f"{app / seed:.2f} x",
+        ),
     ]
+    return out, targets
+
+
+def _tls_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    """A, B and the app against the HTTPS sandbox, next to the plain-HTTP figures."""
+    tls = results.get("tls")
+    if not tls:
+        return [], []
+    if "skipped" in tls:
+        return [f"\nover TLS: not measured: {tls['skipped']}"], []
+    plain = {
+        "seed": results.get("seed", {}).get("per_s"),
+        "floor": results.get("floor", {}).get("per_s"),
+        "app": (results.get("app") or {}).get("flush", {}).get("per_s"),
+    }
+    seed, floor = tls["seed"]["per_s"], tls["floor"]["per_s"]
+    app_run = tls["app"]
+    app = app_run["flush"]["per_s"]
+    ca = "certifi + sandbox cert" if tls.get("ca", "certifi") == "certifi" else "sandbox cert"
+    labels = {
+        "seed": "A seed: login+POST per msg, new conns",
+        "floor": "B floor: 1 Session, 1 login, no DB",
+        "app": "app: flush_queue",
+    }
+    runs = {"seed": tls["seed"], "floor": tls["floor"], "app": app_run}
+    rates = {"seed": seed, "floor": floor, "app": app}
+    rows = [
+        [
+            labels[key],
+            plain[key],
+            rates[key],
+            rates[key] / floor,
+            rates[key] / seed,
+            runs[key]["sandbox"]["total_requests"] / tls["n"],
+            runs[key]["sandbox"]["logins"],
+        ]
+        for key in ("seed", "floor", "app")
+    ]
+    out = [
+        f"\nover TLS (HTTPS sandbox, self-signed RSA 2048 certificate verified against "
+        f"{ca}), no latency, N={tls['n']}; HTTP msg/s: the plain runs above, "
+        f"N={results['params']['n']}:",
+        table(
+            ["run", "HTTP msg/s", "HTTPS msg/s", "x floor", "x seed", "HTTP req/msg", "logins"],
+            rows,
+        ),
+    ]
+    targets: list[Target] = [
+        ("app >= 0.8 x floor (no latency) over TLS", app >= 0.8 * floor, f"{app / floor:.2f} x"),
+        ("app >= 2 x seed (no latency) over TLS", app >= 2 * seed, f"{app / seed:.2f} x"),
+        (
+            "exactly once (app run over TLS)",
+            app_run["verify"]["ok"],
+            verify_text(app_run["verify"]),
+        ),
+    ]
+    lat = tls.get("with_latency")
+    if lat:
+        plain_lat = results.get("with_latency", {})
+        ls, lf, la = lat["seed"], lat["floor"], lat["app"]
+        out += [
+            f"\nover TLS with sandbox latency {lat['latency']} ms (N={lat['n']}); "
+            "the latency is added per request, not per handshake round trip:",
+            table(
+                ["run", "HTTP msg/s", "HTTPS msg/s", "x floor", "x seed"],
+                [
+                    ["A seed", plain_lat.get("seed"), ls, ls / lf, 1.0],
+                    ["B floor", plain_lat.get("floor"), lf, 1.0, lf / ls],
+                    ["app: flush_queue", plain_lat.get("app"), la, la / lf, la / ls],
+                ],
+            ),
+        ]
+        targets += [
+            (
+                f"app >= 0.8 x floor (latency {lat['latency']} ms) over TLS",
+                la >= 0.8 * lf,
+                f"{la / lf:.2f} x",
+            ),
+            (
+                f"app >= 2 x seed (latency {lat['latency']} ms) over TLS",
+                la >= 2 * ls,
+                f"{la / ls:.2f} x",
+            ),
+        ]
     return out, targets
 
 
@@ -316,10 +418,11 @@ def render(results: dict[str, Any], notes: list[str]) -> str:
     p, m = results["params"], results["machine"]
     out = [
         f"\ndjango-smsrest benchmark: N={p['n']}, latency {p['latency_ms']} ms, db {p['db']}, "
-        f"{m['cpus']} CPUs, Python {m['python']}, Django {m.get('django', '?')}\n"
+        f"{m['cpus']} CPUs, Python {m['python']}, Django {m.get('django', '?')}"
+        f"{', every run over TLS (HTTPS sandbox)' if p.get('tls') else ''}\n"
     ]
     targets: list[Target] = []
-    for section in (_main_table, _latency_section):
+    for section in (_main_table, _latency_section, _tls_section):
         lines, found = section(results)
         out += lines
         targets += found

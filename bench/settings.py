@@ -11,7 +11,10 @@ database and the same sandbox:
 ``SMSREST_BENCH_PG_NAME``     PostgreSQL database (default ``smsrest_bench``); ``_HOST``
                               (127.0.0.1), ``_PORT`` (5432), ``_USER`` (postgres),
                               ``_PASSWORD`` (empty).
-``SMSREST_BENCH_BASE_URL``    the sandbox's REST base URL (``http://127.0.0.1:PORT/API/v1.0/REST/``).
+``SMSREST_BENCH_BASE_URL``    the sandbox's REST base URL (``http://127.0.0.1:PORT/API/v1.0/REST/``,
+                              ``https://`` when the sandbox serves TLS).
+``SMSREST_BENCH_CA_BUNDLE``   over TLS: the CA bundle trusting the sandbox's certificate,
+                              used as ``SMSREST["VERIFY_TLS"]`` (verification stays on).
 ``SMSREST_BENCH_TASKS``       ``dummy`` (default: enqueue records the task and runs
                               nothing, so ``queue_sms`` only writes rows) or ``immediate``.
 ``SMSREST_BENCH_MAX_RECIPIENTS``  ``MAX_RECIPIENTS_PER_ORDER`` (default: the app's default).
@@ -104,6 +107,8 @@ SMSREST: dict[str, object] = {
     "BACKEND": "django_smsrest.backends.rest.RestBackend",
     "DEFAULT_REGION": "IT",
 }
+if os.environ.get("SMSREST_BENCH_CA_BUNDLE"):
+    SMSREST["VERIFY_TLS"] = os.environ["SMSREST_BENCH_CA_BUNDLE"]
 if os.environ.get("SMSREST_BENCH_MAX_RECIPIENTS"):
     SMSREST["MAX_RECIPIENTS_PER_ORDER"] = int(os.environ["SMSREST_BENCH_MAX_RECIPIENTS"])
 

@@ -2,7 +2,8 @@
 
 It starts its own sandbox and subprocesses on a temporary SQLite file (no PostgreSQL, no
 Redis needed) and checks the counts the benchmark reports, never a time: one POST per
-message plus one login, the exactly-once invariant, ten POSTs for 10,000 recipients.
+message plus one login, the exactly-once invariant, ten POSTs for 10,000 recipients. The
+runs over TLS (part ``tls`` and ``--tls``) need a certificate tool and skip without one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from django_smsrest.testing.sandbox import tls_unavailable_reason
+
 ROOT = Path(__file__).resolve().parent.parent
+NO_TLS = tls_unavailable_reason()
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +36,11 @@ def test_bench_quick_run(tmp_path: Path) -> None:
             "--scale",
             "10,50",
             "--parts",
-            "baselines,app,scale,big,concurrency,admin",
+            "baselines,app,scale,big,concurrency,admin" + ("" if NO_TLS else ",tls"),
+            "--tls-n",
+            "6",
+            "--latency-n",
+            "4",
             "--workers",
             "1,2",
             "--concurrency-n",
@@ -90,3 +98,58 @@ def test_bench_quick_run(tmp_path: Path) -> None:
     admin = results["admin"]
     assert "error" not in admin, admin
     assert all(page["status"] == 200 for page in admin["pages"].values())
+
+    # Over TLS (a second, HTTPS sandbox): the seed still logs in per message, the floor and
+    # the app once; the app's orders are POSTed exactly once.
+    if NO_TLS:
+        return
+    tls = results["tls"]
+    assert tls["seed"]["sandbox"]["logins"] == 6
+    assert tls["seed"]["sandbox"]["posts_total"] == 6
+    assert tls["floor"]["sandbox"]["logins"] == 1
+    assert tls["app"]["sandbox"]["requests"] == {"GET login": 1, "POST sms": 6}
+    assert tls["app"]["verify"]["ok"], tls["app"]["verify"]
+    assert tls["with_latency"]["n"] == 4
+    assert tls["with_latency"]["app_verify"]["ok"]
+    assert "over TLS" in proc.stdout
+
+
+@pytest.mark.skipif(NO_TLS is not None, reason=NO_TLS or "")
+def test_bench_quick_run_with_tls(tmp_path: Path) -> None:
+    """``--tls``: every part against the HTTPS sandbox, certificates verified."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench.py"),
+            "--quick",
+            "--tls",
+            "--n",
+            "8",
+            "--parts",
+            "baselines,app,latency",
+            "--latency-n",
+            "3",
+            "--concurrency-latency",
+            "1-3",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "every run over TLS" in proc.stdout
+    assert "app >= 2 x seed (no latency) over TLS" in proc.stdout
+    results = json.loads(out.read_text())
+    assert results["params"]["tls"] is True
+    assert results["seed"]["sandbox"]["logins"] == 8
+    assert results["seed"]["sandbox"]["posts_total"] == 8
+    assert results["floor"]["sandbox"]["logins"] == 1
+    app = results["app"]
+    assert app["flush"]["by_status"] == {"sent": 8}
+    assert app["sandbox"]["requests"] == {"GET login": 1, "POST sms": 8}
+    assert app["verify"]["ok"], app["verify"]
+    assert "with_latency" in results

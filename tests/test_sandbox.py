@@ -14,8 +14,10 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,17 +26,21 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from django_smsrest.client import SmsRestClient
 from django_smsrest.conf import get_settings
+from django_smsrest.exceptions import NotSentError
 from django_smsrest.sandbox import TEST_NUMBERS, SandboxState
 from django_smsrest.sandbox.config import SandboxConfig
 from django_smsrest.segments import count_segments
 from django_smsrest.testing.sandbox import (
     SandboxServer,
+    make_self_signed_cert,
     run_sandbox,
     smsrest_sandbox,  # noqa: F401 (fixture under test)
     smsrest_sandbox_factory,  # noqa: F401 (fixture under test)
     smsrest_sandbox_settings,  # noqa: F401 (fixture under test)
     start_sandbox_process,
+    tls_unavailable_reason,
 )
 
 ROME = ZoneInfo("Europe/Rome")
@@ -1060,3 +1066,253 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
 
     with pytest.raises(requests.exceptions.ConnectionError):
         client.get("status")
+
+
+# --- HTTPS ----------------------------------------------------------------------------------
+
+_NO_TLS = tls_unavailable_reason()
+needs_tls = pytest.mark.skipif(_NO_TLS is not None, reason=_NO_TLS or "")
+
+
+@pytest.fixture
+def tls_sandbox() -> Iterator[SandboxServer]:
+    with run_sandbox(tls=True, step=STEP, password=PASSWORD) as server:
+        yield server
+
+
+@needs_tls
+def test_tls_sandbox_answers_login_and_post_with_verification_on(
+    tls_sandbox: SandboxServer,
+) -> None:
+    assert re.fullmatch(r"https://127\.0\.0\.1:\d+/API/v1\.0/REST/", tls_sandbox.base_url)
+    assert tls_sandbox.ca_bundle and os.path.isfile(tls_sandbox.ca_bundle)
+
+    # verify per request: a Session's own ``verify`` loses to $REQUESTS_CA_BUNDLE.
+    ca = tls_sandbox.ca_bundle
+    with requests.Session() as http:
+        login = http.get(
+            tls_sandbox.base_url + "login",
+            params={"username": tls_sandbox.username, "password": PASSWORD},
+            verify=ca,
+            timeout=TIMEOUT,
+        )
+        assert login.status_code == 200, login.text
+        user_key, session_key = login.text.split(";")
+        headers = {"user_key": user_key, "Session_key": session_key}
+        for n in range(3):  # one keep-alive TLS connection carries every call
+            sent = http.post(
+                tls_sandbox.base_url + "sms",
+                json={
+                    "message": "over TLS",
+                    "message_type": "N",
+                    "recipient": ["+393471234567"],
+                    "order_id": f"tls{n}",
+                },
+                headers=headers,
+                verify=ca,
+                timeout=TIMEOUT,
+            )
+            assert sent.status_code == 201, sent.text
+            assert sent.json()["result"] == "OK"
+    assert [tls_sandbox.post_count(f"tls{n}") for n in range(3)] == [1, 1, 1]
+    assert tls_sandbox.snapshot()["requests"] == {"GET login": 1, "POST sms": 3}
+    # The control pages are HTTPS too, checked against the same certificate.
+    page = urllib.request.urlopen(
+        tls_sandbox.page_url, timeout=TIMEOUT, context=tls_sandbox.ssl_context()
+    )
+    assert page.status == 200
+    assert tls_sandbox.smsrest_settings()["VERIFY_TLS"] == tls_sandbox.ca_bundle
+
+
+@needs_tls
+def test_tls_sandbox_keeps_one_connection_alive(tls_sandbox: SandboxServer) -> None:
+    context = tls_sandbox.ssl_context()
+    assert context is not None
+    port = int(tls_sandbox.base_url.split(":")[2].split("/")[0])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        stream = tls.makefile("rb")
+        for _ in range(3):
+            tls.sendall(b"GET /API/v1.0/REST/status HTTP/1.1\r\nHost: x\r\n\r\n")
+            status = stream.readline()
+            length = 0
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            stream.read(length)
+            assert status.startswith(b"HTTP/1.1 401 ")  # no keys: refused, connection kept
+        stream.close()
+
+
+@needs_tls
+def test_a_client_that_does_not_trust_the_certificate_gets_an_ssl_error(
+    tls_sandbox: SandboxServer,
+) -> None:
+    params = {"username": tls_sandbox.username, "password": PASSWORD}
+    # verify=True: the system's CA bundle, which does not hold the throwaway certificate.
+    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        requests.get(tls_sandbox.base_url + "login", params=params, timeout=TIMEOUT)
+    # Trusting another certificate is no better.
+    with tempfile.TemporaryDirectory() as folder:
+        other = make_self_signed_cert(folder)
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(
+                tls_sandbox.base_url + "login", params=params, verify=other.cert, timeout=TIMEOUT
+            )
+    # Plain HTTP to the TLS port is not answered as if it were the API either.
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(
+            tls_sandbox.base_url.replace("https://", "http://") + "login",
+            params=params,
+            timeout=TIMEOUT,
+        )
+    assert tls_sandbox.snapshot()["logins"] == 0
+
+    # The app's client, without the bundle, refuses too: nothing is sent.
+    client = SmsRestClient(tls_sandbox.base_url, tls_sandbox.username, PASSWORD, timeout=5)
+    try:
+        with pytest.raises(NotSentError, match=r"(?i)certificate"):
+            client.send_sms(
+                "never sent", ["+393471234567"], message_type="N", order_id="untrusted"
+            )
+    finally:
+        client.close()
+    assert tls_sandbox.post_count("untrusted") == 0
+
+
+@needs_tls
+def test_the_app_client_sends_through_the_tls_sandbox_with_its_ca_bundle(
+    tls_sandbox: SandboxServer,
+) -> None:
+    client = SmsRestClient(
+        tls_sandbox.base_url,
+        tls_sandbox.username,
+        PASSWORD,
+        verify=tls_sandbox.ca_bundle or True,
+        timeout=(2.0, 5.0),
+    )
+    try:
+        for n in range(3):
+            result = client.send_sms(
+                "Ciao over TLS", ["+393471234567"], message_type="N", order_id=f"app{n}"
+            )
+            assert result.order_id == f"app{n}"
+        assert client.get_status().credits["N"] > 0
+    finally:
+        client.close()
+    snapshot = tls_sandbox.snapshot()
+    assert snapshot["logins"] == 1
+    assert snapshot["post_counts"] == {"app0": 1, "app1": 1, "app2": 1}
+
+
+@needs_tls
+@pytest.mark.django_db
+def test_the_rest_backend_sends_through_the_tls_sandbox_with_verify_tls_set(
+    tls_sandbox: SandboxServer,
+) -> None:
+    from django.test import override_settings
+
+    from django_smsrest import services
+    from django_smsrest.backends import rest
+    from django_smsrest.models import Status
+    from tests.settings import SMSREST
+
+    settings = {
+        **SMSREST,
+        **tls_sandbox.smsrest_settings(BACKEND="django_smsrest.backends.rest.RestBackend"),
+    }
+    assert settings["VERIFY_TLS"] == tls_sandbox.ca_bundle
+    rest.reset_clients()
+    try:
+        with override_settings(SMSREST=settings):
+            assert get_settings().verify_tls == tls_sandbox.ca_bundle
+            msg = services.send_sms("Ciao dal sandbox HTTPS", ["+393471234567"])
+    finally:
+        rest.reset_clients()
+    assert msg.status == Status.SENT, msg.last_error
+    assert tls_sandbox.post_count(msg.order_id) == 1
+
+
+@needs_tls
+def test_tls_handshake_failures_print_no_traceback(tmp_path: Any) -> None:
+    certificate = make_self_signed_cert(tmp_path)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "django_smsrest.sandbox",
+            "--port",
+            "0",
+            "--tls-cert",
+            certificate.cert,
+            "--tls-key",
+            certificate.key,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        assert re.fullmatch(r"https://127\.0\.0\.1:\d+/API/v1\.0/REST/", base_url)
+        port = int(base_url.split(":")[2].split("/")[0])
+        # Plain HTTP, garbage, a client that hangs up mid-handshake, an untrusting client.
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(100)
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            sock.sendall(b"\x16\x03\x01\x00\x05hello")
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(base_url + "status", timeout=TIMEOUT)
+        # ... and it still serves a client that trusts it.
+        ok = requests.get(base_url + "status", verify=certificate.cert, timeout=TIMEOUT)
+        assert ok.status_code == 401
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    assert "Traceback" not in stderr
+    assert stderr == ""
+    assert process.returncode == 0
+
+
+@needs_tls
+def test_tls_sandbox_process_and_its_control_calls() -> None:
+    with start_sandbox_process(tls=True, step=STEP, password=PASSWORD) as sandbox:
+        assert sandbox.base_url.startswith("https://127.0.0.1:")
+        assert sandbox.ca_bundle is not None
+        folder = os.path.dirname(sandbox.ca_bundle)
+        client = SmsRestClient(
+            sandbox.base_url, sandbox.username, PASSWORD, verify=sandbox.ca_bundle, timeout=5
+        )
+        try:
+            client.send_sms("Ciao", ["+393471234567"], message_type="N", order_id="proc1")
+        finally:
+            client.close()
+        assert sandbox.post_count("proc1") == 1  # the control call goes over HTTPS too
+        sandbox.reset()
+        assert sandbox.orders() == []
+    assert not os.path.exists(folder)  # the throwaway certificate is gone
+
+
+def test_tls_cli_refuses_a_missing_certificate(tmp_path: Any) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "django_smsrest.sandbox",
+            "--port",
+            "0",
+            "--tls-cert",
+            str(tmp_path / "missing.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 2
+    assert "cannot load the TLS certificate" in result.stderr
+    assert result.stdout == ""

@@ -7,6 +7,10 @@ Runs without a Django project (it imports only the app's plain-Python modules)::
 and in tests through :mod:`django_smsrest.testing` (``run_sandbox()``, the
 ``smsrest_sandbox`` fixture). Account: ``sandbox`` / ``sandbox`` unless configured.
 
+HTTPS like the real gateway: ``--tls-cert CERT.pem --tls-key KEY.pem`` (or
+``run_sandbox(tls=True)`` / ``start_sandbox_process(tls=True)``, which make a throwaway
+self-signed certificate; clients verify it against the handle's ``ca_bundle``).
+
 API (under ``/API/v1.0/REST/``): ``GET login`` and ``GET token`` (query or HTTP Basic;
 404 on wrong credentials), ``GET checksession``, ``POST sms`` (201), ``GET sms/{order_id}``,
 ``DELETE sms/{order_id}`` (only while SCHEDULED), ``GET status``, ``GET smshistory``.
@@ -58,7 +62,14 @@ shows the password or any key; request logs (``--verbose``) never include query 
 from __future__ import annotations
 
 from django_smsrest.sandbox.config import SandboxConfig
-from django_smsrest.sandbox.server import SandboxHTTPServer, make_server
+from django_smsrest.sandbox.server import SandboxHTTPServer, make_server, tls_context
 from django_smsrest.sandbox.state import TEST_NUMBERS, SandboxState
 
-__all__ = ["TEST_NUMBERS", "SandboxConfig", "SandboxHTTPServer", "SandboxState", "make_server"]
+__all__ = [
+    "TEST_NUMBERS",
+    "SandboxConfig",
+    "SandboxHTTPServer",
+    "SandboxState",
+    "make_server",
+    "tls_context",
+]

@@ -5,6 +5,10 @@ Prints exactly one line on standard output, the API base URL (with the real port
 
     http://127.0.0.1:8765/API/v1.0/REST/
 
+With ``--tls-cert CERT.pem --tls-key KEY.pem`` it serves HTTPS instead and prints an
+``https://`` URL; clients verify the certificate against ``CERT.pem`` (for a self-signed
+one, see :func:`django_smsrest.testing.sandbox.make_self_signed_cert`).
+
 Anything else (``--verbose`` request logs, errors) goes to standard error. Every option of
 :class:`~django_smsrest.sandbox.config.SandboxConfig` is a flag (``step`` is ``--step``,
 ``error_after_rate`` is ``--error-after-rate``); the account may also come from the
@@ -22,7 +26,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from django_smsrest.sandbox.config import OPTION_NAMES, SandboxConfig
-from django_smsrest.sandbox.server import make_server
+from django_smsrest.sandbox.server import make_server, tls_context
 from django_smsrest.sandbox.state import TEST_NUMBERS, SandboxState
 
 _HELP = {
@@ -64,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one")
     parser.add_argument("--verbose", action="store_true", help="log requests (no query strings)")
+    parser.add_argument(
+        "--tls-cert", metavar="CERT.pem", help="serve HTTPS with this certificate (PEM)"
+    )
+    parser.add_argument(
+        "--tls-key",
+        metavar="KEY.pem",
+        help="the certificate's private key (PEM; default: read from --tls-cert)",
+    )
     for name in OPTION_NAMES:
         kind, _, rest = name.rpartition("_")
         if rest in ("rate", "next") and kind in _FAULT_HELP:
@@ -93,8 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = SandboxConfig.from_options(**options)
     except ValueError as error:
         parser.error(str(error))
+    if args.tls_key and not args.tls_cert:
+        parser.error("--tls-key needs --tls-cert")
+    context = None
+    if args.tls_cert:
+        try:
+            context = tls_context(args.tls_cert, args.tls_key)
+        except OSError as error:
+            print(f"sandbox: cannot load the TLS certificate: {error}", file=sys.stderr)
+            return 2
     try:
-        server = make_server(args.host, args.port, SandboxState(config), verbose=args.verbose)
+        server = make_server(
+            args.host, args.port, SandboxState(config), verbose=args.verbose, ssl_context=context
+        )
     except OSError as error:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2

@@ -13,6 +13,12 @@ Paths:
 ``/_sandbox/reset``      POST: forget orders and counters, switch faults off.
 ``/_sandbox/advance``    POST ``{"seconds": N}``: move the sandbox clock forward.
 
+HTTPS: give :func:`make_server` an ``ssl.SSLContext`` (:func:`tls_context` builds one from
+a certificate and key file). The listening socket stays plain; each accepted connection
+is wrapped and its handshake runs in the connection's own thread, so a slow or failing
+handshake never blocks the accept loop, and a failed one is a single line with
+``verbose`` (never a traceback). Keep-alive works over TLS as over plain HTTP.
+
 Logging is off unless ``verbose``; when on, request lines are logged without their query
 string (the login query carries the password) and no header is ever logged.
 """
@@ -24,6 +30,7 @@ import json
 import re
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -107,6 +114,14 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.track(self.connection)
+        if isinstance(self.connection, ssl.SSLSocket):
+            # The handshake was deferred by SandboxHTTPServer.get_request: run it here, in
+            # this connection's thread, under the handler's timeout.
+            try:
+                self.connection.do_handshake()
+            except BaseException:
+                self.server.untrack(self.connection)
+                raise
 
     def finish(self) -> None:
         try:
@@ -370,16 +385,35 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], state: SandboxState, *, verbose: bool = False
+        self,
+        address: tuple[str, int],
+        state: SandboxState,
+        *,
+        verbose: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.state = state
         self.verbose = verbose
+        self.ssl_context = ssl_context
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, SandboxRequestHandler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection; with TLS, wrap it without handshaking yet (see ``setup``)."""
+        connection, address = super().get_request()
+        if self.ssl_context is not None:
+            try:
+                connection = self.ssl_context.wrap_socket(
+                    connection, server_side=True, do_handshake_on_connect=False
+                )
+            except OSError:
+                connection.close()
+                raise
+        return connection, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One redacted line (with ``verbose``) instead of the stdlib's traceback on stderr."""
@@ -396,12 +430,17 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     @property
+    def scheme(self) -> str:
+        """``https`` when serving TLS, else ``http``."""
+        return "https" if self.ssl_context is not None else "http"
+
+    @property
     def base_url(self) -> str:
-        """``http://HOST:PORT/API/v1.0/REST/`` with the real (possibly ephemeral) port."""
+        """``http(s)://HOST:PORT/API/v1.0/REST/`` with the real (possibly ephemeral) port."""
         host = str(self.server_address[0])
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.server_address[1]}{API_PREFIX}"
+        return f"{self.scheme}://{host}:{self.server_address[1]}{API_PREFIX}"
 
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
@@ -426,12 +465,29 @@ class SandboxHTTPServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
+def tls_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
+    """A server-side ``SSLContext`` (TLS 1.2 or later) serving ``certfile`` / ``keyfile``.
+
+    Raises ``OSError`` (``ssl.SSLError``, ``FileNotFoundError``) if they cannot be loaded.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
 def make_server(
     host: str = "127.0.0.1",
     port: int = 0,
     state: SandboxState | None = None,
     *,
     verbose: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> SandboxHTTPServer:
-    """Bind a sandbox server (port 0: an ephemeral port); call ``serve_forever()`` next."""
-    return SandboxHTTPServer((host, port), state or SandboxState(), verbose=verbose)
+    """Bind a sandbox server (port 0: an ephemeral port); call ``serve_forever()`` next.
+
+    With ``ssl_context`` (see :func:`tls_context`) it serves HTTPS.
+    """
+    return SandboxHTTPServer(
+        (host, port), state or SandboxState(), verbose=verbose, ssl_context=ssl_context
+    )

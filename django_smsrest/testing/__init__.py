@@ -18,11 +18,13 @@ from django_smsrest.testing.sandbox import (
     TEST_NUMBERS,
     SandboxProcess,
     SandboxServer,
+    make_self_signed_cert,
     run_sandbox,
     smsrest_sandbox,
     smsrest_sandbox_factory,
     smsrest_sandbox_settings,
     start_sandbox_process,
+    tls_unavailable_reason,
 )
 from django_smsrest.testing.tasks import no_task_worker
 
@@ -32,6 +34,7 @@ __all__ = [
     "SandboxServer",
     "assert_sms_sent",
     "clear_outbox",
+    "make_self_signed_cert",
     "no_task_worker",
     "run_sandbox",
     "sms_outbox",
@@ -39,4 +42,5 @@ __all__ = [
     "smsrest_sandbox_factory",
     "smsrest_sandbox_settings",
     "start_sandbox_process",
+    "tls_unavailable_reason",
 ]

@@ -24,6 +24,20 @@ Both handles have ``base_url``, ``username``, ``password``, ``configure(**option
 ``orders()``, ``order(order_id)``, ``post_count(order_id)``, ``snapshot()``,
 ``advance(seconds)``, ``reset()``, ``stop()`` and ``smsrest_settings(**extra)``; see
 :mod:`django_smsrest.sandbox` for the options, test numbers and fault switches.
+
+Over HTTPS, like the real gateway (a TCP + TLS handshake per new connection)::
+
+    with run_sandbox(tls=True) as sandbox:            # or start_sandbox_process(tls=True)
+        sandbox.base_url                              # https://127.0.0.1:PORT/API/v1.0/REST/
+        requests.get(sandbox.base_url + "status", verify=sandbox.ca_bundle)
+        sandbox.smsrest_settings()                    # includes VERIFY_TLS=sandbox.ca_bundle
+
+``tls=True`` makes a throwaway self-signed certificate for ``127.0.0.1`` / ``::1`` /
+``localhost`` (:func:`make_self_signed_cert`, with the ``openssl`` command or, failing
+that, the ``cryptography`` package; :func:`tls_unavailable_reason` says why neither
+works) and deletes it on ``stop()``; pass a :class:`TlsCertificate` to use your own.
+Clients verify it against ``ca_bundle`` (the certificate itself): verification is never
+switched off.
 """
 
 from __future__ import annotations
@@ -31,28 +45,201 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from django_smsrest.sandbox.config import SandboxConfig
-from django_smsrest.sandbox.server import API_PREFIX, SandboxHTTPServer, make_server
+from django_smsrest.sandbox.server import (
+    API_PREFIX,
+    SandboxHTTPServer,
+    make_server,
+    tls_context,
+)
 from django_smsrest.sandbox.state import TEST_NUMBERS, SandboxState
 
 __all__ = [
     "TEST_NUMBERS",
     "SandboxProcess",
     "SandboxServer",
+    "TlsCertificate",
+    "TlsUnavailable",
+    "make_self_signed_cert",
     "run_sandbox",
     "smsrest_sandbox",
     "smsrest_sandbox_factory",
     "smsrest_sandbox_settings",
     "start_sandbox_process",
+    "tls_unavailable_reason",
 ]
+
+
+# --- TLS certificates ------------------------------------------------------------------------
+
+
+class TlsCertificate(NamedTuple):
+    """A certificate and its private key, both PEM files. ``cert`` is also the CA bundle
+    a client needs to trust a self-signed one."""
+
+    cert: str
+    key: str
+
+
+class TlsUnavailable(RuntimeError):
+    """No way to make a certificate here: neither ``openssl`` nor ``cryptography``."""
+
+
+_OPENSSL_CONFIG = """\
+[req]
+distinguished_name = dn
+x509_extensions = v3
+prompt = no
+[dn]
+CN = localhost
+O = django-smsrest sandbox (throwaway)
+[v3]
+subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+"""
+
+
+def _has_cryptography() -> bool:
+    try:
+        import cryptography.x509  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def tls_unavailable_reason() -> str | None:
+    """``None`` if :func:`make_self_signed_cert` can work here, else why not (for a skip)."""
+    if shutil.which("openssl") or _has_cryptography():
+        return None
+    return (
+        "cannot make a TLS certificate: no `openssl` command on PATH and the `cryptography` "
+        "package is not installed"
+    )
+
+
+def make_self_signed_cert(directory: str | os.PathLike[str], *, days: int = 2) -> TlsCertificate:
+    """Write a throwaway self-signed certificate for ``127.0.0.1``, ``::1`` and
+    ``localhost`` (RSA 2048, SHA-256, ``days`` valid, server use only) into ``directory``
+    as ``sandbox-cert.pem`` and ``sandbox-key.pem``.
+
+    Uses the ``openssl`` command when present, else the ``cryptography`` package; raises
+    :class:`TlsUnavailable` when neither is (see :func:`tls_unavailable_reason`).
+    """
+    folder = Path(directory)
+    cert, key = folder / "sandbox-cert.pem", folder / "sandbox-key.pem"
+    openssl = shutil.which("openssl")
+    if openssl:
+        config = folder / "sandbox-openssl.cnf"
+        config.write_text(_OPENSSL_CONFIG)
+        # Fixed arguments, no shell; the paths are ours.
+        result = subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-sha256",
+                "-days",
+                str(days),
+                "-config",
+                str(config),
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        config.unlink()
+        if result.returncode != 0:
+            raise TlsUnavailable(f"openssl could not make a certificate: {result.stderr.strip()}")
+    elif _has_cryptography():
+        _cryptography_cert(cert, key, days)
+    else:
+        raise TlsUnavailable(tls_unavailable_reason())
+    key.chmod(0o600)
+    return TlsCertificate(str(cert), str(key))
+
+
+def _cryptography_cert(cert: Path, key: Path, days: int) -> None:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    public = private.public_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                    x509.DNSName("localhost"),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(private, hashes.SHA256())
+    )
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def _resolve_tls(tls: bool | TlsCertificate) -> tuple[TlsCertificate | None, str | None]:
+    """The certificate to serve and the temporary folder to delete afterwards (if any)."""
+    if isinstance(tls, TlsCertificate):
+        return tls, None
+    if not tls:
+        return None, None
+    folder = tempfile.mkdtemp(prefix="smsrest-sandbox-tls-")
+    try:
+        return make_self_signed_cert(folder), folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 class _SandboxHandle:
@@ -61,10 +248,15 @@ class _SandboxHandle:
     base_url: str
     username: str
     password: str
+    #: With TLS: the PEM file a client must trust (``verify=`` for requests,
+    #: ``SMSREST["VERIFY_TLS"]`` for the app); ``None`` over plain HTTP.
+    ca_bundle: str | None = None
+    certificate: TlsCertificate | None = None
+    _tls_dir: str | None = None
 
     @property
     def root_url(self) -> str:
-        """``http://HOST:PORT/`` (the control pages live under ``_sandbox/``)."""
+        """``http(s)://HOST:PORT/`` (the control pages live under ``_sandbox/``)."""
         return self.base_url[: -len(API_PREFIX)] + "/"
 
     @property
@@ -73,13 +265,32 @@ class _SandboxHandle:
         return self.root_url + "_sandbox/"
 
     def smsrest_settings(self, **extra: Any) -> dict[str, Any]:
-        """``SMSREST`` keys that point the app at this sandbox (plus ``extra``)."""
-        return {
+        """``SMSREST`` keys that point the app at this sandbox (plus ``extra``); over TLS
+        also ``VERIFY_TLS``: the sandbox's certificate."""
+        settings: dict[str, Any] = {
             "BASE_URL": self.base_url,
             "USERNAME": self.username,
             "PASSWORD": self.password,
-            **extra,
         }
+        if self.ca_bundle:
+            settings["VERIFY_TLS"] = self.ca_bundle
+        return {**settings, **extra}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client ``SSLContext`` trusting only the sandbox's certificate (``None``: HTTP)."""
+        if self.ca_bundle is None:
+            return None
+        return ssl.create_default_context(cafile=self.ca_bundle)
+
+    def _set_tls(self, certificate: TlsCertificate | None, tls_dir: str | None) -> None:
+        self.certificate = certificate
+        self.ca_bundle = certificate.cert if certificate else None
+        self._tls_dir = tls_dir
+
+    def _remove_tls_dir(self) -> None:
+        if self._tls_dir:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
+            self._tls_dir = None
 
     def orders(self) -> list[dict[str, Any]]:
         """Every order received, oldest first (see ``GET /_sandbox/orders``)."""
@@ -99,7 +310,13 @@ class SandboxServer(_SandboxHandle):
     methods below are shortcuts to it.
     """
 
-    def __init__(self, server: SandboxHTTPServer) -> None:
+    def __init__(
+        self,
+        server: SandboxHTTPServer,
+        certificate: TlsCertificate | None = None,
+        tls_dir: str | None = None,
+    ) -> None:
+        self._set_tls(certificate, tls_dir)
         self.server = server
         self.state: SandboxState = server.state
         self.base_url = server.base_url
@@ -144,6 +361,7 @@ class SandboxServer(_SandboxHandle):
         self._stopped = True
         self.server.stop()
         self._thread.join(timeout=5)
+        self._remove_tls_dir()
 
     def __enter__(self) -> SandboxServer:
         return self
@@ -153,15 +371,30 @@ class SandboxServer(_SandboxHandle):
 
 
 def run_sandbox(
-    *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False, **options: Any
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    verbose: bool = False,
+    tls: bool | TlsCertificate = False,
+    **options: Any,
 ) -> SandboxServer:
     """Start a sandbox on ``host`` (a free port by default) in a daemon thread.
 
     ``options`` are :class:`~django_smsrest.sandbox.config.SandboxConfig` options, e.g.
-    ``run_sandbox(step=0.05, session_idle=1, credits={"LL": 0}, seed=1)``.
+    ``run_sandbox(step=0.05, session_idle=1, credits={"LL": 0}, seed=1)``. ``tls=True``
+    serves HTTPS with a throwaway self-signed certificate (``.ca_bundle``); a
+    :class:`TlsCertificate` serves that one. :class:`TlsUnavailable` if none can be made.
     """
     state = SandboxState(SandboxConfig.from_options(**options))
-    return SandboxServer(make_server(host, port, state, verbose=verbose))
+    certificate, tls_dir = _resolve_tls(tls)
+    try:
+        context = tls_context(certificate.cert, certificate.key) if certificate else None
+        server = make_server(host, port, state, verbose=verbose, ssl_context=context)
+    except BaseException:
+        if tls_dir:
+            shutil.rmtree(tls_dir, ignore_errors=True)
+        raise
+    return SandboxServer(server, certificate, tls_dir)
 
 
 # --- subprocess ------------------------------------------------------------------------------
@@ -183,8 +416,15 @@ class SandboxProcess(_SandboxHandle):
     """
 
     def __init__(
-        self, process: subprocess.Popen[str], base_url: str, username: str, password: str
+        self,
+        process: subprocess.Popen[str],
+        base_url: str,
+        username: str,
+        password: str,
+        certificate: TlsCertificate | None = None,
+        tls_dir: str | None = None,
     ) -> None:
+        self._set_tls(certificate, tls_dir)
         self.process = process
         self.base_url = base_url
         self.username = username
@@ -196,7 +436,7 @@ class SandboxProcess(_SandboxHandle):
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
-        # The URL is always the child's own http://127.0.0.1:PORT/ (never user input).
+        # The URL is always the child's own http(s)://127.0.0.1:PORT/ (never user input).
         request = urllib.request.Request(  # noqa: S310
             self.root_url + "_sandbox/" + path,
             data=data,
@@ -204,7 +444,9 @@ class SandboxProcess(_SandboxHandle):
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310
+                request, timeout=30, context=self.ssl_context()
+            ) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             body = json.loads(error.read() or b"{}")
@@ -246,6 +488,7 @@ class SandboxProcess(_SandboxHandle):
                 self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
+        self._remove_tls_dir()
         return int(self.process.returncode)
 
     def __enter__(self) -> SandboxProcess:
@@ -262,6 +505,7 @@ def start_sandbox_process(
     verbose: bool = False,
     startup_timeout: float = 20.0,
     env: dict[str, str] | None = None,
+    tls: bool | TlsCertificate = False,
     **options: Any,
 ) -> SandboxProcess:
     """Run ``python -m django_smsrest.sandbox`` and wait for the base-URL line it prints.
@@ -269,6 +513,7 @@ def start_sandbox_process(
     The account goes through the environment, not the command line (no password in
     ``ps``). Its standard error is inherited (visible with ``--verbose``). Raises
     ``RuntimeError`` if the child exits or stays silent for ``startup_timeout`` seconds.
+    ``tls`` as for :func:`run_sandbox` (``--tls-cert`` / ``--tls-key``).
     """
     config = SandboxConfig.from_options(**options)  # fail here, with a clear message
     child_env = {**os.environ, **(env or {})}
@@ -277,6 +522,9 @@ def start_sandbox_process(
     command = [sys.executable, "-m", "django_smsrest.sandbox", "--host", host, "--port", str(port)]
     if verbose:
         command.append("--verbose")
+    certificate, tls_dir = _resolve_tls(tls)
+    if certificate:
+        command += ["--tls-cert", certificate.cert, "--tls-key", certificate.key]
     for name, value in options.items():
         if name not in ("username", "password") and value is not None:
             command += ["--" + name.replace("_", "-"), _cli_value(name, value)]
@@ -292,11 +540,13 @@ def start_sandbox_process(
     if not line.startswith("http"):
         process.kill()
         process.wait()
+        if tls_dir:
+            shutil.rmtree(tls_dir, ignore_errors=True)
         raise RuntimeError(
             f"the sandbox process did not print its base URL within {startup_timeout} s "
             f"(exit code {process.returncode}); see its standard error above"
         )
-    return SandboxProcess(process, line, config.username, config.password)
+    return SandboxProcess(process, line, config.username, config.password, certificate, tls_dir)
 
 
 # --- pytest fixtures -------------------------------------------------------------------------
