@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -936,10 +937,12 @@ def test_html_page_escapes_messages_and_shows_no_secret(
         assert secret not in json.dumps(sandbox.snapshot())
 
 
-def test_verbose_log_lines_never_contain_the_password() -> None:
+def test_verbose_log_lines_never_contain_the_password(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "django_smsrest.sandbox", "--port", "0", "--verbose"]
     command += ["--password", PASSWORD]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "stderr.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
     try:
         base_url = process.stdout.readline().strip()
         for password in (PASSWORD, PASSWORD + "x"):
@@ -954,9 +957,18 @@ def test_verbose_log_lines_never_contain_the_password() -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
                 sock.sendall(raw.encode())
                 assert sock.recv(4096).startswith(b"HTTP/1.1 400 ")
+        # A handler logs its line just after answering: give the last one a moment to land
+        # before stopping the server (the test ran flaky under load without this wait).
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            text = log.read_text()
+            if text.count(" 400") >= 2 and '"GET /API/v1.0/REST/login" 404' in text:
+                break
+            time.sleep(0.02)
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=TIMEOUT)
+        process.communicate(timeout=TIMEOUT)
+    stderr = log.read_text()
 
     assert '"GET /API/v1.0/REST/login" 200' in stderr
     assert '"GET /API/v1.0/REST/login" 404' in stderr
