@@ -95,6 +95,14 @@ class Children:
         self.procs.append((name, proc))
         return proc
 
+    def discard(self, proc: subprocess.Popen[str]) -> None:
+        """Stop ``proc`` (one that failed to start) and forget it."""
+        if proc.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        self.procs = [(name, p) for name, p in self.procs if p is not proc]
+
     def check_alive(self) -> None:
         for name, proc in self.procs:
             if proc.poll() is not None:
@@ -131,6 +139,17 @@ def drain(proc: subprocess.Popen[str], prefix: str, echo: bool) -> None:
 
 def start_sandbox(children: Children, env: dict[str, str]) -> str:
     port = SANDBOX_PORT if port_is_free(SANDBOX_PORT) else 0
+    try:
+        return _start_sandbox_on(port, children, env)
+    except DemoError:
+        if port == 0:
+            raise
+        # 8765 was taken between the check and the bind (another demo starting): let the
+        # system pick a free port instead.
+        return _start_sandbox_on(0, children, env)
+
+
+def _start_sandbox_on(port: int, children: Children, env: dict[str, str]) -> str:
     proc = children.start(
         "sandbox", [PYTHON, "-m", "django_smsrest.sandbox", "--port", str(port)], env
     )
@@ -139,6 +158,7 @@ def start_sandbox(children: Children, env: dict[str, str]) -> str:
     line = _readline_with_timeout(proc, STARTUP_TIMEOUT)
     if not line.startswith("http"):
         err = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
+        children.discard(proc)
         raise DemoError(f"the sandbox did not start: {line.strip() or err.strip()}")
     return line.strip()
 
