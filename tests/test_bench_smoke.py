@@ -24,44 +24,45 @@ NO_TLS = tls_unavailable_reason()
 pytestmark = pytest.mark.slow
 
 
-def test_bench_quick_run(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def run_bench(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """Run ``bench/bench.py --quick ARGS --json OUT``; the process and its JSON results."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench.py"),
-            "--quick",
-            "--n",
-            "20",
-            "--scale",
-            "10,50",
-            "--parts",
-            "baselines,app,scale,big,concurrency,admin" + ("" if NO_TLS else ",tls"),
-            "--tls-n",
-            "6",
-            "--latency-n",
-            "4",
-            "--workers",
-            "1,2",
-            "--concurrency-n",
-            "12",
-            "--concurrency-latency",
-            "1-3",
-            "--concurrency-db",
-            "sqlite",
-            "--admin-rows",
-            "300",
-            "--json",
-            str(out),
-        ],
+        [sys.executable, str(ROOT / "bench" / "bench.py"), "--quick", *args, "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, json.loads(out.read_text())
+
+
+def test_bench_quick_run(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc, results = run_bench(
+        out,
+        "--n",
+        "20",
+        "--scale",
+        "10,50",
+        "--parts",
+        "baselines,app,scale,big,concurrency,admin" + ("" if NO_TLS else ",tls"),
+        "--tls-n",
+        "6",
+        "--latency-n",
+        "4",
+        "--workers",
+        "1,2",
+        "--concurrency-n",
+        "12",
+        "--concurrency-latency",
+        "1-3",
+        "--concurrency-db",
+        "sqlite",
+        "--admin-rows",
+        "300",
+    )
     assert "targets" in proc.stdout
-    results = json.loads(out.read_text())
 
     # The baselines: the seed logs in for every message, the floor once.
     assert results["seed"]["sandbox"]["logins"] == 20
@@ -118,32 +119,20 @@ def test_bench_quick_run(tmp_path: Path) -> None:
 def test_bench_quick_run_with_tls(tmp_path: Path) -> None:
     """``--tls``: every part against the HTTPS sandbox, certificates verified."""
     out = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench.py"),
-            "--quick",
-            "--tls",
-            "--n",
-            "8",
-            "--parts",
-            "baselines,app,latency",
-            "--latency-n",
-            "3",
-            "--concurrency-latency",
-            "1-3",
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc, results = run_bench(
+        out,
+        "--tls",
+        "--n",
+        "8",
+        "--parts",
+        "baselines,app,latency",
+        "--latency-n",
+        "3",
+        "--concurrency-latency",
+        "1-3",
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "every run over TLS" in proc.stdout
     assert "app >= 2 x seed (no latency) over TLS" in proc.stdout
-    results = json.loads(out.read_text())
     assert results["params"]["tls"] is True
     assert results["seed"]["sandbox"]["logins"] == 8
     assert results["seed"]["sandbox"]["posts_total"] == 8

@@ -24,8 +24,7 @@ from __future__ import annotations
 import json
 import os
 
-import django
-
+from django_smsrest.testing.tasks import DUMMY_TASK_BACKEND
 from tests.settings import *  # noqa: F403
 
 _DB = os.environ.get("SMSREST_RELIABILITY_DB", "")
@@ -64,15 +63,7 @@ SMSREST = {
 
 # Task hints are only recorded: the workers send by flushing the queue, like a cron job or
 # a worker pool would, and the sweeper re-enqueues what a lost hint left behind.
-TASKS = {
-    "default": {
-        "BACKEND": (
-            "django.tasks.backends.dummy.DummyBackend"
-            if django.VERSION >= (6, 0)
-            else "django_tasks.backends.dummy.DummyBackend"
-        )
-    }
-}
+TASKS = {"default": {"BACKEND": DUMMY_TASK_BACKEND}}
 
 # Errors from the app go to stderr (the test prints a worker's stderr when it fails).
 LOGGING = {
