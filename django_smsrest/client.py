@@ -91,7 +91,7 @@ from django_smsrest.results import (
     DeliveryState,
     HistoryEntry,
     HistoryPage,
-    OrderStatus,
+    OrderReport,
     RecipientState,
     SendResult,
 )
@@ -1020,7 +1020,7 @@ class SmsRestClient:
             order_id=order_id,
         )
 
-    def get_order(self, order_id: str) -> OrderStatus:
+    def get_order(self, order_id: str) -> OrderReport:
         """``GET sms/{order_id}``: per-recipient delivery state.
 
         Raises :class:`~django_smsrest.exceptions.OrderNotFound` on 404 (the gateway never
@@ -1051,7 +1051,7 @@ class SmsRestClient:
                     raw_status=raw_status,
                 )
             )
-        return OrderStatus(order_id=order_id, recipients=recipients, raw=data)
+        return OrderReport(order_id=order_id, recipients=recipients, raw=data)
 
     def cancel(self, order_id: str) -> None:
         """``DELETE sms/{order_id}``: cancel a scheduled order.

@@ -115,7 +115,7 @@ class RecipientState:
 
 
 @dataclass(frozen=True)
-class OrderStatus:
+class OrderReport:
     """The answer to ``GET sms/{order_id}``."""
 
     order_id: str

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django_smsrest.conf import SmsRestSettings
-from django_smsrest.results import AccountStatus, OrderStatus, SendResult
+from django_smsrest.results import AccountStatus, OrderReport, SendResult
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class BaseBackend:
         """Submit ``order``; see the module docstring for the exceptions."""
         raise NotImplementedError
 
-    def get_order(self, order_id: str) -> OrderStatus:  # pragma: no cover - interface
+    def get_order(self, order_id: str) -> OrderReport:  # pragma: no cover - interface
         """The gateway's per-recipient state of ``order_id``; ``OrderNotFound`` if unknown."""
         raise NotImplementedError
 

@@ -30,7 +30,7 @@ from django_smsrest.exceptions import OrderNotFound
 from django_smsrest.results import (
     AccountStatus,
     DeliveryState,
-    OrderStatus,
+    OrderReport,
     RecipientState,
     SendResult,
 )
@@ -181,7 +181,7 @@ class LocmemBackend(BaseBackend):
             raise OrderNotFound(f"Order {order_id} not found", status_code=404)
         return stored
 
-    def get_order(self, order_id: str) -> OrderStatus:
+    def get_order(self, order_id: str) -> OrderReport:
         fault = _take_fault("get_order")
         if fault is not None:
             raise fault.exc
@@ -197,7 +197,7 @@ class LocmemBackend(BaseBackend):
                 RecipientState(number, state, when, state.value)
                 for number, (state, when) in stored.states.items()
             ]
-        return OrderStatus(order_id=order_id, recipients=recipients)
+        return OrderReport(order_id=order_id, recipients=recipients)
 
     def cancel(self, order_id: str) -> None:
         fault = _take_fault("cancel")

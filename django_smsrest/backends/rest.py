@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from django_smsrest.backends.base import BaseBackend, OutgoingOrder
 from django_smsrest.conf import SmsRestSettings, require_credentials
-from django_smsrest.results import AccountStatus, OrderStatus, SendResult
+from django_smsrest.results import AccountStatus, OrderReport, SendResult
 
 if TYPE_CHECKING:
     from django_smsrest.client import SmsRestClient
@@ -88,7 +88,7 @@ class RestBackend(BaseBackend):
             return_remaining=True,
         )
 
-    def get_order(self, order_id: str) -> OrderStatus:
+    def get_order(self, order_id: str) -> OrderReport:
         return self.client.get_order(order_id)
 
     def cancel(self, order_id: str) -> None:
