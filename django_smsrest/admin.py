@@ -50,6 +50,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django.views.i18n import JavaScriptCatalog
 
+from django_smsrest import lifecycle
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.forms import SmsMessageAddForm, message_type_choices
 from django_smsrest.models import Encoding, SmsMessage, SmsOrder, SmsRecipient, Status
@@ -71,23 +72,6 @@ CREDITS_CACHE_KEY = "django_smsrest:admin:credits"
 # What a search term is taken for (see SmsMessageAdmin.get_search_results).
 _ORDER_ID = re.compile(r"[0-9a-fA-F]{32}")
 _PHONE_LIKE = re.compile(r"\+?[\d\s\-.()/]{6,24}")
-
-# Which statuses each operation applies to. Services enforce their own rules too; these
-# sets only decide which rows an action tries and which buttons a page shows.
-SENDABLE = frozenset({Status.QUEUED})
-RESENDABLE = frozenset(
-    {
-        Status.SENT,
-        Status.DELIVERED,
-        Status.PARTIALLY_DELIVERED,
-        Status.UNDELIVERED,
-        Status.FAILED,
-        Status.CANCELLED,
-    }
-)
-# UNKNOWN is "refreshed" by reconciling it (GET sms/{order_id} before any new POST).
-REFRESHABLE = frozenset({Status.SCHEDULED, Status.SENT, Status.UNKNOWN})
-CANCELLABLE = frozenset({Status.QUEUED, Status.SCHEDULED})
 
 # Errors an operation on one message may raise that are reported to the user rather than
 # turned into a 500: the gateway's, a refusal by services (ValueError), a validation error.
@@ -229,10 +213,10 @@ class _Operation:
 OPERATIONS: dict[str, _Operation] = {
     op.name: op
     for op in (
-        _Operation("send", _("Send now"), SENDABLE),
-        _Operation("resend", _("Resend"), RESENDABLE),
-        _Operation("refresh", _("Refresh delivery status"), REFRESHABLE),
-        _Operation("cancel", _("Cancel sending"), CANCELLABLE),
+        _Operation("send", _("Send now"), lifecycle.SENDABLE),
+        _Operation("resend", _("Resend"), lifecycle.RESENDABLE),
+        _Operation("refresh", _("Refresh delivery status"), lifecycle.REFRESHABLE),
+        _Operation("cancel", _("Cancel sending"), lifecycle.CANCELLABLE),
     )
 }
 
@@ -616,7 +600,7 @@ class SmsMessageAdmin(admin.ModelAdmin):
     ) -> TemplateResponse:
         """List what already went out (status, sent time, delivery states) before resending."""
         counts = queryset.aggregate(
-            total=Count("pk"), eligible=Count("pk", filter=Q(status__in=RESENDABLE))
+            total=Count("pk"), eligible=Count("pk", filter=Q(status__in=lifecycle.RESENDABLE))
         )
         total = counts["total"]
         shown = list(queryset.order_by("-created_at", "-id")[:CONFIRMATION_LIST_LIMIT])
@@ -624,7 +608,7 @@ class SmsMessageAdmin(admin.ModelAdmin):
         rows = [
             {
                 "obj": m,
-                "eligible": m.status in RESENDABLE,
+                "eligible": m.status in lifecycle.RESENDABLE,
                 "states": sorted(states.get(m.pk, {}).items()),
             }
             for m in shown

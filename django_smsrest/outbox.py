@@ -22,7 +22,6 @@ import random
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.db import router, transaction
@@ -30,7 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_smsrest import signals, throttle
+from django_smsrest import lifecycle, signals, throttle
 from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
@@ -43,7 +42,7 @@ from django_smsrest.exceptions import (
     SendCancelled,
 )
 from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
-from django_smsrest.results import FAILURE_STATES, DeliveryState, SendResult
+from django_smsrest.results import DeliveryState, SendResult
 
 logger = logging.getLogger("django_smsrest")
 
@@ -104,12 +103,6 @@ def on_commit(func: Callable[[], Any]) -> None:
     transaction.on_commit(func, using=outbox_db(), robust=True)
 
 
-def enqueue_send(pk: int, *, run_after: datetime | None = None) -> None:
-    from django_smsrest import tasks
-
-    tasks.enqueue_send(pk, run_after=run_after)
-
-
 def send_robust(signal: Any, **kwargs: Any) -> None:
     """Send a notification signal; a failing receiver is logged, never breaks the outbox."""
     for receiver, response in signal.send_robust(sender=SmsMessage, **kwargs):
@@ -156,7 +149,10 @@ class Job:
         return self._backend
 
     def write(self, **fields: Any) -> None:
-        """Guarded UPDATE of the message; mirror the fields on ``self.msg``."""
+        """Guarded UPDATE of the message; mirror the fields on ``self.msg``. A status
+        change must be one :data:`~django_smsrest.lifecycle.TRANSITIONS` allows."""
+        if "status" in fields:
+            lifecycle.check_transition(self.msg.status, fields["status"])
         now = timezone.now()
         done = SmsMessage.objects.filter(pk=self.msg.pk, claim_token=self.token).update(
             updated_at=now, **fields
@@ -348,8 +344,8 @@ class Job:
         return msg
 
     def retry(self, exc: BaseException) -> SmsMessage:
-        """Surely not sent (or proven not sent): QUEUED with backoff, FAILED when out of
-        attempts."""
+        """Surely not sent (or proven not sent): QUEUED with backoff (``next_attempt_at``;
+        the caller leaves a task hint for then), FAILED when out of attempts."""
         msg, conf = self.msg, self.conf
         reason = describe_error(exc, conf)
         if msg.attempts >= conf.max_attempts:
@@ -372,8 +368,6 @@ class Job:
             % {"n": msg.attempts, "error": reason},
             **self.aggregates(),
         )
-        # A hint for backends that can run a task later; the sweeper covers the others.
-        on_commit(partial(enqueue_send, msg.pk, run_after=when))
         return msg
 
     def unknown(self, exc: BaseException) -> None:
@@ -498,44 +492,6 @@ def claim(
         changes.update(status=Status.SENDING, attempts=F("attempts") + 1)
     won = SmsMessage.objects.filter(*conditions, pk=pk, **match).update(**changes)
     return token if won else None
-
-
-def summarize(
-    counts: dict[str, int], total: int, delivery_report: bool
-) -> tuple[str | None, bool]:
-    """(new status or None to keep it, whether every recipient is final)."""
-    final = delivered = failed = started = 0
-    for value, n in counts.items():
-        state = DeliveryState.parse(value) if value else None
-        if state is None or state is DeliveryState.UNKNOWN:
-            continue
-        if state is not DeliveryState.SCHEDULED:
-            started += n
-        if state.is_final(delivery_report=delivery_report):
-            final += n
-        if state is DeliveryState.DLVRD:
-            delivered += n
-        if state in FAILURE_STATES:
-            failed += n
-    if final < total:
-        return (Status.SENT if started else None), False
-    if failed == total:
-        return Status.UNDELIVERED, True
-    if delivered == total:
-        return Status.DELIVERED, True
-    if failed:
-        return Status.PARTIALLY_DELIVERED, True
-    return Status.SENT, True  # final without delivery reports (SENT/DEMO)
-
-
-def open_count(counts: dict[str, int], total: int, delivery_report: bool) -> int:
-    """How many recipients have no final state yet."""
-    final = sum(
-        n
-        for value, n in counts.items()
-        if value and DeliveryState.parse(value).is_final(delivery_report=delivery_report)
-    )
-    return total - final
 
 
 def digits(number: str) -> str:

@@ -81,17 +81,6 @@ FAILURE_STATES = frozenset(
 )
 FINAL_STATES = FAILURE_STATES | {DeliveryState.DLVRD, DeliveryState.DEMO}
 
-# Order in which states normally follow each other; used to refuse going backwards when a
-# late or repeated status answer arrives. Final states all share the top rank.
-STATE_RANK: Mapping[DeliveryState, int] = {
-    DeliveryState.UNKNOWN: 0,
-    DeliveryState.SCHEDULED: 1,
-    DeliveryState.WAITING: 2,
-    DeliveryState.SENT: 3,
-    DeliveryState.WAIT4DLVR: 4,
-    **{s: 10 for s in FINAL_STATES},
-}
-
 
 @dataclass(frozen=True)
 class SendResult:

@@ -19,16 +19,10 @@ nothing else. The flow, and the rules it keeps:
    dropped connection, anything unexpected): ``UNKNOWN``, then ``GET sms/{order_id}``
    before anything is sent again.
 4. **States only move forward.** Every status write is conditional on the state it leaves;
-   delivery states only climb :data:`~django_smsrest.results.STATE_RANK`; a final message
+   delivery states only climb :data:`~django_smsrest.lifecycle.DELIVERY_RANK`; a final message
    is never reopened. A resend is a new, linked row (:func:`resend`).
 
-State machine of ``SmsMessage.status``::
-
-    QUEUED -> SENDING -> SENT | SCHEDULED -> DELIVERED | PARTIALLY_DELIVERED | UNDELIVERED
-       ^         |  \\-> FAILED        SCHEDULED -> SENT (gateway started sending)
-       |         v                     SCHEDULED -> CANCELLED (cancel())
-       +---- UNKNOWN  (reconciled by GET sms/{order_id}: found -> accepted, 404 -> QUEUED)
-    QUEUED -> CANCELLED (cancel(), or a pre_send receiver raising SendCancelled)
+The statuses and every move between them are in :mod:`django_smsrest.lifecycle`.
 
 Validation lives in :mod:`django_smsrest.validation` and the claim/lease/backoff machinery
 in :mod:`django_smsrest.outbox`; :func:`validate_sms`, :class:`ValidatedSms` and
@@ -52,7 +46,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_smsrest import signals, throttle
+from django_smsrest import dispatch, lifecycle, signals, throttle
 from django_smsrest.backends import get_backend
 from django_smsrest.conf import SmsRestSettings, get_settings
 from django_smsrest.exceptions import GatewayError, OrderNotFound
@@ -65,16 +59,13 @@ from django_smsrest.outbox import (
     describe_error,
     digits,
     due_q,
-    enqueue_send,
     lease_free_q,
     on_commit,
-    open_count,
     outbox_db,
     retry_delay,
     send_robust,
-    summarize,
 )
-from django_smsrest.results import STATE_RANK, AccountStatus, DeliveryState
+from django_smsrest.results import AccountStatus, DeliveryState
 from django_smsrest.validation import ValidatedSms, validate_sms
 
 __all__ = [
@@ -112,19 +103,6 @@ FLUSH_GIVE_WAY_AFTER = 3
 CHUNK_SIZE = 500
 #: Recipient rows per INSERT / UPDATE statement.
 BATCH_SIZE = 500
-# In flight: a resend or a cancel would race the worker.
-IN_FLIGHT = frozenset({Status.QUEUED, Status.SENDING, Status.UNKNOWN})
-# A status refresh makes sense only for accepted, unfinished messages.
-REFRESHABLE = frozenset({Status.SENT, Status.SCHEDULED})
-FINAL = frozenset(
-    {
-        Status.DELIVERED,
-        Status.PARTIALLY_DELIVERED,
-        Status.UNDELIVERED,
-        Status.FAILED,
-        Status.CANCELLED,
-    }
-)
 
 
 class SmsStateError(ValidationError):
@@ -282,7 +260,7 @@ def send_sms(
     with transaction.atomic(using=outbox_db()):
         msg = _create(sms, conf, resend_of)
         if defer:
-            on_commit(partial(enqueue_send, msg.pk))
+            on_commit(partial(dispatch.enqueue_send, msg.pk))
         elif not inline:
             on_commit(partial(send_message, msg.pk))
     if inline:
@@ -320,7 +298,7 @@ def resend(message: SmsMessage | int, *, defer: bool = True) -> SmsMessage:
     A schedule still in the future is kept; a past one is dropped (send now).
     """
     original = _as_message(message)
-    if original.status in IN_FLIGHT or original.status == Status.SCHEDULED:
+    if original.status not in lifecycle.RESENDABLE:
         raise SmsStateError(
             _(
                 "SMS #%(pk)s is still %(status)s; it cannot be resent until it has been "
@@ -380,13 +358,24 @@ def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
     if token is None:
         return None
     job = Job.load(pk, token, conf)
-    msg = job.msg
     try:
-        return job.run()
+        msg = job.run()
     except LostClaim:
         logger.warning("SMS #%s: lease lost while sending; another worker took over", pk)
-        msg.refresh_from_db()
-        return msg
+        job.msg.refresh_from_db()
+        return job.msg
+    except Exception:
+        _hint_retry(job.msg)  # a failing pre_send receiver re-queued it, then raised
+        raise
+    return _hint_retry(msg)
+
+
+def _hint_retry(msg: SmsMessage) -> SmsMessage:
+    """A message put back in the queue for a retry gets a task hint for its retry time,
+    for task backends that can run a task later; the sweeper covers the others."""
+    if msg.status == Status.QUEUED and msg.next_attempt_at is not None:
+        on_commit(partial(dispatch.enqueue_send, msg.pk, run_after=msg.next_attempt_at))
+    return msg
 
 
 def _defer(pk: int, until: datetime, now: datetime) -> None:
@@ -398,7 +387,7 @@ def _defer(pk: int, until: datetime, now: datetime) -> None:
         status=Status.QUEUED,
     ).update(next_attempt_at=until, updated_at=now)
     if moved:
-        on_commit(partial(enqueue_send, pk, run_after=until))
+        on_commit(partial(dispatch.enqueue_send, pk, run_after=until))
 
 
 def reconcile(pk: int, *, now: datetime | None = None, force: bool = False) -> SmsMessage | None:
@@ -431,7 +420,7 @@ def reconcile(pk: int, *, now: datetime | None = None, force: bool = False) -> S
                 return job.stay_unknown(exc)
             job.accept(order, result, last=False)
         if missing is not None:
-            return job.retry(missing)
+            return _hint_retry(job.retry(missing))
         return job.succeed()
     except LostClaim:
         msg.refresh_from_db()
@@ -444,12 +433,13 @@ def reconcile(pk: int, *, now: datetime | None = None, force: bool = False) -> S
 def refresh_status(message: SmsMessage | int) -> SmsMessage:
     """Ask the gateway for the delivery state of every accepted order and record it.
 
-    Recipient states only move forward (``STATE_RANK``; a final state never changes). The
-    message becomes DELIVERED / PARTIALLY_DELIVERED / UNDELIVERED when every recipient is
-    final (or stays SENT, finished, for types without delivery reports); SCHEDULED becomes
-    SENT once the gateway reports it past SCHEDULED. The next check is planned with
-    backoff, and checks stop after ``STATUS_POLL_MAX_AGE_HOURS``. Fires
-    ``delivery_status_changed`` when something changed.
+    Recipient states only move forward
+    (:func:`~django_smsrest.lifecycle.delivery_moves_forward`). The message becomes
+    DELIVERED / PARTIALLY_DELIVERED / UNDELIVERED when every recipient is final (or stays
+    SENT, finished, for types without delivery reports); SCHEDULED becomes SENT once the
+    gateway reports it past SCHEDULED. The next check is planned with backoff, and checks
+    stop after ``STATUS_POLL_MAX_AGE_HOURS``. Fires ``delivery_status_changed`` when
+    something changed.
 
     A message that is not SENT/SCHEDULED, already finished, or being refreshed by another
     worker is returned unchanged. A gateway failure is recorded and re-raised.
@@ -462,7 +452,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
         now,
         conf,
         lease_free_q(now),
-        status__in=list(REFRESHABLE),
+        status__in=list(lifecycle.POLLABLE),
         finished_at__isnull=True,
     )
     msg = message if isinstance(message, SmsMessage) else SmsMessage(pk=pk)
@@ -498,11 +488,11 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
             if new is None:
                 continue
             old = DeliveryState.parse(row.state) if row.state else None
-            if old is not None and old.is_final(delivery_report=delivery_report):
-                continue  # final never changes
-            old_rank = STATE_RANK[old] if old is not None else -1
-            if STATE_RANK[new.state] > old_rank or (
-                new.state is old and new.delivery_date and not row.delivery_date
+            if lifecycle.delivery_moves_forward(
+                old,
+                new.state,
+                delivery_report=delivery_report,
+                dated=bool(new.delivery_date and not row.delivery_date),
             ):
                 row.state = new.state.value
                 row.delivery_date = new.delivery_date or row.delivery_date
@@ -518,7 +508,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
         .annotate(n=Count("id"))
         .order_by()
     )
-    new_status, finished = summarize(counts, msg.recipient_count, delivery_report)
+    new_status, finished = lifecycle.summarize(counts, msg.recipient_count, delivery_report)
     # We hold the claim, so the in-memory counter is current (saves a reload).
     fields: dict[str, Any] = {"status_checks": msg.status_checks + 1}
     if new_status is not None and new_status != msg.status:
@@ -562,7 +552,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
                 )
                 % {
                     "hours": f"{conf.status_poll_max_age_hours:g}",
-                    "n": open_count(counts, msg.recipient_count, delivery_report),
+                    "n": lifecycle.open_count(counts, msg.recipient_count, delivery_report),
                 }
             )
         fields["next_status_check_at"] = next_check
@@ -590,7 +580,7 @@ def refresh_due_statuses(*, limit: int | None = None, now: datetime | None = Non
     were checked. Failures are logged and the loop goes on (each is retried later)."""
     now = now or timezone.now()
     due = SmsMessage.objects.filter(
-        status__in=list(REFRESHABLE),
+        status__in=list(lifecycle.POLLABLE),
         finished_at__isnull=True,
         next_status_check_at__lte=now,
     )
@@ -822,7 +812,7 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
     if report.paused_until is None:
         queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
         for pk in _pages(queued, limit):
-            on_commit(partial(enqueue_send, pk))
+            on_commit(partial(dispatch.enqueue_send, pk))
             report.enqueued += 1
     report.refreshed = refresh_due_statuses(limit=limit, now=now)
     return report

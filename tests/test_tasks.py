@@ -10,7 +10,7 @@ import django
 import pytest
 from django.test import override_settings
 
-from django_smsrest import services, tasks
+from django_smsrest import dispatch, services, tasks
 from django_smsrest.backends import locmem
 from django_smsrest.exceptions import GatewayConnectionError
 from django_smsrest.models import SmsMessage, Status
@@ -107,13 +107,13 @@ def test_retry_is_hinted_with_run_after_where_the_backend_can_defer(
 def test_enqueue_without_defer_support_drops_run_after(sms_outbox: list) -> None:
     from django.utils import timezone
 
-    assert tasks.enqueue_send(1, run_after=timezone.now()) is None  # ImmediateBackend
+    assert dispatch.enqueue_send(1, run_after=timezone.now()) is None  # ImmediateBackend
 
 
 def test_refresh_and_sweep_tasks_return_json(sms_outbox: list) -> None:
     msg = services.send_sms("Hello", [A])
     locmem.set_delivery_state("DLVRD")
-    result = tasks.enqueue_refresh(msg.pk)  # ImmediateBackend: runs now
+    result = dispatch.enqueue_refresh(msg.pk)  # ImmediateBackend: runs now
     assert result.return_value == Status.DELIVERED
     assert tasks.refresh_status_task.call(10**9) is None  # a deleted message
     report = tasks.sweep_task.call()
@@ -122,7 +122,7 @@ def test_refresh_and_sweep_tasks_return_json(sms_outbox: list) -> None:
 
 
 def test_sweep_task_through_the_backend(sms_outbox: list) -> None:
-    result = tasks.enqueue(tasks.sweep_task)
+    result = dispatch.enqueue("django_smsrest.tasks.sweep_task")
     assert result.status == "SUCCESSFUL", result.errors
 
 

@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 
-from django_smsrest import services
+from django_smsrest import lifecycle, services
 from django_smsrest.exceptions import GatewayError
 from django_smsrest.forms import SendSmsForm
 from django_smsrest.models import SmsMessage, Status
@@ -54,7 +54,7 @@ def send(request: HttpRequest) -> HttpResponse:
 
 
 def _is_final(message: SmsMessage) -> bool:
-    return message.finished_at is not None or message.status in services.FINAL
+    return message.finished_at is not None or message.status in lifecycle.FINAL
 
 
 @login_required
@@ -69,7 +69,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         message.scheduled_delivery_time is not None
         and message.scheduled_delivery_time > timezone.now() + timedelta(minutes=2)
     )
-    due = message.status in services.REFRESHABLE and not later and not _is_final(message)
+    due = message.status in lifecycle.POLLABLE and not later and not _is_final(message)
     if due and cache.add(f"sms_demo:refreshed:{pk}", True, REFRESH_THROTTLE_SECONDS):
         try:
             message = services.refresh_status(message)

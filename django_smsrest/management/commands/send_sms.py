@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from django_smsrest import lifecycle
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.models import Status
 
@@ -42,7 +43,6 @@ EXIT_USAGE = 2
 #: Exit status when a message failed or the gateway could not be reached.
 EXIT_FAILED = 1
 
-FAILED_STATUSES = frozenset({Status.FAILED, Status.UNDELIVERED})
 
 # Lazy: the command class is imported once, the help is shown in the active language.
 HELP = gettext_lazy("""\
@@ -282,7 +282,7 @@ class Command(BaseCommand):
             raise _usage_error(_validation_text(exc)) from None
         message.refresh_from_db()
         self._print_message(message, queued=options["queue"])
-        if message.status in FAILED_STATUSES:
+        if message.status in lifecycle.FAILED_OUTCOMES:
             raise CommandError(
                 _("SMS #%(pk)s failed: %(error)s")
                 % {"pk": message.pk, "error": message.last_error or message.get_status_display()},
@@ -329,7 +329,9 @@ class Command(BaseCommand):
             parts.append(_("%(n)s left") % {"n": message.remaining_credits})
         if queued and message.status == Status.QUEUED:
             parts.append(_("the task worker will send it"))
-        style = self.style.ERROR if message.status in FAILED_STATUSES else self.style.SUCCESS
+        style = (
+            self.style.ERROR if message.status in lifecycle.FAILED_OUTCOMES else self.style.SUCCESS
+        )
         self.stdout.write(style(" · ".join(parts)))
 
     # --- the outbox -------------------------------------------------------------------
@@ -342,7 +344,9 @@ class Command(BaseCommand):
             total = min(total, limit)
         with self._progress(_("Sending"), total=total) as on_progress:
             report = services.flush_queue(limit=limit, on_progress=on_progress)
-        failed = sum(n for status, n in report.by_status.items() if status in FAILED_STATUSES)
+        failed = sum(
+            n for status, n in report.by_status.items() if status in lifecycle.FAILED_OUTCOMES
+        )
         if not self.quiet:
             summary = ", ".join(f"{n} {status}" for status, n in sorted(report.by_status.items()))
             extra = (
