@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 
 from django_smsrest import services
 from django_smsrest.backends import locmem
-from django_smsrest.exceptions import GatewayRejected
+from django_smsrest.exceptions import GatewayConnectionError, GatewayRejected
 from django_smsrest.management.commands.send_sms import Command
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.testing.tasks import no_task_worker as no_worker
@@ -179,6 +179,78 @@ def test_gateway_refusal_exits_1(cli) -> None:
     msg = SmsMessage.objects.get()
     assert msg.status == Status.FAILED
     assert f"SMS #{msg.pk} failed" in err
+
+
+def test_gateway_unreachable_exits_1_with_the_reason(cli) -> None:
+    locmem.fail_next("send", GatewayConnectionError("Could not connect to the gateway"))
+    code, out, err = cli("--to", NUMBER, "Hi")
+    assert code == 1
+    msg = SmsMessage.objects.get()
+    assert msg.status == Status.QUEUED
+    assert "Could not connect to the gateway" in err
+    assert f"SMS #{msg.pk} was not sent yet" in err
+    assert "Queued" in out  # the line says what the row is, in the warning colour
+
+
+def test_invalid_utf8_on_stdin_exits_2(cli, monkeypatch) -> None:
+    raw = io.TextIOWrapper(io.BytesIO(b"caf\xe9\n"), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", raw)
+    code, _out, err = cli("--to", NUMBER, "-")
+    assert code == 2
+    assert "not valid UTF-8" in err
+    assert "Traceback" not in err
+    assert not SmsMessage.objects.exists()
+
+
+def test_loop_sweeps_until_sigterm(cli, monkeypatch) -> None:
+    import os
+    import signal
+    import threading
+
+    sweeps: list[int] = []
+
+    def fake_sweep():
+        sweeps.append(1)
+        if len(sweeps) == 3:
+            # What a process manager does: the loop must finish the sweep and stop.
+            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return services.SweepReport()
+
+    monkeypatch.setattr(services, "sweep", fake_sweep)
+    before = signal.getsignal(signal.SIGTERM)
+    code, out, _err = cli("--loop", "--interval", "0.05")
+    assert code == 0
+    assert len(sweeps) == 3
+    assert out.splitlines()[0].startswith("Sweeping every 0.05s")
+    assert out.splitlines()[-1] == "Stopped."
+    assert signal.getsignal(signal.SIGTERM) == before  # handlers restored
+
+
+def test_loop_goes_on_after_a_failing_sweep(cli, monkeypatch) -> None:
+    import os
+    import signal
+    import threading
+
+    calls: list[int] = []
+
+    def failing_sweep():
+        calls.append(1)
+        if len(calls) == 2:
+            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return services.SweepReport(errors=1)
+
+    monkeypatch.setattr(services, "sweep", failing_sweep)
+    code, _out, err = cli("--loop", "--interval", "0.05")
+    assert code == 0
+    assert len(calls) == 2
+    assert err.count("Sweep finished with 1 error(s)") == 2
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "nan"])
+def test_loop_interval_must_be_positive(cli, interval) -> None:
+    code, _out, err = cli("--loop", "--interval", interval)
+    assert code == 2
+    assert "--interval must be a positive number of seconds" in err
 
 
 # --- the outbox -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Usage::
                        [--queue] [--dry-run] (TEXT | -)
     manage.py send_sms --flush [--limit N] [--quiet]     send what is queued and due
     manage.py send_sms --sweep [--quiet]                 the every-minute cron job
+    manage.py send_sms --loop [--interval S] [--quiet]   the sweep, every S seconds: a worker
     manage.py send_sms --refresh [--limit N] [--quiet]   poll due delivery states
     manage.py send_sms --credits                         print the account's credits
 
@@ -13,17 +14,16 @@ Exit status: 0 success; 1 a message failed (or the gateway could not be reached)
 2 bad arguments, invalid input or configuration (nothing was sent).
 
 The command is a thin shell over :mod:`django_smsrest.services`; it never changes a row
-itself.
+itself. How arguments are read is in :mod:`django_smsrest.management.cli`, what it prints in
+:mod:`django_smsrest.management.output`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+import threading
+from typing import IO, Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -31,18 +31,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from django_smsrest import lifecycle
+from django_smsrest import lifecycle, services
 from django_smsrest.exceptions import SmsRestError
-from django_smsrest.models import Status
-
-if TYPE_CHECKING:
-    from django_smsrest.services import SweepReport
-
-#: Exit status for bad arguments / invalid input / configuration (argparse uses it too).
-EXIT_USAGE = 2
-#: Exit status when a message failed or the gateway could not be reached.
-EXIT_FAILED = 1
-
+from django_smsrest.management import output
+from django_smsrest.management.cli import (
+    EXIT_FAILED,
+    parse_when,
+    split_numbers,
+    usage_error,
+    validation_text,
+)
+from django_smsrest.models import SmsMessage
 
 # Lazy: the command class is imported once, the help is shown in the active language.
 HELP = gettext_lazy("""\
@@ -56,51 +55,13 @@ Send an SMS, or run the outbox.
   send_sms --flush [--limit N]                    send queued messages that are due
   send_sms --sweep                                cron, every minute: recover, retry,
                                                   reconcile, poll delivery states
+  send_sms --loop [--interval 5]                  the sweep every few seconds, until
+                                                  Ctrl-C / SIGTERM (a worker process)
   send_sms --refresh [--limit N]                  poll delivery states that are due
   send_sms --credits                              print the account's credits
 
 Exit status: 0 ok, 1 a message failed, 2 bad arguments or invalid input.
 """)
-
-
-def _usage_error(message: str) -> CommandError:
-    return CommandError(message, returncode=EXIT_USAGE)
-
-
-def parse_when(value: str) -> datetime:
-    """An ISO 8601 date-time; a naive one is read in the project's ``TIME_ZONE``.
-
-    Accepts ``2030-01-31T09:30``, ``2030-01-31 09:30:00``, ``2030-01-31T09:30+01:00`` and
-    ``...Z``. Raises ``CommandError`` (exit 2) with the accepted forms otherwise.
-    """
-    text = value.strip()
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise _usage_error(
-            _(
-                "--at %(value)s is not an ISO 8601 date-time; use e.g. 2030-01-31T09:30 "
-                "(project time zone) or 2030-01-31T09:30+01:00"
-            )
-            % {"value": repr(value)}
-        ) from None
-    if len(text) <= 10:
-        # "2030-01-31" parses as midnight; refuse it rather than guess a time.
-        raise _usage_error(
-            _("--at %(value)s has no time of day; use e.g. %(date)sT09:30")
-            % {"value": repr(value), "date": text}
-        )
-    if timezone.is_naive(when):
-        when = timezone.make_aware(when, timezone.get_current_timezone())
-    return when
-
-
-def split_numbers(values: Sequence[str] | None) -> list[str]:
-    """``--to`` values: repeatable, each may hold several numbers separated by commas."""
-    numbers: list[str] = []
-    for value in values or ():
-        numbers.extend(piece.strip() for piece in value.split(",") if piece.strip())
-    return numbers
 
 
 class Command(BaseCommand):
@@ -130,6 +91,14 @@ class Command(BaseCommand):
             help=_(
                 "Run the outbox maintenance (cron, every minute): recover expired leases, "
                 "re-enqueue due messages, reconcile unknown outcomes, poll delivery states."
+            ),
+        )
+        mode.add_argument(
+            "--loop",
+            action="store_true",
+            help=_(
+                "Run the sweep every --interval seconds until interrupted (Ctrl-C, SIGTERM): "
+                "a worker process for projects without a task worker."
             ),
         )
         mode.add_argument(
@@ -180,6 +149,13 @@ class Command(BaseCommand):
             "--limit", type=int, metavar="N", help=_("Handle at most N messages (N >= 1).")
         )
         parser.add_argument(
+            "--interval",
+            type=float,
+            default=5.0,
+            metavar="SECONDS",
+            help=_("--loop: seconds between two sweeps (default 5)."),
+        )
+        parser.add_argument(
             "--quiet",
             action="store_true",
             help=_(
@@ -193,7 +169,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.quiet = bool(options["quiet"]) or options.get("verbosity", 1) == 0
         mode = next(
-            (name for name in ("flush", "sweep", "refresh", "credits") if options[name]), None
+            (name for name in ("flush", "sweep", "loop", "refresh", "credits") if options[name]),
+            None,
         )
         self._check_combinations(mode, options)
         try:
@@ -201,6 +178,8 @@ class Command(BaseCommand):
                 self.flush(options["limit"])
             elif mode == "sweep":
                 self.sweep()
+            elif mode == "loop":
+                self.loop(options["interval"])
             elif mode == "refresh":
                 self.refresh(options["limit"])
             elif mode == "credits":
@@ -208,7 +187,7 @@ class Command(BaseCommand):
             else:
                 self.send(options)
         except ImproperlyConfigured as exc:
-            raise _usage_error(_("Configuration error: %(error)s") % {"error": exc}) from None
+            raise usage_error(_("Configuration error: %(error)s") % {"error": exc}) from None
         except SmsRestError as exc:
             raise CommandError(
                 _("Gateway error: %(error)s") % {"error": exc}, returncode=EXIT_FAILED
@@ -227,29 +206,31 @@ class Command(BaseCommand):
         if mode is not None:
             given = [name for name, value in send_only.items() if value]
             if given:
-                raise _usage_error(
+                raise usage_error(
                     _("%(options)s cannot be combined with --%(mode)s")
                     % {"options": ", ".join(given), "mode": mode}
                 )
         if options["limit"] is not None:
             if mode not in ("flush", "refresh"):
-                raise _usage_error(_("--limit only applies to --flush and --refresh"))
+                raise usage_error(_("--limit only applies to --flush and --refresh"))
             if options["limit"] < 1:
-                raise _usage_error(
+                raise usage_error(
                     _("--limit must be at least 1, not %(limit)s") % {"limit": options["limit"]}
                 )
+        if options["interval"] <= 0 or options["interval"] != options["interval"]:
+            raise usage_error(_("--interval must be a positive number of seconds"))
         if mode is None:
             if not options["to"]:
-                raise _usage_error(
+                raise usage_error(
                     _(
                         "give at least one recipient with --to (or one of --flush, --sweep, "
                         "--refresh, --credits); see --help"
                     )
                 )
             if options["text"] is None:
-                raise _usage_error(_("give the message text, or '-' to read it from stdin"))
+                raise usage_error(_("give the message text, or '-' to read it from stdin"))
             if options["queue"] and options["dry_run"]:
-                raise _usage_error(_("--queue and --dry-run exclude each other"))
+                raise usage_error(_("--queue and --dry-run exclude each other"))
 
     # --- one message ------------------------------------------------------------------
 
@@ -258,12 +239,17 @@ class Command(BaseCommand):
         if text != "-":
             return text
         stream: IO[str] = options.get("stdin") or sys.stdin
+        try:
+            read = stream.read()
+        except UnicodeDecodeError as exc:
+            raise usage_error(
+                _("the text on standard input is not valid %(encoding)s: %(error)s")
+                % {"encoding": exc.encoding.upper(), "error": exc.reason}
+            ) from None
         # One trailing newline (from echo or a file) is not part of the message.
-        return stream.read().removesuffix("\n").removesuffix("\r")
+        return read.removesuffix("\n").removesuffix("\r")
 
     def send(self, options: dict[str, Any]) -> None:
-        from django_smsrest import services
-
         text = self._read_text(options)
         numbers = split_numbers(options["to"])
         when = parse_when(options["at"]) if options["at"] else None
@@ -275,74 +261,43 @@ class Command(BaseCommand):
         try:
             checked = services.validate_sms(text, numbers, **kwargs)
             if options["dry_run"]:
-                self._print_dry_run(checked)
+                # A dry run prints even with --quiet: printing is its whole point.
+                self.stdout.write("\n".join(output.dry_run_lines(checked)))
                 return
             message = services.send_sms(text, numbers, defer=options["queue"], **kwargs)
         except ValidationError as exc:
-            raise _usage_error(_validation_text(exc)) from None
+            raise usage_error(validation_text(exc)) from None
         message.refresh_from_db()
-        self._print_message(message, queued=options["queue"])
+        if not self.quiet:
+            self.stdout.write(output.message_line(message, self.style, queued=options["queue"]))
+        self._exit_unless_sent(message, queued=options["queue"])
+
+    def _exit_unless_sent(self, message: SmsMessage, *, queued: bool) -> None:
+        """Exit 1 when the message failed, or when it was to be sent now and is still
+        waiting (the gateway could not be reached, or the outcome is being checked)."""
+        reason = message.last_error or message.get_status_display()
         if message.status in lifecycle.FAILED_OUTCOMES:
             raise CommandError(
-                _("SMS #%(pk)s failed: %(error)s")
-                % {"pk": message.pk, "error": message.last_error or message.get_status_display()},
+                _("SMS #%(pk)s failed: %(error)s") % {"pk": message.pk, "error": reason},
                 returncode=EXIT_FAILED,
             )
-
-    def _print_dry_run(self, checked: Any) -> None:
-        from django_smsrest.models import Encoding
-
-        when = checked.scheduled_delivery_time
-        # One msgid per line, labels included, so that a translation can realign them.
-        lines = [
-            _("Dry run: nothing was sent."),
-            _("  encoding:    %(encoding)s") % {"encoding": Encoding(checked.encoding).label},
-            _("  segments:    %(n)s per recipient") % {"n": checked.segments},
-            _("  recipients:  %(n)s (%(numbers)s)")
-            % {"n": len(checked.recipients), "numbers": ", ".join(checked.recipients)},
-            _("  credits:     %(n)s") % {"n": checked.credits},
-            _("  type:        %(type)s") % {"type": checked.message_type},
-            _("  sender:      %(sender)s") % {"sender": checked.sender or _("(account default)")},
-            _("  scheduled:   %(when)s")
-            % {"when": timezone.localtime(when).isoformat() if when else _("now")},
-        ]
-        if checked.orders > 1:
-            lines.append(_("  orders:      %(n)s (POST sms requests)") % {"n": checked.orders})
-        # A dry run prints even with --quiet: printing is its whole point.
-        self.stdout.write("\n".join(lines))
-
-    def _print_message(self, message: Any, *, queued: bool) -> None:
-        if self.quiet:
-            return
-        parts = [
-            _("SMS #%(pk)s to %(count)s recipient(s): %(status)s")
-            % {
-                "pk": message.pk,
-                "count": message.recipient_count,
-                "status": message.get_status_display(),
-            },
-            _("order %(order_id)s") % {"order_id": message.order_id},
-        ]
-        if message.total_sent is not None:
-            parts.append(_("%(n)s credit(s) used") % {"n": message.total_sent})
-        if message.remaining_credits is not None:
-            parts.append(_("%(n)s left") % {"n": message.remaining_credits})
-        if queued and message.status == Status.QUEUED:
-            parts.append(_("the task worker will send it"))
-        style = (
-            self.style.ERROR if message.status in lifecycle.FAILED_OUTCOMES else self.style.SUCCESS
-        )
-        self.stdout.write(style(" · ".join(parts)))
+        if not queued and message.status in lifecycle.IN_FLIGHT:
+            raise CommandError(
+                _(
+                    "SMS #%(pk)s was not sent yet: %(error)s It stays in the outbox and "
+                    "will be tried again by the sweep or the task worker."
+                )
+                % {"pk": message.pk, "error": reason},
+                returncode=EXIT_FAILED,
+            )
 
     # --- the outbox -------------------------------------------------------------------
 
     def flush(self, limit: int | None) -> None:
-        from django_smsrest import services
-
         total = services.pending_count()
         if limit is not None:
             total = min(total, limit)
-        with self._progress(_("Sending"), total=total) as on_progress:
+        with output.progress(self.stdout, _("Sending"), total, quiet=self.quiet) as on_progress:
             report = services.flush_queue(limit=limit, on_progress=on_progress)
         failed = sum(
             n for status, n in report.by_status.items() if status in lifecycle.FAILED_OUTCOMES
@@ -383,89 +338,49 @@ class Command(BaseCommand):
             )
 
     def sweep(self) -> None:
-        from django_smsrest import services
-
         report = services.sweep()
         if not self.quiet:
-            self.stdout.write(_("Sweep: %(report)s.") % {"report": _describe_report(report)})
+            self.stdout.write(_("Sweep: %(report)s.") % {"report": output.describe_report(report)})
         if report.errors:
             raise CommandError(
                 _("Sweep finished with %(n)s error(s); see the logs.") % {"n": report.errors},
                 returncode=EXIT_FAILED,
             )
 
-    def refresh(self, limit: int | None) -> None:
-        from django_smsrest import services
+    def loop(self, interval: float) -> None:
+        """Sweep every ``interval`` seconds until SIGINT or SIGTERM. A failing sweep is
+        reported and the loop goes on: a worker must outlive a gateway outage."""
+        stop = threading.Event()
+        previous = {
+            sig: signal.signal(sig, lambda *_args: stop.set())
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        if not self.quiet:
+            self.stdout.write(_("Sweeping every %(s)gs; Ctrl-C to stop.") % {"s": interval})
+        try:
+            while not stop.is_set():
+                try:
+                    self.sweep()
+                except CommandError as exc:
+                    self.stderr.write(str(exc))
+                stop.wait(interval)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if not self.quiet:
+            self.stdout.write(_("Stopped."))
 
+    def refresh(self, limit: int | None) -> None:
         result = services.refresh_due_statuses(limit=limit)
         if not self.quiet:
             self.stdout.write(
-                _("Delivery states refreshed: %(report)s.") % {"report": _describe_report(result)}
+                _("Delivery states refreshed: %(report)s.")
+                % {"report": output.describe_report(result)}
             )
 
     def credits(self) -> None:
-        from django_smsrest import services
-
         status = services.get_credits()
         for kind, quantity in sorted(status.credits.items()):
             self.stdout.write(f"{kind}\t{quantity}")
         if status.money is not None:
             self.stdout.write(f"money\t{status.money}")
-
-    @contextmanager
-    def _progress(self, label: str, total: int | None) -> Iterator[Callable[..., None] | None]:
-        """A tqdm bar on a terminal; ``None`` (no callback) under cron or with --quiet."""
-        stream = getattr(self.stdout, "_out", sys.stdout)
-        if self.quiet or not (hasattr(stream, "isatty") and stream.isatty()):
-            yield None
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:  # tqdm is optional: no bar, same result
-            yield None
-            return
-        bar = tqdm(total=total, desc=label, unit="sms", file=stream, leave=False)
-
-        def on_progress(pk: int, message: Any = None) -> None:
-            # services.flush_queue calls this once per message handled.
-            bar.update(1)
-            if message is not None:
-                bar.set_postfix_str(f"#{pk} {message.status}", refresh=False)
-
-        try:
-            yield on_progress
-        finally:
-            bar.close()
-
-
-def _validation_text(exc: ValidationError) -> str:
-    """``field: message`` lines, one per problem, for the terminal."""
-    if hasattr(exc, "error_dict"):
-        lines = [
-            f"{field}: {message}"
-            for field, errors in exc.error_dict.items()
-            for error in errors
-            for message in error.messages
-        ]
-    else:
-        lines = list(exc.messages)
-    return _("invalid SMS:") + "\n  " + "\n  ".join(lines)
-
-
-def _describe_report(report: SweepReport | int | None) -> str:
-    """A one-line summary of a services report: a ``SweepReport``, a count, or None."""
-    if report is None:
-        return _("done")
-    if isinstance(report, int):
-        return str(report)
-    parts = []
-    for field in dataclasses.fields(report):
-        value = getattr(report, field.name)
-        if value is None:
-            continue
-        if isinstance(value, datetime):
-            value = timezone.localtime(value).isoformat(timespec="seconds")
-        elif isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or 0
-        parts.append(f"{field.name.replace('_', ' ')}: {value}")
-    return "; ".join(parts)

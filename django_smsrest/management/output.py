@@ -1,0 +1,117 @@
+"""The ``send_sms`` command's output side: what a person reads on the terminal.
+
+Every function writes through the command's ``stdout`` wrapper (so ``--quiet`` and styles
+apply) and reads rows only as the services returned them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import OutputWrapper
+from django.core.management.color import Style
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from django_smsrest import lifecycle
+from django_smsrest.models import Encoding, SmsMessage, Status
+from django_smsrest.validation import ValidatedSms
+
+
+def dry_run_lines(checked: ValidatedSms) -> list[str]:
+    """What ``--dry-run`` prints: encoding, segments, recipients, credits, type, sender, time."""
+    when = checked.scheduled_delivery_time
+    # One msgid per line, labels included, so that a translation can realign them.
+    lines = [
+        _("Dry run: nothing was sent."),
+        _("  encoding:    %(encoding)s") % {"encoding": Encoding(checked.encoding).label},
+        _("  segments:    %(n)s per recipient") % {"n": checked.segments},
+        _("  recipients:  %(n)s (%(numbers)s)")
+        % {"n": len(checked.recipients), "numbers": ", ".join(checked.recipients)},
+        _("  credits:     %(n)s") % {"n": checked.credits},
+        _("  type:        %(type)s") % {"type": checked.message_type},
+        _("  sender:      %(sender)s") % {"sender": checked.sender or _("(account default)")},
+        _("  scheduled:   %(when)s")
+        % {"when": timezone.localtime(when).isoformat() if when else _("now")},
+    ]
+    if checked.orders > 1:
+        lines.append(_("  orders:      %(n)s (POST sms requests)") % {"n": checked.orders})
+    return lines
+
+
+def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:
+    """One styled line for a message just sent or queued: status, order, credits."""
+    parts = [
+        _("SMS #%(pk)s to %(count)s recipient(s): %(status)s")
+        % {
+            "pk": message.pk,
+            "count": message.recipient_count,
+            "status": message.get_status_display(),
+        },
+        _("order %(order_id)s") % {"order_id": message.order_id},
+    ]
+    if message.total_sent is not None:
+        parts.append(_("%(n)s credit(s) used") % {"n": message.total_sent})
+    if message.remaining_credits is not None:
+        parts.append(_("%(n)s left") % {"n": message.remaining_credits})
+    if queued and message.status == Status.QUEUED:
+        parts.append(_("the task worker will send it"))
+    if message.status in lifecycle.FAILED_OUTCOMES:
+        paint = style.ERROR
+    elif queued or message.status not in lifecycle.IN_FLIGHT:
+        paint = style.SUCCESS
+    else:  # asked to send now, and it is still waiting: not a success
+        paint = style.WARNING
+    return paint(" · ".join(parts))
+
+
+@contextmanager
+def progress(
+    stdout: OutputWrapper, label: str, total: int | None, *, quiet: bool
+) -> Iterator[Callable[..., None] | None]:
+    """A tqdm bar on a terminal; ``None`` (no callback) under cron or with --quiet."""
+    stream = getattr(stdout, "_out", sys.stdout)
+    if quiet or not (hasattr(stream, "isatty") and stream.isatty()):
+        yield None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is optional: no bar, same result
+        yield None
+        return
+    bar = tqdm(total=total, desc=label, unit="sms", file=stream, leave=False)
+
+    def on_progress(pk: int, message: Any = None) -> None:
+        # services.flush_queue calls this once per message handled.
+        bar.update(1)
+        if message is not None:
+            bar.set_postfix_str(f"#{pk} {message.status}", refresh=False)
+
+    try:
+        yield on_progress
+    finally:
+        bar.close()
+
+
+def describe_report(report: Any) -> str:
+    """A one-line summary of a services report (a dataclass), a count, or None."""
+    if report is None:
+        return _("done")
+    if isinstance(report, int):
+        return str(report)
+    parts = []
+    for field in dataclasses.fields(report):
+        value = getattr(report, field.name)
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = timezone.localtime(value).isoformat(timespec="seconds")
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or 0
+        parts.append(f"{field.name.replace('_', ' ')}: {value}")
+    return "; ".join(parts)
