@@ -169,6 +169,18 @@ class Job:
     def lease(self) -> datetime:
         return timezone.now() + timedelta(seconds=self.conf.lease_seconds)
 
+    def hold_lease(self) -> None:
+        """Make sure the claim is still ours, and will stay ours for a whole POST, before
+        a POST goes out. Nobody can take the row over before ``lease_until`` (the sweeper
+        only expires past leases), so while more than one HTTP call's time is left this
+        costs nothing; otherwise the lease is renewed with a guarded UPDATE, which raises
+        :class:`LostClaim` when a worker that stalled finds the row taken over: it stops
+        before posting an order the new claimant may be sending too."""
+        needed = timedelta(seconds=sum(self.conf.timeout) + 1)
+        until = self.msg.lease_until
+        if until is None or until - timezone.now() < needed:
+            self.write(lease_until=self.lease())
+
     def pending_orders(self) -> list[tuple[SmsOrder, tuple[str, ...]]]:
         """The orders not yet accepted, each with its recipients (one query for the
         recipients, and one for the orders unless :meth:`load` brought them).
@@ -309,30 +321,34 @@ class Job:
         accepted earlier the message did partly go out: it stays SENT (so its delivery is
         tracked) with the reason in ``last_error`` and the unsent recipients in ERROR."""
         msg = self.msg
-        pending = SmsOrder.objects.filter(message_id=msg.pk, status=OrderStatus.PENDING)
         accepted = msg.total_sent is not None
-        if accepted:
-            SmsRecipient.objects.filter(
-                message_id=msg.pk, order__status=OrderStatus.PENDING
-            ).update(state=DeliveryState.ERROR.value, updated_at=timezone.now())
-        pending.update(status=OrderStatus.REJECTED)
-        if accepted:
-            self.release(
-                Status.SENT,
-                next_attempt_at=None,
-                next_status_check_at=timezone.now()
-                + timedelta(seconds=self.conf.status_poll_base_seconds),
-                status_checks=0,
-                last_error=reason,
-                **self.aggregates(),
-            )
-        else:
-            self.release(
-                Status.FAILED,
-                next_attempt_at=None,
-                last_error=reason,
-                finished_at=timezone.now(),
-                **self.aggregates(),
+        # The guarded message write comes first, in the same transaction as the order and
+        # recipient writes: a worker whose claim was taken over gets LostClaim and marks
+        # nothing, not even orders the new claimant is sending.
+        with transaction.atomic(using=router.db_for_write(SmsMessage)):
+            if accepted:
+                self.release(
+                    Status.SENT,
+                    next_attempt_at=None,
+                    next_status_check_at=timezone.now()
+                    + timedelta(seconds=self.conf.status_poll_base_seconds),
+                    status_checks=0,
+                    last_error=reason,
+                    **self.aggregates(),
+                )
+                SmsRecipient.objects.filter(
+                    message_id=msg.pk, order__status=OrderStatus.PENDING
+                ).update(state=DeliveryState.ERROR.value, updated_at=timezone.now())
+            else:
+                self.release(
+                    Status.FAILED,
+                    next_attempt_at=None,
+                    last_error=reason,
+                    finished_at=timezone.now(),
+                    **self.aggregates(),
+                )
+            SmsOrder.objects.filter(message_id=msg.pk, status=OrderStatus.PENDING).update(
+                status=OrderStatus.REJECTED
             )
         send_robust(
             signals.post_send,
@@ -410,6 +426,7 @@ class Job:
         pending = self.pending_orders()
         for i, (order, numbers) in enumerate(pending):
             last = i == len(pending) - 1
+            self.hold_lease()
             try:
                 result = self.backend.send(self.outgoing(order, numbers))
             except NotSentError as exc:
@@ -454,15 +471,16 @@ class Job:
             sender=SmsMessage, message=self.msg
         ):
             if isinstance(response, SendCancelled):
-                SmsOrder.objects.filter(message_id=self.msg.pk, status=OrderStatus.PENDING).update(
-                    status=OrderStatus.CANCELLED
-                )
-                self.release(
-                    Status.CANCELLED,
-                    next_attempt_at=None,
-                    last_error=str(response.reason)[:ERROR_MAX],
-                    finished_at=timezone.now(),
-                )
+                with transaction.atomic(using=router.db_for_write(SmsMessage)):
+                    self.release(
+                        Status.CANCELLED,
+                        next_attempt_at=None,
+                        last_error=str(response.reason)[:ERROR_MAX],
+                        finished_at=timezone.now(),
+                    )
+                    SmsOrder.objects.filter(
+                        message_id=self.msg.pk, status=OrderStatus.PENDING
+                    ).update(status=OrderStatus.CANCELLED)
                 return self.msg
             if isinstance(response, Exception):
                 self.retry(response)

@@ -199,7 +199,7 @@ def test_killed_between_recording_the_order_and_the_message_totals_are_rebuilt(
     """Killed after ``SmsOrder`` was marked ACCEPTED and before the message row was
     written: the reconciled message must still report what was sent (it reported
     ``total_sent=None`` before the fix in ``Job.pending_orders``)."""
-    from django_smsrest import outbox, services
+    from django_smsrest import dispatch, outbox, services
     from django_smsrest.models import OrderStatus, SmsMessage, Status
 
     msg = services.queue_sms("Hello", ["+393471234567"])
@@ -235,14 +235,14 @@ def test_killed_after_the_first_of_two_orders_then_the_second_is_refused_is_part
     """Order 1 accepted, the worker dies before writing the message; after recovery the
     gateway refuses order 2 for good. Recipients of order 1 did get the SMS, so the message
     must not end FAILED ("nothing was sent"): it stays SENT with the reason."""
-    from django_smsrest import outbox, services
+    from django_smsrest import dispatch, outbox, services
     from django_smsrest.backends import locmem
     from django_smsrest.exceptions import GatewayRejected
     from django_smsrest.models import OrderStatus, SmsMessage, Status
 
     with monkeypatch.context() as patch:
         # Queue without sending (no task run at commit).
-        patch.setattr(outbox, "enqueue_send", lambda *a, **k: None)
+        patch.setattr(dispatch, "enqueue_send", lambda *a, **k: None)
         msg = services.queue_sms("Hello", ["+393471234567", "+393471234568"])
     assert msg.orders.count() == 2
 
@@ -261,7 +261,7 @@ def test_killed_after_the_first_of_two_orders_then_the_second_is_refused_is_part
     assert msg.orders.get(index=0).status == OrderStatus.ACCEPTED
 
     with monkeypatch.context() as patch:
-        patch.setattr(outbox, "enqueue_send", lambda *a, **k: None)
+        patch.setattr(dispatch, "enqueue_send", lambda *a, **k: None)
         report = services.sweep(now=_after_lease())  # order 1 found, order 2 -> 404
         assert report.reconciled == {Status.QUEUED: 1}
         SmsMessage.objects.filter(pk=msg.pk).update(next_attempt_at=None)
