@@ -120,6 +120,7 @@ class SmsRestSettings:
     task_queue: str
     task_priority: int
     max_attempts: int
+    send_max_age_hours: float
     retry_base_seconds: float
     retry_max_seconds: float
     lease_seconds: float
@@ -159,6 +160,9 @@ DEFAULTS: Mapping[str, Any] = {
     "TASK_QUEUE": "default",
     "TASK_PRIORITY": 0,
     "MAX_ATTEMPTS": 8,
+    # A message the gateway could not be reached for fails after this long in the queue
+    # (attempts that reached nobody do not count against MAX_ATTEMPTS).
+    "SEND_MAX_AGE_HOURS": 24.0,
     "RETRY_BASE_SECONDS": 30.0,
     "RETRY_MAX_SECONDS": 3600.0,
     "LEASE_SECONDS": None,
@@ -326,6 +330,7 @@ def build_settings(
         task_queue=merged["TASK_QUEUE"],
         task_priority=int(merged["TASK_PRIORITY"]),
         max_attempts=max_attempts,
+        send_max_age_hours=_positive(merged, "SEND_MAX_AGE_HOURS", float),
         retry_base_seconds=_positive(merged, "RETRY_BASE_SECONDS", float),
         retry_max_seconds=_positive(merged, "RETRY_MAX_SECONDS", float),
         lease_seconds=float(lease),

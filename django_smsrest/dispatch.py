@@ -44,3 +44,21 @@ def enqueue_send(message_id: int, *, run_after: datetime | None = None) -> Any:
 def enqueue_refresh(message_id: int) -> Any:
     """Hint a worker to refresh the delivery status of ``message_id``."""
     return enqueue(REFRESH_TASK, message_id)
+
+
+def runs_inline() -> bool:
+    """Whether the configured task backend runs a task inside ``enqueue()`` (Django's
+    ``ImmediateBackend``, the default): then there is no worker to hand work to, and a
+    sweep sends the due queue itself, with the flush's brakes, instead of enqueueing one
+    task per message that would each run, unbraked, at commit."""
+    try:  # Django >= 6.0
+        from django.tasks import task_backends  # type: ignore[import-not-found,unused-ignore]
+        from django.tasks.backends.immediate import (  # type: ignore[import-not-found,unused-ignore]
+            ImmediateBackend,
+        )
+    except ImportError:  # Django 5.2: the backport
+        from django_tasks import task_backends  # type: ignore[no-redef,unused-ignore]
+        from django_tasks.backends.immediate import (  # type: ignore[no-redef,unused-ignore]
+            ImmediateBackend,
+        )
+    return isinstance(task_backends[get_settings().task_backend], ImmediateBackend)

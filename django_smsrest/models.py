@@ -180,3 +180,20 @@ class SmsRecipient(models.Model):
 
     def __str__(self) -> str:
         return self.phone_number
+
+
+class OutboxLock(models.Model):
+    """A named lease that one process at a time holds, in the database every worker
+    shares: the sweep takes ``"sweep"`` so that two sweeps started by cron (or a slow one
+    and the next) never run over the same queue at once. See ``outbox.take_lock``."""
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    held_until = models.DateTimeField(_("held until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbox lock")
+        verbose_name_plural = _("outbox locks")
+
+    def __str__(self) -> str:
+        return self.name

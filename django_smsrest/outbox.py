@@ -33,6 +33,7 @@ from django_smsrest import lifecycle, signals, throttle
 from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
+    GatewayConnectionError,
     GatewayError,
     GatewayRejected,
     MaybeSentError,
@@ -41,7 +42,14 @@ from django_smsrest.exceptions import (
     RateLimited,
     SendCancelled,
 )
-from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
+from django_smsrest.models import (
+    OrderStatus,
+    OutboxLock,
+    SmsMessage,
+    SmsOrder,
+    SmsRecipient,
+    Status,
+)
 from django_smsrest.results import DeliveryState, SendResult
 
 logger = logging.getLogger("django_smsrest")
@@ -316,7 +324,7 @@ class Job:
                 threshold=threshold,
             )
 
-    def give_up(self, reason: str, exc: BaseException | None) -> SmsMessage:
+    def give_up(self, reason: str, exc: BaseException | None, **fields: Any) -> SmsMessage:
         """Stop for good. Orders still pending are marked REJECTED. If some orders were
         accepted earlier the message did partly go out: it stays SENT (so its delivery is
         tracked) with the reason in ``last_error`` and the unsent recipients in ERROR."""
@@ -335,6 +343,7 @@ class Job:
                     status_checks=0,
                     last_error=reason,
                     **self.aggregates(),
+                    **fields,
                 )
                 SmsRecipient.objects.filter(
                     message_id=msg.pk, order__status=OrderStatus.PENDING
@@ -346,6 +355,7 @@ class Job:
                     last_error=reason,
                     finished_at=timezone.now(),
                     **self.aggregates(),
+                    **fields,
                 )
             SmsOrder.objects.filter(message_id=msg.pk, status=OrderStatus.PENDING).update(
                 status=OrderStatus.REJECTED
@@ -361,14 +371,31 @@ class Job:
 
     def retry(self, exc: BaseException) -> SmsMessage:
         """Surely not sent (or proven not sent): QUEUED with backoff (``next_attempt_at``;
-        the caller leaves a task hint for then), FAILED when out of attempts."""
+        the caller leaves a task hint for then), FAILED when out of attempts or past the
+        time budget.
+
+        An attempt that could not reach the gateway at all (connection refused, DNS,
+        connect timeout) does not count against ``MAX_ATTEMPTS``: an outage must not burn
+        the queue. Such a message fails only once it has waited ``SEND_MAX_AGE_HOURS``."""
         msg, conf = self.msg, self.conf
         reason = describe_error(exc, conf)
+        unreachable = isinstance(exc, GatewayConnectionError)
+        if unreachable:
+            msg.attempts -= 1  # the claim counted it; nothing reached the gateway
+        age = timezone.now() - msg.created_at
+        if age > timedelta(hours=conf.send_max_age_hours):
+            return self.give_up(
+                str(_("Not sent within %(hours)s hours of being queued. Last error: %(error)s"))
+                % {"hours": f"{conf.send_max_age_hours:g}", "error": reason},
+                exc,
+                attempts=msg.attempts,
+            )
         if msg.attempts >= conf.max_attempts:
             return self.give_up(
                 str(_("Gave up after %(n)d attempts. Last error: %(error)s"))
                 % {"n": msg.attempts, "error": reason},
                 exc,
+                attempts=msg.attempts,
             )
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
         when = timezone.now() + timedelta(
@@ -377,11 +404,15 @@ class Job:
         if isinstance(exc, RateLimited):
             # A 429 is about the account: hold every other send until this one's retry.
             throttle.pause_sending(when, conf=conf)
+        if unreachable:
+            note = _("The gateway could not be reached, will retry: %(error)s")
+        else:
+            note = _("Attempt %(n)d failed, will retry: %(error)s")
         self.release(
             Status.QUEUED,
             next_attempt_at=when,
-            last_error=str(_("Attempt %(n)d failed, will retry: %(error)s"))
-            % {"n": msg.attempts, "error": reason},
+            attempts=msg.attempts,
+            last_error=str(note) % {"n": msg.attempts, "error": reason},
             **self.aggregates(),
         )
         return msg
@@ -510,6 +541,24 @@ def claim(
         changes.update(status=Status.SENDING, attempts=F("attempts") + 1)
     won = SmsMessage.objects.filter(*conditions, pk=pk, **match).update(**changes)
     return token if won else None
+
+
+def take_lock(name: str, seconds: float, now: datetime | None = None) -> str | None:
+    """Take the named :class:`~django_smsrest.models.OutboxLock` for ``seconds``: one
+    conditional UPDATE, like a message claim. The token to release it with, or ``None``
+    when another process holds it (its lease not yet expired)."""
+    now = now or timezone.now()
+    OutboxLock.objects.get_or_create(name=name)
+    token = uuid.uuid4().hex
+    won = OutboxLock.objects.filter(
+        Q(held_until__isnull=True) | Q(held_until__lt=now), name=name
+    ).update(token=token, held_until=now + timedelta(seconds=seconds))
+    return token if won else None
+
+
+def release_lock(name: str, token: str) -> None:
+    """Give the lock back, if it is still ours."""
+    OutboxLock.objects.filter(name=name, token=token).update(token="", held_until=None)
 
 
 def digits(number: str) -> str:

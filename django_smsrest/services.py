@@ -62,8 +62,10 @@ from django_smsrest.outbox import (
     lease_free_q,
     on_commit,
     outbox_db,
+    release_lock,
     retry_delay,
     send_robust,
+    take_lock,
 )
 from django_smsrest.results import AccountStatus, DeliveryState
 from django_smsrest.validation import ValidatedSms, validate_sms
@@ -137,9 +139,14 @@ class SweepReport:
     expired_leases: int = 0  # SENDING rows whose worker vanished -> UNKNOWN
     reconciled: Counter[str] = field(default_factory=Counter)  # UNKNOWN rows, by new status
     enqueued: int = 0  # due QUEUED rows re-enqueued as tasks
+    # With no task worker (ImmediateBackend) the sweep sends the due queue itself, through
+    # flush_queue: the outcomes by status, and whether it gave way (gateway unreachable).
+    sent: Counter[str] = field(default_factory=Counter)
+    stopped_early: bool = False
     paused_until: datetime | None = None  # account paused after a 429: nothing enqueued
     refreshed: int = 0  # status checks done
     errors: int = 0
+    busy: bool = False  # another sweep holds the lock: this one did nothing
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -771,20 +778,38 @@ def _after_lost_claim(due: QuerySet[SmsMessage], pending: deque[int]) -> deque[i
     return deque(left[start:] + left[:start])
 
 
+#: How long a sweep holds the sweep lock at most (a crashed sweep frees it after this).
+SWEEP_LOCK_SECONDS = 600.0
+
+
 def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepReport:
     """Keep the outbox moving whatever happened to workers and task hints. Run it
-    periodically (``sweep_task`` or the management command), e.g. every minute.
+    periodically (``sweep_task``, ``manage.py send_sms --sweep`` from cron, or
+    ``send_sms --loop``), e.g. every minute. Only one sweep runs at a time (a lock row in
+    the database); one started while another runs returns at once (``report.busy``).
 
     1. SENDING rows whose lease expired (the worker died or hung) -> UNKNOWN, never
        straight back to QUEUED: their POST may have gone out.
     2. UNKNOWN rows that are due -> :func:`reconcile` (``GET sms/{order_id}``).
-    3. Due QUEUED rows -> the send task is enqueued again (on commit). A duplicate of a
-       hint still in a broker is harmless: the claim lets only one through. Skipped while
-       the account is paused after a 429 (``report.paused_until``): the sends would only be
-       deferred again.
+    3. Due QUEUED rows: with a task worker, the send task is enqueued again (on commit; a
+       duplicate of a hint still in a broker is harmless, the claim lets only one
+       through). With no worker (the ``ImmediateBackend``), they are sent here by
+       :func:`flush_queue`, which gives way when the gateway is unreachable
+       (``report.stopped_early``). Skipped while the account is paused after a 429
+       (``report.paused_until``).
     4. Due status checks -> :func:`refresh_due_statuses`.
     """
-    now = now or timezone.now()
+    token = take_lock("sweep", SWEEP_LOCK_SECONDS)
+    if token is None:
+        logger.info("Sweep skipped: another sweep is running")
+        return SweepReport(busy=True)
+    try:
+        return _sweep(now or timezone.now(), limit)
+    finally:
+        release_lock("sweep", token)
+
+
+def _sweep(now: datetime, limit: int | None) -> SweepReport:
     report = SweepReport()
     report.expired_leases = SmsMessage.objects.filter(
         status=Status.SENDING, lease_until__lt=now
@@ -810,10 +835,17 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
             report.reconciled[str(msg.status)] += 1
     report.paused_until = throttle.sending_paused_until(now)
     if report.paused_until is None:
-        queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
-        for pk in _pages(queued, limit):
-            on_commit(partial(dispatch.enqueue_send, pk))
-            report.enqueued += 1
+        if dispatch.runs_inline():
+            flushed = flush_queue(limit=limit)
+            report.sent = flushed.by_status
+            report.errors += flushed.errors
+            report.stopped_early = flushed.stopped_early
+            report.paused_until = flushed.paused_until
+        else:
+            queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
+            for pk in _pages(queued, limit):
+                on_commit(partial(dispatch.enqueue_send, pk))
+                report.enqueued += 1
     report.refreshed = refresh_due_statuses(limit=limit, now=now)
     return report
 

@@ -309,6 +309,21 @@ def test_sweep_sends_what_a_lost_hint_left_behind(cli, django_capture_on_commit_
     assert msg.status == Status.SENT
 
 
+def test_sweep_exits_1_and_burns_nothing_when_the_gateway_is_unreachable(cli, monkeypatch) -> None:
+    for i in range(20):
+        _queue(f"m{i}")
+
+    def black_hole(self, order):
+        raise GatewayConnectionError("Could not connect to the gateway")
+
+    monkeypatch.setattr(locmem.LocmemBackend, "send", black_hole)
+    code, out, err = cli("--sweep")
+    assert code == 1
+    assert "The sweep stopped sending" in err
+    assert "sent: queued 3" in out and "stopped early: True" in out
+    assert set(SmsMessage.objects.values_list("attempts", flat=True)) == {0}
+
+
 def test_refresh_records_due_delivery_states(cli) -> None:
     msg = services.send_sms("track", [NUMBER])
     locmem.set_delivery_state("DLVRD")

@@ -199,7 +199,7 @@ def test_killed_between_recording_the_order_and_the_message_totals_are_rebuilt(
     """Killed after ``SmsOrder`` was marked ACCEPTED and before the message row was
     written: the reconciled message must still report what was sent (it reported
     ``total_sent=None`` before the fix in ``Job.pending_orders``)."""
-    from django_smsrest import dispatch, outbox, services
+    from django_smsrest import outbox, services
     from django_smsrest.models import OrderStatus, SmsMessage, Status
 
     msg = services.queue_sms("Hello", ["+393471234567"])

@@ -83,4 +83,6 @@ def test_the_flush_command_exits_1_when_it_gives_way(sms_outbox: list) -> None: 
     with pytest.raises(CommandError, match="Stopped early") as caught:
         call_command("send_sms", "--flush", "--quiet")
     assert caught.value.returncode == 1
-    assert SmsMessage.objects.filter(status=Status.QUEUED, attempts=0).count() == 1
+    assert SmsMessage.objects.filter(status=Status.QUEUED, next_attempt_at=None).count() == 1
+    # Attempts that reached no gateway do not count against MAX_ATTEMPTS.
+    assert set(SmsMessage.objects.values_list("attempts", flat=True)) == {0}

@@ -26,6 +26,7 @@ from django_smsrest.exceptions import (
 from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.testing import outbox as outbox_helpers
 from django_smsrest.testing.outbox import assert_sms_sent
+from django_smsrest.testing.tasks import no_task_worker
 from tests.settings import SMSREST
 
 # The package's pytest fixture (an empty locmem outbox per test).
@@ -233,7 +234,8 @@ def test_retryable_failures_back_off_then_fail_after_max_attempts(sms_outbox: li
     with override_settings(SMSREST={**SMSREST, "MAX_ATTEMPTS": 3}):
         msg = services.queue_sms("Hello", [A])
         for attempt in (1, 2, 3):
-            locmem.fail_next("send", GatewayConnectionError("refused"))
+            # A 500 the GET then shows was never accepted: it reached the gateway, it counts.
+            locmem.fail_next("send", GatewayServerError("HTTP 500", status_code=500))
             make_due(msg)
             msg = services.send_message(msg.pk)  # type: ignore[assignment]
             assert msg.attempts == attempt
@@ -241,6 +243,29 @@ def test_retryable_failures_back_off_then_fail_after_max_attempts(sms_outbox: li
             assert msg.status == expected, msg.last_error
     assert "Gave up after 3 attempts" in msg.last_error and msg.next_attempt_at is None
     assert sms_outbox == []
+
+
+def test_an_unreachable_gateway_does_not_use_up_attempts_only_the_time_budget(
+    sms_outbox: list,
+) -> None:
+    with override_settings(SMSREST={**SMSREST, "MAX_ATTEMPTS": 3, "SEND_MAX_AGE_HOURS": 1}):
+        msg = services.queue_sms("Hello", [A])
+        for _ in range(10):  # far more than MAX_ATTEMPTS connection failures
+            locmem.fail_next("send", GatewayConnectionError("connection refused"))
+            make_due(msg)
+            msg = services.send_message(msg.pk)  # type: ignore[assignment]
+            assert msg.status == Status.QUEUED and msg.attempts == 0
+            assert "could not be reached" in msg.last_error
+        # Past the time budget, the next failure to reach the gateway fails it.
+        SmsMessage.objects.filter(pk=msg.pk).update(
+            created_at=timezone.now() - timedelta(hours=1, minutes=1)
+        )
+        locmem.fail_next("send", GatewayConnectionError("connection refused"))
+        make_due(msg)
+        msg = services.send_message(msg.pk)  # type: ignore[assignment]
+    assert msg.status == Status.FAILED
+    assert "Not sent within 1 hours of being queued" in msg.last_error
+    assert msg.attempts == 0 and sms_outbox == []
 
 
 def test_rate_limit_waits_at_least_retry_after(sms_outbox: list) -> None:
@@ -300,15 +325,57 @@ def test_expired_lease_never_accepted_is_requeued_not_resent_blindly(sms_outbox:
     assert locmem.calls("get_order") == 1 and sms_outbox == []
 
 
-def test_sweep_reenqueues_due_queued_messages_on_commit(
+def test_sweep_reenqueues_due_queued_messages_on_commit_for_a_worker(
     sms_outbox: list, django_capture_on_commit_callbacks: Any
 ) -> None:
     msg = services.queue_sms("Hello", [A])  # its hint was "lost": on_commit never ran
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with no_task_worker, django_capture_on_commit_callbacks(execute=True) as callbacks:
         report = services.sweep()
     assert report.enqueued == 1 and len(callbacks) == 1
+    assert report.sent == {}
     msg.refresh_from_db()
-    assert msg.status == Status.SENT and len(sms_outbox) == 1  # ImmediateBackend ran it
+    assert msg.status == Status.QUEUED and sms_outbox == []  # the worker will send it
+
+
+def test_sweep_without_a_worker_sends_the_due_queue_itself(sms_outbox: list) -> None:
+    with no_task_worker:
+        msg = services.queue_sms("Hello", [A])  # its hint was lost
+    report = services.sweep()  # ImmediateBackend: no worker to hand it to
+    assert report.enqueued == 0 and report.sent == {Status.SENT: 1}
+    msg.refresh_from_db()
+    assert msg.status == Status.SENT and len(sms_outbox) == 1
+
+
+def test_sweep_gives_way_when_the_gateway_is_unreachable(
+    sms_outbox: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with no_task_worker:
+        for _ in range(20):
+            services.queue_sms("Hello", [A])
+
+    def black_hole(self: Any, order: Any) -> Any:
+        raise GatewayConnectionError("connection timed out")
+
+    monkeypatch.setattr(locmem.LocmemBackend, "send", black_hole)
+    report = services.sweep()
+    assert report.stopped_early and report.sent == {Status.QUEUED: 3}
+    assert SmsMessage.objects.filter(next_attempt_at=None).count() == 17  # not even tried
+    assert set(SmsMessage.objects.values_list("attempts", flat=True)) == {0}
+
+
+def test_two_sweeps_never_overlap(sms_outbox: list) -> None:
+    with no_task_worker:
+        msg = services.queue_sms("Hello", [A])
+    token = outbox_module.take_lock("sweep", 60)  # another sweep is running
+    assert token is not None
+    assert services.sweep() == services.SweepReport(busy=True)
+    assert SmsMessage.objects.get(pk=msg.pk).status == Status.QUEUED
+    outbox_module.release_lock("sweep", token)
+    assert services.sweep().sent == {Status.SENT: 1}
+    # A sweep that died holding the lock holds it only until the lock expires.
+    assert outbox_module.take_lock("sweep", 60) is not None
+    later = timezone.now() + timedelta(seconds=61)
+    assert outbox_module.take_lock("sweep", 60, now=later) is not None
 
 
 # --- signals ------------------------------------------------------------------------------

@@ -192,8 +192,8 @@ def test_sweep_does_not_re_enqueue_while_paused_but_still_reconciles(sms_outbox:
     assert locmem.calls("get_order") == 1 and locmem.calls("send") == 0
 
     throttle.clear_pause()
-    report = services.sweep()
-    assert report.paused_until is None and report.enqueued == 2
+    report = services.sweep()  # no task worker: the sweep sends them itself
+    assert report.paused_until is None and report.sent == {Status.SENT: 2}
 
 
 def test_sweep_command_shows_the_pause(sms_outbox: list) -> None:

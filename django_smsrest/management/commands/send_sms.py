@@ -346,6 +346,14 @@ class Command(BaseCommand):
                 _("Sweep finished with %(n)s error(s); see the logs.") % {"n": report.errors},
                 returncode=EXIT_FAILED,
             )
+        if report.stopped_early:
+            raise CommandError(
+                _(
+                    "The sweep stopped sending: the gateway sent several messages in a row "
+                    "back for a retry (unreachable or rate limiting). The rest stay queued."
+                ),
+                returncode=EXIT_FAILED,
+            )
 
     def loop(self, interval: float) -> None:
         """Sweep every ``interval`` seconds until SIGINT or SIGTERM. A failing sweep is
