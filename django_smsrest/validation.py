@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -37,6 +38,12 @@ _NUMERIC_SENDER = re.compile(r"\+?[0-9]+")
 _SENDER_CHARS = re.compile(r"[A-Za-z0-9 .\-_&]")
 
 _ENCODING_NAMES = {"gsm": _("GSM-7"), "ucs2": _("UCS-2 (Unicode)")}
+
+#: How far ahead a message may be scheduled. The gateway documents no limit; a year keeps
+#: typos such as 9999-12-31 (which no date arithmetic survives) out of the outbox.
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+# Control characters a text message may carry: line breaks (GSM-7 has LF and CR) and tab.
+_ALLOWED_CONTROLS = frozenset("\n\r\t")
 
 _PHONE_MESSAGES = {
     "empty": _("An empty phone number was given."),
@@ -82,14 +89,60 @@ def _error(message: Any, code: str, **params: Any) -> ValidationError:
     return ValidationError(message, code=code, params=params or None)
 
 
+def _visible(text: str) -> bool:
+    """Whether ``text`` has something a person would see: not only white space and
+    invisible format characters (zero-width spaces and joiners, BOM, direction marks)."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
+
+
+def _unsendable_characters(text: str) -> list[str]:
+    """Control characters other than line breaks and tab (NUL among them: PostgreSQL
+    cannot store it), and lone surrogates (no encoding can carry them), first-seen order."""
+    bad = (
+        ch
+        for ch in text
+        if unicodedata.category(ch) == "Cs"
+        or (unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS)
+    )
+    return list(dict.fromkeys(bad))
+
+
 def _check_message(
     message: Any, message_type: str | None, conf: SmsRestSettings
 ) -> tuple[list[ValidationError], str, int]:
     """Errors for the text, plus its encoding and segment count (``"gsm"``, 0 when bad)."""
     from django_smsrest.segments import MAX_CHARS, count_segments, non_gsm_characters
 
-    if not isinstance(message, str) or not message.strip():
+    if not isinstance(message, str):
+        return (
+            [
+                _error(
+                    _("The message must be text, not %(type)s."),
+                    "message_type",
+                    type=type(message).__name__,
+                )
+            ],
+            "gsm",
+            0,
+        )
+    if not _visible(message):
         return [_error(_("The message is empty. Write the text to send."), "empty")], "gsm", 0
+    bad = _unsendable_characters(message)
+    if bad:
+        return (
+            [
+                _error(
+                    _(
+                        "The message contains characters that cannot be sent: %(chars)s. "
+                        "Remove them (they are often pasted in by mistake)."
+                    ),
+                    "characters",
+                    chars=", ".join(f"U+{ord(ch):04X}" for ch in bad),
+                )
+            ],
+            "gsm",
+            0,
+        )
     count = count_segments(message)
     encoding, segments = count.encoding, count.segments
     because = ""
@@ -157,17 +210,43 @@ def _check_recipients(
 ) -> tuple[list[ValidationError], tuple[str, ...]]:
     from django_smsrest.phone import normalize_many
 
+    if isinstance(recipients, str):  # one string: numbers separated by , ; or newlines
+        numbers, invalid = normalize_many(recipients, conf.default_region)
+        return _phone_errors(invalid, numbers, []), tuple(numbers)
+    items: list[Any]
     if recipients is None:
-        raws: str | list[str] = []
-    elif isinstance(recipients, str):
-        raws = recipients
+        items = []
     elif isinstance(recipients, Iterable):
-        # Numbers given as ints (393471234567) are accepted as their digits.
-        raws = [r if isinstance(r, str) else str(r) for r in recipients]
+        items = list(recipients)
     else:
-        raws = [str(recipients)]
+        items = [recipients]
+    raws: list[str] = []
+    errors: list[ValidationError] = []
+    for item in items:
+        if isinstance(item, str):
+            raws.append(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            raws.append(str(item))  # a bare number (393471234567) is its digits
+        else:  # a float (393471234567.0 would become +3934712345670), None, a list...
+            errors.append(
+                _error(
+                    _(
+                        "“%(number)s” is a %(type)s, not a phone number. Give phone numbers "
+                        "as text (\"+393471234567\")."
+                    ),
+                    "phone_type",
+                    number=repr(item),
+                    type=type(item).__name__,
+                )
+            )
     numbers, invalid = normalize_many(raws, conf.default_region)
-    errors = [
+    return _phone_errors(invalid, numbers, errors), tuple(numbers)
+
+
+def _phone_errors(
+    invalid: list[Any], numbers: list[str], errors: list[ValidationError]
+) -> list[ValidationError]:
+    errors = errors + [
         _error(
             _PHONE_MESSAGES.get(exc.code, _PHONE_MESSAGES["invalid"]),
             f"phone_{exc.code}",
@@ -175,9 +254,9 @@ def _check_recipients(
         )
         for exc in invalid
     ]
-    if not numbers and not invalid:
+    if not numbers and not errors:
         errors.append(_error(_("Add at least one recipient."), "no_recipients"))
-    return errors, tuple(numbers)
+    return errors
 
 
 def _known_types(conf: SmsRestSettings) -> str:
@@ -274,6 +353,22 @@ def _check_schedule(when: Any, now: datetime) -> list[ValidationError]:
                 time=when.isoformat(sep=" ", timespec="minutes"),
             )
         ]
+    try:
+        too_far = when - now > MAX_SCHEDULE_AHEAD
+    except OverflowError:  # e.g. 9999-12-31T20:00-12:00 is past year 9999 in UTC
+        too_far = True
+    if too_far:
+        return [
+            _error(
+                _(
+                    "The scheduled delivery time %(time)s is too far ahead: a message can "
+                    "be scheduled at most %(days)d days from now."
+                ),
+                "schedule_too_far",
+                time=when.isoformat(sep=" ", timespec="minutes"),
+                days=MAX_SCHEDULE_AHEAD.days,
+            )
+        ]
     if when <= now:
         return [
             _error(
@@ -309,7 +404,16 @@ def validate_sms(
     errors: dict[str, list[ValidationError]] = {}
 
     type_code = message_type if message_type not in (None, "") else conf.default_message_type
-    if type_code not in conf.message_types:
+    if not isinstance(type_code, str):
+        errors["message_type"] = [
+            _error(
+                _("The message type must be a type code such as %(known)s."),
+                "type_type",
+                known=_known_types(conf),
+            )
+        ]
+        type_code = conf.default_message_type  # check the rest against the default
+    elif type_code not in conf.message_types:
         errors["message_type"] = [
             _error(
                 _("Unknown message type “%(type)s”. The types for %(brand)s are: %(known)s."),
