@@ -57,8 +57,8 @@ def runs_inline() -> bool:
             ImmediateBackend,
         )
     except ImportError:  # Django 5.2: the backport
-        from django_tasks import task_backends  # type: ignore[no-redef,unused-ignore]
-        from django_tasks.backends.immediate import (  # type: ignore[no-redef,unused-ignore]
+        from django_tasks import task_backends  # type: ignore[no-redef,assignment,unused-ignore]
+        from django_tasks.backends.immediate import (  # type: ignore[no-redef,assignment,unused-ignore]
             ImmediateBackend,
         )
     return isinstance(task_backends[get_settings().task_backend], ImmediateBackend)

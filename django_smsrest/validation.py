@@ -232,7 +232,7 @@ def _check_recipients(
                 _error(
                     _(
                         "“%(number)s” is a %(type)s, not a phone number. Give phone numbers "
-                        "as text (\"+393471234567\")."
+                        'as text ("+393471234567").'
                     ),
                     "phone_type",
                     number=repr(item),

@@ -109,21 +109,31 @@ def test_queue_stores_for_the_worker(cli) -> None:
     assert "the task worker will send it" in out
 
 
+def _in_60_days() -> str:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return (timezone.localdate() + timedelta(days=60)).isoformat()
+
+
 def test_at_naive_is_read_in_the_project_time_zone(cli) -> None:
-    code, _out, _err = cli("--to", NUMBER, "--at", "2030-01-31T09:30", "scheduled")
+    day = _in_60_days()
+    code, _out, _err = cli("--to", NUMBER, "--at", f"{day}T09:30", "scheduled")
     assert code == 0
     msg = SmsMessage.objects.get()
-    assert msg.scheduled_delivery_time == datetime(
-        2030, 1, 31, 9, 30, tzinfo=ZoneInfo("Europe/Rome")
+    assert msg.scheduled_delivery_time == datetime.fromisoformat(f"{day}T09:30").replace(
+        tzinfo=ZoneInfo("Europe/Rome")
     )
     assert msg.status == Status.SCHEDULED
 
 
 def test_at_with_offset_is_kept(cli) -> None:
-    code, _out, _err = cli("--to", NUMBER, "--at", "2030-01-31 09:30:00+00:00", "utc")
+    day = _in_60_days()
+    code, _out, _err = cli("--to", NUMBER, "--at", f"{day} 09:30:00+00:00", "utc")
     assert code == 0
     msg = SmsMessage.objects.get()
-    assert msg.scheduled_delivery_time == datetime(2030, 1, 31, 9, 30, tzinfo=ZoneInfo("UTC"))
+    assert msg.scheduled_delivery_time == datetime.fromisoformat(f"{day}T09:30+00:00")
 
 
 # --- bad arguments: exit 2, a clear message, nothing written ----------------------------

@@ -20,6 +20,7 @@ from django_smsrest.exceptions import (
     GatewayRejected,
     GatewayServerError,
     GatewayTimeout,
+    OrderNotFound,
     RateLimited,
     SendCancelled,
 )
@@ -558,7 +559,7 @@ def test_scheduled_moves_to_sent_when_the_gateway_starts(sms_outbox: list) -> No
 
 def test_cancel_too_late_explains(sms_outbox: list) -> None:
     msg = services.send_sms("Tomorrow", [A], scheduled_delivery_time=timezone.now() + timedelta(1))
-    locmem.fail_next("cancel", services.OrderNotFound("not scheduled", status_code=404))
+    locmem.fail_next("cancel", OrderNotFound("not scheduled", status_code=404))
     with pytest.raises(services.SmsStateError, match="probably started sending"):
         services.cancel(msg)
     msg.refresh_from_db()
@@ -656,7 +657,7 @@ def test_flush_queue_limit(sms_outbox: list) -> None:
 def test_flush_walks_the_queue_in_chunks(
     sms_outbox: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "CHUNK_SIZE", 2)
+    monkeypatch.setattr("django_smsrest.services.base.CHUNK_SIZE", 2)
     for _ in range(5):
         services.queue_sms("Hello", [A])
     assert services.flush_queue().by_status == {Status.SENT: 5}
