@@ -1,63 +1,29 @@
 """django-smsrest: send SMS through the smSend / Skebby / Mobyt REST API from Django.
 
-The public entry points are :func:`send_sms` and :func:`queue_sms`. They are thin wrappers
-that import :mod:`django_smsrest.services` on first call, so importing this package touches
-neither settings nor models (it is safe in ``settings.py`` and before ``django.setup()``).
+The public entry points are :func:`send_sms` and :func:`queue_sms`, the very functions of
+:mod:`django_smsrest.services` (one signature, defined there). They are looked up on first
+use (PEP 562), so importing this package touches neither settings nor models: it is safe in
+``settings.py`` and before ``django.setup()``. ``__version__`` is read from the installed
+distribution's metadata, also on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django_smsrest.models import SmsMessage
+    from django_smsrest.services import queue_sms, send_sms
 
-__version__ = "0.1.0"
 __all__ = ["__version__", "queue_sms", "send_sms"]
 
 
-def send_sms(
-    message: str,
-    recipients: str | Iterable[str],
-    *,
-    sender: str | None = None,
-    message_type: str | None = None,
-    scheduled_delivery_time: datetime | None = None,
-    defer: bool = False,
-    **options: Any,
-) -> SmsMessage:
-    """Validate, store and send an SMS; see :func:`django_smsrest.services.send_sms`."""
-    from django_smsrest import services
+def __getattr__(name: str) -> Any:
+    if name in ("send_sms", "queue_sms"):
+        from django_smsrest import services
 
-    return services.send_sms(
-        message,
-        recipients,
-        sender=sender,
-        message_type=message_type,
-        scheduled_delivery_time=scheduled_delivery_time,
-        defer=defer,
-        **options,
-    )
+        return getattr(services, name)
+    if name == "__version__":
+        from importlib.metadata import version
 
-
-def queue_sms(
-    message: str,
-    recipients: str | Iterable[str],
-    *,
-    sender: str | None = None,
-    message_type: str | None = None,
-    scheduled_delivery_time: datetime | None = None,
-    **options: Any,
-) -> SmsMessage:
-    """Validate and store an SMS for a worker to send: ``send_sms(..., defer=True)``."""
-    return send_sms(
-        message,
-        recipients,
-        sender=sender,
-        message_type=message_type,
-        scheduled_delivery_time=scheduled_delivery_time,
-        defer=True,
-        **options,
-    )
+        return version("django-smsrest")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

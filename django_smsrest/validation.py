@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.core.exceptions import ValidationError
 from django.utils import formats, timezone
@@ -27,7 +27,7 @@ from django.utils.translation import ngettext_lazy
 
 from django_smsrest.conf import SmsRestSettings, get_settings
 
-__all__ = ["ValidatedSms", "validate_sms"]
+__all__ = ["SmsOptions", "ValidatedSms", "validate_sms"]
 
 #: GSM TP-OA limits: an alphanumeric sender has at most 11 characters, a numeric one at
 #: most 16 (including a leading ``+``).
@@ -62,6 +62,21 @@ _PHONE_MESSAGES = {
     "not_a_number": _("“%(number)s” is not a phone number."),
     "invalid": _("“%(number)s” is not a valid phone number."),
 }
+
+
+class SmsOptions(TypedDict, total=False):
+    """The optional arguments of an SMS, written once here and shared by
+    :func:`validate_sms`, ``send_sms`` and ``queue_sms`` (``**options``).
+
+    ``sender``: ``None`` (the default) means ``DEFAULT_SENDER`` where the message type
+    allows a custom sender, ``""`` the account's default. ``message_type``: ``None`` means
+    ``DEFAULT_MESSAGE_TYPE``. ``scheduled_delivery_time``: an aware ``datetime`` in the
+    future (at most :data:`MAX_SCHEDULE_AHEAD`), or ``None`` to send now.
+    """
+
+    sender: str | None
+    message_type: str | None
+    scheduled_delivery_time: datetime | None
 
 
 @dataclass(frozen=True)
@@ -385,22 +400,21 @@ def _check_schedule(when: Any, now: datetime) -> list[ValidationError]:
 
 def validate_sms(
     message: str,
-    recipients: str | Iterable[str],
+    recipients: str | Iterable[str | int],
     *,
-    sender: str | None = None,
-    message_type: str | None = None,
-    scheduled_delivery_time: datetime | None = None,
     conf: SmsRestSettings | None = None,
+    **options: Unpack[SmsOptions],
 ) -> ValidatedSms:
     """Check an SMS and resolve its defaults; raise ``ValidationError`` listing every problem.
 
     ``recipients``: one string (numbers separated by commas, semicolons or newlines) or an
-    iterable of numbers; national numbers need ``SMSREST['DEFAULT_REGION']``.
-    ``message_type``: ``None`` means ``DEFAULT_MESSAGE_TYPE``. ``sender``: ``None`` means
-    ``DEFAULT_SENDER`` (where the type allows one), ``""`` the account's default.
-    ``scheduled_delivery_time``: aware and in the future, or ``None`` to send now.
+    iterable of numbers (text, or an ``int`` for a bare number); national numbers need
+    ``SMSREST['DEFAULT_REGION']``. ``options``: see :class:`SmsOptions`.
     """
     conf = conf or get_settings()
+    sender = options.get("sender")
+    message_type = options.get("message_type")
+    scheduled_delivery_time = options.get("scheduled_delivery_time")
     errors: dict[str, list[ValidationError]] = {}
 
     type_code = message_type if message_type not in (None, "") else conf.default_message_type

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
+from typing import Unpack
 
 from django.db import transaction
 from django.db.models import Q
@@ -32,7 +33,7 @@ from django_smsrest.services.base import (
     in_user_atomic,
     logger,
 )
-from django_smsrest.validation import ValidatedSms, validate_sms
+from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms
 
 # --- creating messages --------------------------------------------------------------------
 
@@ -74,17 +75,18 @@ def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | No
 
 def send_sms(
     message: str,
-    recipients: str | Iterable[str],
+    recipients: str | Iterable[str | int],
     *,
-    sender: str | None = None,
-    message_type: str | None = None,
-    scheduled_delivery_time: datetime | None = None,
     defer: bool = False,
     resend_of: SmsMessage | None = None,
+    **options: Unpack[SmsOptions],
 ) -> SmsMessage:
     """Validate an SMS, store it in the outbox and send it (or hand it to a worker).
 
-    Raises ``ValidationError`` (see :func:`validate_sms`) before writing anything.
+    ``options`` (``sender``, ``message_type``, ``scheduled_delivery_time``): see
+    :class:`~django_smsrest.validation.SmsOptions`. Raises ``ValidationError`` (see
+    :func:`validate_sms`) before writing anything. ``resend_of`` links a resend to its
+    original (:func:`resend`).
 
     ``defer=False``: once the rows are committed, send now in this process and return the
     row as the gateway left it (``SENT``, ``SCHEDULED``, ``FAILED``, or ``QUEUED`` with a
@@ -97,14 +99,7 @@ def send_sms(
     so call ``refresh_from_db()`` to see its outcome.
     """
     conf = get_settings()
-    sms = validate_sms(
-        message,
-        recipients,
-        sender=sender,
-        message_type=message_type,
-        scheduled_delivery_time=scheduled_delivery_time,
-        conf=conf,
-    )
+    sms = validate_sms(message, recipients, conf=conf, **options)
     inline = not defer and not in_user_atomic()
     with transaction.atomic(using=outbox_db()):
         msg = _create(sms, conf, resend_of)
@@ -120,23 +115,11 @@ def send_sms(
 
 def queue_sms(
     message: str,
-    recipients: str | Iterable[str],
-    *,
-    sender: str | None = None,
-    message_type: str | None = None,
-    scheduled_delivery_time: datetime | None = None,
-    resend_of: SmsMessage | None = None,
+    recipients: str | Iterable[str | int],
+    **options: Unpack[SmsOptions],
 ) -> SmsMessage:
     """``send_sms(..., defer=True)``: store the SMS and let a worker send it."""
-    return send_sms(
-        message,
-        recipients,
-        sender=sender,
-        message_type=message_type,
-        scheduled_delivery_time=scheduled_delivery_time,
-        defer=True,
-        resend_of=resend_of,
-    )
+    return send_sms(message, recipients, defer=True, **options)
 
 
 def resend(message: SmsMessage | int, *, defer: bool = True) -> SmsMessage:
