@@ -16,6 +16,7 @@ behaviour options keep their current values.
 from __future__ import annotations
 
 import dataclasses
+import math
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ INTERNAL_TYPES: tuple[str, ...] = ("N", "L", "LL")
 TYPE_ALIASES: Mapping[str, str] = {"GP": "N", "TI": "L", "SI": "LL"}
 
 DEFAULT_CREDITS = 100_000
+
+#: Upper bounds of the fault delays: a test that asks for more has a typo, and a sandbox
+#: that waits longer looks dead (an hour of latency drops every call).
+MAX_LATENCY_MS = 60_000.0
+MAX_TIMEOUT_SECONDS = 600.0
 
 
 def internal_type(code: str) -> str:
@@ -148,16 +154,29 @@ class SandboxConfig:
 # --- coercion -----------------------------------------------------------------------------
 
 
-def _number(name: str, value: Any, *, minimum: float = 0.0, strict: bool = False) -> float:
+def _number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float = 0.0,
+    strict: bool = False,
+    maximum: float | None = None,
+) -> float:
+    """A finite float in range: NaN and infinities are refused (they would stall or break
+    every comparison the sandbox makes with them)."""
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number, not {value!r}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, not {value!r}")
     if number < minimum or (strict and number == minimum):
         relation = "greater than" if strict else "at least"
         raise ValueError(f"{name} must be {relation} {minimum:g}, not {value!r}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}, not {value!r}")
     return number
 
 
@@ -190,15 +209,16 @@ def _choice(*choices: str) -> Callable[[str, Any], str]:
 
 
 def _latency(name: str, value: Any) -> tuple[float, float]:
+    top = MAX_LATENCY_MS
     if isinstance(value, str) and "-" in value.strip().lstrip("-"):
         low, _, high = value.partition("-")
-        pair = (_number(name, low), _number(name, high))
+        pair = (_number(name, low, maximum=top), _number(name, high, maximum=top))
     elif isinstance(value, list | tuple):
         if len(value) != 2:
             raise ValueError(f"{name} must be [min, max] milliseconds, not {value!r}")
-        pair = (_number(name, value[0]), _number(name, value[1]))
+        pair = (_number(name, value[0], maximum=top), _number(name, value[1], maximum=top))
     else:
-        fixed = _number(name, value)
+        fixed = _number(name, value, maximum=top)
         pair = (fixed, fixed)
     if pair[0] > pair[1]:
         raise ValueError(f"{name}: the minimum {pair[0]:g} is above the maximum {pair[1]:g}")
@@ -273,7 +293,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "schedule_grace": _number,
     "brand": _brand,
     "latency": _latency,
-    "timeout_seconds": _number,
+    "timeout_seconds": lambda n, v: _number(n, v, maximum=MAX_TIMEOUT_SECONDS),
     "retry_after": _integer,
     "fault_scope": _choice("send", "all"),
 }

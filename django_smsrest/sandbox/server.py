@@ -26,7 +26,6 @@ string (the login query carries the password) and no header is ever logged.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import socketserver
@@ -42,6 +41,7 @@ from urllib.parse import parse_qs
 
 from django_smsrest.sandbox.page import render_page
 from django_smsrest.sandbox.state import Reply, SandboxState, json_reply
+from django_smsrest.sandbox.validation import load_json
 
 API_PREFIX = "/API/v1.0/REST/"
 CONTROL_PREFIX = "/_sandbox/"
@@ -95,6 +95,7 @@ class Headers:
         return list(self._items)
 
 
+_HEX_RE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _MAX_HEADERS = 100
 _MAX_LINE = 65536
 
@@ -208,6 +209,12 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         body = {"result": "KO", "error_message": status.phrase, "code": status.name}
         self._write(json_reply(code, body))
 
+    def _bad_request(self, reason: str) -> None:
+        """A 400 naming what was wrong with the request framing; the connection closes."""
+        self.close_connection = True
+        body = {"result": "KO", "error_message": reason, "code": "BAD_REQUEST"}
+        self._write(json_reply(400, body))
+
     # --- dispatch ----------------------------------------------------------------------------
 
     def do_GET(self) -> None:
@@ -225,24 +232,19 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             if delay and self.server.stopping.wait(delay):
                 self.close_connection = True
                 return
-            query = {
-                key: values[0]
-                for key, values in parse_qs(query_string, keep_blank_values=True).items()
-            }
-            reply = self.server.state.handle_api(
-                self.command, path[len(API_PREFIX) :], query, self.headers, body
-            )
-        elif path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
-            reply = self._control(path[len(CONTROL_PREFIX) :].strip("/"), body)
-        elif path == "/":
-            reply = Reply(302, b"", "text/plain", (("Location", CONTROL_PREFIX),))
-        else:
+        try:
+            reply = self._route(path, query_string, body)
+        except Exception as error:
+            # A sandbox bug must answer, not look like a network fault to the client under
+            # test; the reason is logged (redacted) and sent back.
+            self.log_message("sandbox error: %s: %s", type(error).__name__, error)
             reply = json_reply(
-                404,
+                500,
                 {
                     "result": "KO",
-                    "error_message": f"Not found; the API is under {API_PREFIX}",
-                    "code": "NOT_FOUND",
+                    "error_message": f"The sandbox failed on this request "
+                    f"({type(error).__name__}); this is a sandbox bug.",
+                    "code": "SANDBOX_ERROR",
                 },
             )
         if reply.action == "respond":
@@ -253,6 +255,28 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             # early only when the server is stopping.
             self.server.stopping.wait(reply.hang_seconds)
         self._drop()
+
+    def _route(self, path: str, query_string: str, body: bytes) -> Reply:
+        if path.startswith(API_PREFIX):
+            query = {
+                key: values[0]
+                for key, values in parse_qs(query_string, keep_blank_values=True).items()
+            }
+            return self.server.state.handle_api(
+                self.command, path[len(API_PREFIX) :], query, self.headers, body
+            )
+        if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+            return self._control(path[len(CONTROL_PREFIX) :].strip("/"), body)
+        if path == "/":
+            return Reply(302, b"", "text/plain", (("Location", CONTROL_PREFIX),))
+        return json_reply(
+            404,
+            {
+                "result": "KO",
+                "error_message": f"Not found; the API is under {API_PREFIX}",
+                "code": "NOT_FOUND",
+            },
+        )
 
     def _control(self, action: str, body: bytes) -> Reply:
         state = self.server.state
@@ -279,7 +303,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 seconds = _json_object(body).get("seconds")
                 if isinstance(seconds, bool) or not isinstance(seconds, int | float):
                     raise ValueError('send {"seconds": <number>}')
-                state.advance(float(seconds))
+                state.advance(seconds)
                 return json_reply(200, {"result": "OK", "clock_offset": state.clock_offset})
         except ValueError as error:
             return json_reply(
@@ -312,15 +336,18 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length)
 
     def _read_chunked(self) -> bytes | None:
+        """A chunked body, each chunk size plain hex (no sign, ``0x`` or ``_`` that
+        ``int()`` would take: a negative size once read the stream to its end)."""
         chunks: list[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024).split(b";")[0].strip()
-            try:
-                size = int(line, 16)
-            except ValueError:
-                self.send_error(400)
+            if not _HEX_RE.fullmatch(line):
+                self._bad_request(
+                    f"invalid chunk size {line[:20]!r}: chunk sizes are hexadecimal digits"
+                )
                 return None
+            size = int(line, 16)
             if size == 0:
                 while self.rfile.readline(1024).strip():  # trailers
                     pass
@@ -366,9 +393,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        raise ValueError("the body must be a JSON object") from None
+        data = load_json(body or b"{}")
+    except ValueError as error:
+        raise ValueError(f"the body must be a JSON object ({error})") from None
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data

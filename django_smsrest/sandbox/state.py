@@ -18,6 +18,7 @@ test can jump past a scheduled time without sleeping.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import zoneinfo
@@ -51,6 +52,9 @@ from django_smsrest.sandbox.validation import (
     validate_order_id,
     validate_send,
 )
+
+#: How far :meth:`SandboxState.advance` may move the clock ahead of wall time (100 years).
+MAX_CLOCK_OFFSET = 100 * 365 * 86400.0
 
 
 class SandboxState:
@@ -91,10 +95,27 @@ class SandboxState:
         return time.time() + self._offset
 
     def advance(self, seconds: float) -> None:
-        """Move the sandbox clock forward: deliveries progress, sessions idle, schedules fire."""
-        if seconds < 0:
-            raise ValueError("the sandbox clock only moves forward")
+        """Move the sandbox clock forward: deliveries progress, sessions idle, schedules fire.
+
+        ``ValueError`` for a negative or non-finite step, or one that would put the clock
+        more than :data:`MAX_CLOCK_OFFSET` seconds ahead of wall time (dates that far out
+        cannot be written any more).
+        """
+        try:
+            seconds = float(seconds)
+        except OverflowError:
+            raise ValueError("seconds is too large") from None
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(
+                "the sandbox clock only moves forward, by a finite number of seconds, "
+                f"not {seconds!r}"
+            )
         with self._lock:
+            if self._offset + seconds > MAX_CLOCK_OFFSET:
+                raise ValueError(
+                    f"the sandbox clock may run at most {MAX_CLOCK_OFFSET:g} s (100 years) "
+                    "ahead of wall time"
+                )
             self._offset += seconds
 
     @property

@@ -7,10 +7,11 @@ Nothing here touches the sandbox's state, so it runs outside the state lock.
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django_smsrest.conf import BRANDS, MessageType
@@ -58,6 +59,10 @@ _DIGIT_FORMATS = {
     12: "%Y%m%d%H%M",
     14: "%Y%m%d%H%M%S",
 }
+#: The sandbox refuses schedules further ahead (its own limit: the gateway documents none;
+#: the year 9999 cannot be shown in every zone).
+MAX_SCHEDULE_AHEAD = timedelta(days=3650)
+
 # What Gson's default Date serialisation produces (the Java quick-start example sends it).
 _GSON_FORMAT = "%b %d, %Y %I:%M:%S %p"
 
@@ -135,16 +140,33 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     raise ApiError(f"{name} must be true or false, not {value!r}.", "INVALID_PARAMETER")
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(raw: bytes) -> Any:
+    """Decode strict JSON: ``NaN``/``Infinity`` (which Python's parser accepts) are refused.
+
+    Raises ``ValueError`` with a reason, also for text nested too deeply to parse (the
+    parser's ``RecursionError`` would otherwise end the connection unanswered).
+    """
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ValueError("the body is not UTF-8") from None
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 saying why it is not one."""
-    import json
-
     try:
-        body = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, ValueError):
+        body = load_json(raw) if raw else None
+    except ValueError as error:
+        reason = str(error) if "nested" in str(error) else "it is not valid UTF-8 JSON"
         raise ApiError(
-            "The request body is not valid UTF-8 JSON. Send a JSON object with "
-            "Content-Type: application/json.",
+            f"The request body cannot be read: {reason}. Send a JSON object with "
+            "Content-Type: application/json (NaN and Infinity are not JSON).",
             "INVALID_JSON",
         ) from None
     if not isinstance(body, dict):
@@ -197,7 +219,7 @@ def _message(body: dict[str, Any], config: SandboxConfig) -> tuple[str, str, int
     if not message.strip():
         raise ApiError("message is empty: there is no text to send.", "EMPTY_MESSAGE")
     encoding = body.get("encoding") or "gsm"
-    if encoding not in MAX_CHARS:
+    if not isinstance(encoding, str) or encoding not in MAX_CHARS:
         raise ApiError(f"encoding must be 'gsm' or 'ucs2', not {encoding!r}.", "INVALID_ENCODING")
     limit = MAX_CHARS[encoding]
     if len(message) > limit:
@@ -308,6 +330,17 @@ def _schedule(body: dict[str, Any], config: SandboxConfig, now: datetime) -> dat
             f"other than {config.timezone}.",
             "INVALID_DATE",
         ) from None
+    try:
+        in_utc = when.astimezone(UTC)
+        in_utc.astimezone(zoneinfo.ZoneInfo(config.timezone))
+    except (OverflowError, ValueError):
+        in_utc = None
+    if in_utc is None or in_utc > now + MAX_SCHEDULE_AHEAD:
+        raise ApiError(
+            f"scheduled_delivery_time {value!r} is out of range: the sandbox keeps schedules "
+            f"up to {MAX_SCHEDULE_AHEAD.days // 365} years ahead.",
+            "DATE_OUT_OF_RANGE",
+        )
     if when < now - timedelta(seconds=config.schedule_grace):
         shown = when.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
         raise ApiError(
