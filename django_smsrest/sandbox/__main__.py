@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from django_smsrest.sandbox.config import OPTION_NAMES, SandboxConfig
+from django_smsrest.sandbox.config import BOOLEAN_OPTIONS, OPTION_NAMES, SandboxConfig
 from django_smsrest.sandbox.server import make_server, tls_context
 from django_smsrest.sandbox.state import TEST_NUMBERS, SandboxState
 
@@ -41,7 +41,8 @@ _HELP = {
     "duplicate_order_id": "reject | accept: answer to a repeated order_id (default reject)",
     "non_gsm": "reject | accept: non-GSM text sent with encoding gsm (default reject)",
     "timezone": "IANA zone for naive dates in and dates out (default Europe/Rome)",
-    "schedule_grace": "seconds a scheduled time may be in the past (default 60)",
+    "schedule_grace": "with --strict-schedule, seconds a time may be past (default 60)",
+    "strict_schedule": "refuse (400) a scheduled time in the past; default: send it at once",
     "brand": "smsend | skebby | ...: codes listed by status?typeAliases=true (default both)",
     "latency": "added latency in ms: MS or MIN-MAX",
     "timeout_seconds": "how long a timeout_after fault keeps the client waiting (default 30)",
@@ -83,7 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
             text = f"{_FAULT_HELP[kind]}: {share}"
         else:
             text = _HELP.get(name, name)
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, metavar="VALUE", help=text)
+        flag = "--" + name.replace("_", "-")
+        if name in BOOLEAN_OPTIONS:
+            parser.add_argument(
+                flag, dest=name, nargs="?", const="true", metavar="BOOL", help=text
+            )
+        else:
+            parser.add_argument(flag, dest=name, metavar="VALUE", help=text)
     return parser
 
 

@@ -62,8 +62,12 @@ class SandboxConfig:
                                  gateway substituting ``?`` would) for non-GSM text sent
                                  with ``encoding: "gsm"``.
       ``timezone``               IANA zone for naive dates in and for dates out (Europe/Rome).
-      ``schedule_grace``         seconds a scheduled time may lie in the past and still be
-                                 accepted (sent at once) instead of a 400 (60).
+      ``strict_schedule``        ``False`` (default): a scheduled time in the past or present
+                                 is sent at once and the order notes it (the documentation
+                                 does not say the gateway refuses it); ``True``: a time more
+                                 than ``schedule_grace`` seconds in the past is a 400.
+      ``schedule_grace``         with ``strict_schedule``, seconds a scheduled time may lie in
+                                 the past and still be sent at once instead of a 400 (60).
       ``brand``                  ``None``: ``status?typeAliases=true`` lists both code sets;
                                  ``"skebby"`` only GP/TI/SI, another brand only N/L/LL.
 
@@ -96,6 +100,7 @@ class SandboxConfig:
     non_gsm: str = "reject"
     timezone: str = "Europe/Rome"
     schedule_grace: float = 60.0
+    strict_schedule: bool = False
     brand: str | None = None
     # --- faults -------------------------------------------------------------------------
     latency: tuple[float, float] = (0.0, 0.0)
@@ -273,6 +278,23 @@ def _seed(name: str, value: Any) -> int | None:
     return _integer(name, value, minimum=-(2**63))
 
 
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in (
+        "true",
+        "1",
+        "yes",
+        "on",
+        "false",
+        "0",
+        "no",
+        "off",
+    ):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string")
@@ -291,6 +313,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "non_gsm": _choice("reject", "accept"),
     "timezone": _timezone,
     "schedule_grace": _number,
+    "strict_schedule": _bool,
     "brand": _brand,
     "latency": _latency,
     "timeout_seconds": lambda n, v: _number(n, v, maximum=MAX_TIMEOUT_SECONDS),
@@ -322,6 +345,9 @@ FAULT_OPTIONS: tuple[str, ...] = (
 STARTUP_ONLY: frozenset[str] = frozenset({"username", "password"})
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SandboxConfig))
+
+#: Options that are switches: on the command line ``--strict-schedule`` alone means true.
+BOOLEAN_OPTIONS: frozenset[str] = frozenset({"strict_schedule"})
 
 
 def coerce_option(name: str, value: Any, current: SandboxConfig | None = None) -> Any:

@@ -129,6 +129,7 @@ class Order:
             "scheduled_delivery_time": (
                 request.scheduled_at.astimezone(tz).isoformat() if request.scheduled_at else None
             ),
+            "schedule_note": request.schedule_note,
             "cancelled": self.cancelled,
             "fault": self.fault,
             "states": self.states(now, tz),

@@ -49,6 +49,8 @@ def _order_row(order: dict[str, Any]) -> str:
         notes.append(f"fault: {escape(order['fault'])}")
     if order["posts"] > 1:
         notes.append(f"<strong>{order['posts']} POSTs</strong>")
+    if order.get("schedule_note"):
+        notes.append(escape(order["schedule_note"]))
     if order["dropped_recipients"]:
         notes.append(f"{len(order['dropped_recipients'])} invalid number(s) dropped")
     scheduled = order["scheduled_delivery_time"] or ""

@@ -28,6 +28,8 @@ class Reply:
     action: str = "respond"
     hang_seconds: float = 0.0
     order_id: str | None = None
+    #: A remark for the request log (``--verbose``), e.g. a past schedule sent at once.
+    note: str | None = None
 
     @property
     def outcome(self) -> int | str:

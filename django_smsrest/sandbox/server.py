@@ -382,6 +382,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
         self.log_request(reply.status)
+        if reply.note:
+            self.log_message('"%s %s" %s', self.command, path_only(self.path), reply.note)
 
     def _drop(self) -> None:
         """Close the connection without a byte of answer (the client sees a dropped link)."""

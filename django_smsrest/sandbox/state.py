@@ -347,7 +347,9 @@ class SandboxState:
             )
         if order.fault == "drop_after":
             return Reply(0, action="drop", order_id=order_id)
-        return json_reply(order.status, order.response, order_id=order_id)
+        return json_reply(
+            order.status, order.response, order_id=order_id, note=order.request.schedule_note
+        )
 
     # --- other endpoints ---------------------------------------------------------------------
 

@@ -122,6 +122,8 @@ class SendRequest:
     return_credits: bool
     return_remaining: bool
     campaign_name: str | None
+    #: Why a given scheduled time was not kept (it was not in the future), for the page.
+    schedule_note: str | None = None
 
     @property
     def cost(self) -> int:
@@ -310,14 +312,21 @@ def _sender(body: dict[str, Any], code: str, mtype: MessageType) -> str:
     )
 
 
-def _schedule(body: dict[str, Any], config: SandboxConfig, now: datetime) -> datetime | None:
-    """The scheduled time if it is in the future, ``None`` to send now; 400 when bad."""
+def _schedule(
+    body: dict[str, Any], config: SandboxConfig, now: datetime
+) -> tuple[datetime | None, str | None]:
+    """(the scheduled time if in the future else ``None`` = send now, a note); 400 if bad.
+
+    A time that is not in the future is sent at once, with a note saying so, unless
+    ``strict_schedule`` is on (then more than ``schedule_grace`` seconds past is a 400):
+    the documentation does not say that the real gateway refuses a past time.
+    """
     value = body.get("scheduled_delivery_time")
     tz = parse_timezone(
         body.get("scheduled_delivery_timezone"), "scheduled_delivery_timezone", config.timezone
     )
     if value in (None, ""):
-        return None
+        return None, None
     try:
         if not isinstance(value, str):
             raise ValueError(value)
@@ -341,14 +350,19 @@ def _schedule(body: dict[str, Any], config: SandboxConfig, now: datetime) -> dat
             f"up to {MAX_SCHEDULE_AHEAD.days // 365} years ahead.",
             "DATE_OUT_OF_RANGE",
         )
-    if when < now - timedelta(seconds=config.schedule_grace):
+    if when <= now:
         shown = when.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
-        raise ApiError(
-            f"scheduled_delivery_time {shown} is in the past; give a future time or leave "
-            "it out to send now.",
-            "DATE_IN_PAST",
+        if config.strict_schedule and when < now - timedelta(seconds=config.schedule_grace):
+            raise ApiError(
+                f"scheduled_delivery_time {shown} is in the past; give a future time or "
+                "leave it out to send now.",
+                "DATE_IN_PAST",
+            )
+        return None, (
+            f"scheduled_delivery_time {shown} was not in the future: sent at once "
+            "(strict_schedule would refuse it)"
         )
-    return when if when > now else None
+    return when, None
 
 
 def validate_send(
@@ -383,7 +397,7 @@ def validate_send(
     allow_invalid = _flag(body, "allowInvalidRecipients")
     recipients, dropped = _recipients(body, config, allow_invalid)
     sender = _sender(body, code, mtype)
-    scheduled_at = _schedule(body, config, now)
+    scheduled_at, schedule_note = _schedule(body, config, now)
     campaign = body.get("campaign_name")
     return SendRequest(
         order_id=order_id,
@@ -397,6 +411,7 @@ def validate_send(
         encoding=encoding,
         segments=segments,
         scheduled_at=scheduled_at,
+        schedule_note=schedule_note,
         return_credits=_flag(body, "returnCredits"),
         return_remaining=_flag(body, "returnRemaining"),
         campaign_name=campaign if isinstance(campaign, str) else None,
