@@ -63,8 +63,23 @@ _DIGIT_FORMATS = {
 #: the year 9999 cannot be shown in every zone).
 MAX_SCHEDULE_AHEAD = timedelta(days=3650)
 
-# What Gson's default Date serialisation produces (the Java quick-start example sends it).
-_GSON_FORMAT = "%b %d, %Y %I:%M:%S %p"
+# What Gson's default Date serialisation produces (the Java quick-start example sends it):
+# Java's en-US MEDIUM date-time, "Dec 2, 2026 9:27:02 PM" up to JDK 8, with a comma after
+# the year since JDK 9 (CLDR) and a narrow no-break space before AM/PM since JDK 20.
+_GSON_FORMATS = ("%b %d, %Y, %I:%M:%S %p", "%b %d, %Y %I:%M:%S %p")
+_GSON_RE = re.compile(r"[A-Z][a-z]{2} \d{1,2}, \d{4},? \d{1,2}:\d{2}:\d{2} [AP]M")
+
+
+def _parse_gson(text: str) -> datetime:
+    text = text.replace("\u202f", " ").replace("\u00a0", " ")
+    if not _GSON_RE.fullmatch(text):
+        raise ValueError(text)
+    for fmt in _GSON_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueError(text)
 
 
 def parse_gateway_datetime(value: str, tz: zoneinfo.ZoneInfo) -> datetime:
@@ -73,7 +88,9 @@ def parse_gateway_datetime(value: str, tz: zoneinfo.ZoneInfo) -> datetime:
     Accepted: digits only ``ddMMyy``, ``yyyyMMdd``, ``ddMMyyHHmm``, ``yyyyMMddHHmm``,
     ``yyyyMMddHHmmss``; ``yyyy-MM-dd HH:mm[:ss]`` (and the documented ``yyyy-MM-dd HH:mm.0``);
     ISO 8601 as ``datetime.isoformat()`` writes it (``T``, fractions, ``+02:00``/``Z``);
-    Gson's ``Dec 23, 2017 10:10:10 AM``. Raises ``ValueError`` otherwise.
+    Gson's default ``Dec 23, 2017 10:10:10 AM`` (also ``Dec 23, 2017, 10:10:10 AM`` and
+    with U+202F before ``AM``/``PM``, as newer JDKs write it). Raises ``ValueError``
+    otherwise.
     """
     text = value.strip()
     if text.isdigit():
@@ -82,7 +99,7 @@ def parse_gateway_datetime(value: str, tz: zoneinfo.ZoneInfo) -> datetime:
             raise ValueError(text)
         parsed = datetime.strptime(text, fmt)
     elif text[:1].isalpha():
-        parsed = datetime.strptime(text, _GSON_FORMAT)
+        parsed = _parse_gson(text)
     else:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}\.0", text):
             text = text[:-2]
