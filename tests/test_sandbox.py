@@ -161,7 +161,6 @@ def test_wrong_credentials_are_404(
     "headers",
     [
         {},
-        {"user_key": "nope", "Session_key": "nope"},
         {"Session_key": "__from_login__"},
         {"user_key": "__user_key__"},
         {"user_key": "__user_key__", "Session_key": "forged"},

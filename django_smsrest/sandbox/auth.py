@@ -65,11 +65,16 @@ class Accounts:
     def unauthorized(self) -> Reply:
         return ko(401, _UNAUTHORIZED.format(idle=int(self.config.session_idle)), "UNAUTHORIZED")
 
+    def is_user_key(self, user_key: str) -> bool:
+        """Whether ``user_key`` is this account's (constant-time comparison)."""
+        return secrets.compare_digest(user_key.encode(), self.user_key.encode())
+
     def unknown_user_key(self) -> Reply:
+        """The documented 404 for a user key that is not the account's (§1.4, E4)."""
         return ko(
             404,
-            "[Not found] The user_key was not found: use the user_key returned by GET login "
-            "or GET token.",
+            "[Not found] user_key not found: use the user_key returned by GET login or "
+            "GET token.",
             "USER_KEY_NOT_FOUND",
         )
 
@@ -84,8 +89,11 @@ class Accounts:
             canonical = _CANONICAL_HEADERS.get(name.lower())
             if canonical is not None and name != canonical:
                 self.noncanonical.add(name)
-        if headers.get("user_key") != self.user_key:
+        user_key = headers.get("user_key")
+        if not user_key:
             return self.unauthorized()
+        if not self.is_user_key(user_key):
+            return self.unknown_user_key()
         token = headers.get("Access_token")
         if token:
             return None if token in self.tokens else self.unauthorized()
@@ -144,6 +152,8 @@ class Accounts:
         ``checksession`` page lists.
         """
         user_key = headers.get("user_key") or ""
+        if user_key and not self.is_user_key(user_key):
+            return self.unknown_user_key()
         used = self.sessions.get(headers.get("Session_key") or "")
         valid = (
             user_key == self.user_key
