@@ -43,7 +43,7 @@ _HELP = {
     "timezone": "IANA zone for naive dates in and dates out (default Europe/Rome)",
     "schedule_grace": "with --strict-schedule, seconds a time may be past (default 60)",
     "strict_schedule": "refuse (400) a scheduled time in the past; default: send it at once",
-    "brand": "smsend | skebby | ...: codes listed by status?typeAliases=true (default both)",
+    "brand": "smsend | skebby | ...: codes listed by status?typeAliases=true (default smsend)",
     "latency": "added latency in ms: MS or MIN-MAX",
     "timeout_seconds": "how long a timeout_after fault keeps the client waiting (default 30)",
     "retry_after": "Retry-After seconds sent with a 429 (default 1)",

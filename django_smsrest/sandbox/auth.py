@@ -73,8 +73,7 @@ class Accounts:
         """The documented 404 for a user key that is not the account's (§1.4, E4)."""
         return ko(
             404,
-            "[Not found] user_key not found: use the user_key returned by GET login or "
-            "GET token.",
+            "[Not found] user_key not found: use the user_key returned by GET login or GET token.",
             "USER_KEY_NOT_FOUND",
         )
 

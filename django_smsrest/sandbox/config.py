@@ -68,8 +68,9 @@ class SandboxConfig:
                                  than ``schedule_grace`` seconds in the past is a 400.
       ``schedule_grace``         with ``strict_schedule``, seconds a scheduled time may lie in
                                  the past and still be sent at once instead of a 400 (60).
-      ``brand``                  ``None``: ``status?typeAliases=true`` lists both code sets;
-                                 ``"skebby"`` only GP/TI/SI, another brand only N/L/LL.
+      ``brand``                  which codes ``status?typeAliases=true`` lists: ``"skebby"``
+                                 GP/TI/SI, another brand (or ``None``, meaning smSend)
+                                 N/L/LL. ``POST sms`` accepts both code sets regardless.
 
     Faults (all off by default; ``*_rate`` is a share 0..1 of the calls, ``*_next`` the
     next N calls, counted down):

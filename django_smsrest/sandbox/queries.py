@@ -14,16 +14,23 @@ from django_smsrest.conf import BRANDS
 from django_smsrest.sandbox.config import INTERNAL_TYPES, SandboxConfig, internal_type
 from django_smsrest.sandbox.delivery import Order, format_date
 from django_smsrest.sandbox.replies import Reply, error_reply, json_reply
-from django_smsrest.sandbox.validation import MESSAGE_TYPES, ApiError, parse_timezone
+from django_smsrest.sandbox.validation import ApiError, parse_timezone
+
+#: The brand whose codes ``status?typeAliases=true`` lists when none is configured.
+DEFAULT_BRAND = "smsend"
 
 
 def status_reply(
     query: Mapping[str, str], config: SandboxConfig, credits: Mapping[str, int]
 ) -> Reply:
-    """``GET status``: credits per type (internal ids, or brand codes with typeAliases)."""
+    """``GET status``: credits per type and, with ``getMoney=true``, the money balance.
+
+    Without ``typeAliases=true`` the types are the internal ids N/L/LL; with it, only the
+    configured brand's codes (smSend/Mobyt/Aruba N/L/LL, Skebby GP/TI/SI; no brand
+    configured means smSend, the app's default), as one real account would list them.
+    """
     if query.get("typeAliases", "").lower() == "true":
-        brand = config.brand
-        codes = list(MESSAGE_TYPES if brand is None else BRANDS[brand].message_types)
+        codes = list(BRANDS[config.brand or DEFAULT_BRAND].message_types)
     else:
         codes = list(INTERNAL_TYPES)
     sms = [{"type": code, "quantity": credits.get(internal_type(code), 0)} for code in codes]
