@@ -77,7 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY.pem",
         help="the certificate's private key (PEM; default: read from --tls-cert)",
     )
+    parser.add_argument(
+        "--group",
+        dest="groups",
+        action="append",
+        metavar="NAME=NUMBERS",
+        help="a contact group for POST smstogroups, e.g. clienti=+393471234567,+39...; repeatable",
+    )
     for name in OPTION_NAMES:
+        if name == "groups":
+            continue
         kind, _, rest = name.rpartition("_")
         if rest in ("rate", "next") and kind in _FAULT_HELP:
             share = "share 0..1 of calls" if rest == "rate" else "the next N calls"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ INTERNAL_TYPES: tuple[str, ...] = ("N", "L", "LL")
 TYPE_ALIASES: Mapping[str, str] = {"GP": "N", "TI": "L", "SI": "LL"}
 
 DEFAULT_CREDITS = 100_000
+
+#: A recipient number as the gateway documents it: '+' or '00', then 6 to 15 digits.
+RECIPIENT_RE = re.compile(r"(?:\+|00)[1-9][0-9]{5,14}")
 
 #: Upper bounds of the fault delays: a test that asks for more has a typo, and a sandbox
 #: that waits longer looks dead (an hour of latency drops every call).
@@ -71,6 +75,9 @@ class SandboxConfig:
       ``brand``                  which codes ``status?typeAliases=true`` lists: ``"skebby"``
                                  GP/TI/SI, another brand (or ``None``, meaning smSend)
                                  N/L/LL. ``POST sms`` accepts both code sets regardless.
+      ``groups``                 contact groups for ``POST smstogroups``: ``{name: [numbers]}``,
+                                 or ``"clienti=+39...,+39..."`` (CLI ``--group``, repeatable).
+                                 Setting it replaces every group.
 
     Faults (all off by default; ``*_rate`` is a share 0..1 of the calls, ``*_next`` the
     next N calls, counted down):
@@ -103,6 +110,7 @@ class SandboxConfig:
     schedule_grace: float = 60.0
     strict_schedule: bool = False
     brand: str | None = None
+    groups: dict[str, list[str]] = field(default_factory=dict)
     # --- faults -------------------------------------------------------------------------
     latency: tuple[float, float] = (0.0, 0.0)
     error_rate: float = 0.0
@@ -296,6 +304,40 @@ def _bool(name: str, value: Any) -> bool:
     raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
+def _groups(name: str, value: Any) -> dict[str, list[str]]:
+    """``{group: [numbers]}`` from a mapping, a ``NAME=N1,N2`` string or a list of them."""
+    if isinstance(value, str):
+        value = [value]
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, list | tuple):
+        for item in value:
+            group, sep, listed = str(item).partition("=")
+            if not sep:
+                raise ValueError(f"{name} must look like 'clienti=+393471234567,+39...'")
+            pairs.append((group.strip(), listed))
+    else:
+        raise ValueError(f"{name} must map group names to lists of numbers")
+    groups: dict[str, list[str]] = {}
+    for group, given in pairs:
+        numbers = given
+        if not isinstance(group, str) or not group:
+            raise ValueError(f"{name}: a group name must be a non-empty string")
+        if isinstance(numbers, str):
+            numbers = [n.strip() for n in numbers.split(",") if n.strip()]
+        if not isinstance(numbers, list | tuple):
+            raise ValueError(f"{name}[{group}] must be a list of numbers")
+        for number in numbers:
+            if not isinstance(number, str) or not RECIPIENT_RE.fullmatch(number):
+                raise ValueError(
+                    f"{name}[{group}]: {number!r} is not an international number such as "
+                    "+393471234567"
+                )
+        groups.setdefault(group, []).extend(numbers)
+    return groups
+
+
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string")
@@ -316,6 +358,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "schedule_grace": _number,
     "strict_schedule": _bool,
     "brand": _brand,
+    "groups": _groups,
     "latency": _latency,
     "timeout_seconds": lambda n, v: _number(n, v, maximum=MAX_TIMEOUT_SECONDS),
     "retry_after": _integer,

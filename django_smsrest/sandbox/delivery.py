@@ -115,11 +115,14 @@ class Order:
         request = self.request
         return {
             "order_id": self.order_id,
+            "endpoint": request.endpoint,
             "internal_order_id": self.internal_order_id,
             "message": request.message,
             "message_type": request.message_type,
             "sender": request.sender,
             "recipients": list(request.recipients),
+            "texts": list(request.texts) if request.texts is not None else None,
+            "groups": list(request.groups),
             "dropped_recipients": list(request.dropped_recipients),
             "encoding": request.encoding,
             "segments": request.segments,

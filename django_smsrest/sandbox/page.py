@@ -36,6 +36,18 @@ def _state_class(status: str) -> str:
     return "ok" if status in ("DLVRD", "SENT") else "muted"
 
 
+def _message_cell(order: dict[str, Any]) -> str:
+    """The text; for paramsms each recipient's personalised text under the template."""
+    if not order.get("texts"):
+        return escape(order["message"])
+    lines = [f'<span class="muted">template:</span> {escape(order["message"])}']
+    lines += [
+        f"{escape(number)}: {escape(text)}"
+        for number, text in zip(order["recipients"], order["texts"], strict=False)
+    ]
+    return "<br>".join(lines)
+
+
 def _order_row(order: dict[str, Any]) -> str:
     states = "<br>".join(
         f'{escape(s["destination"])} <span class="st {_state_class(s["status"])}">'
@@ -43,6 +55,10 @@ def _order_row(order: dict[str, Any]) -> str:
         for s in order["states"]
     )
     notes = []  # safe HTML fragments
+    if order.get("endpoint", "sms") != "sms":
+        notes.append(f"POST {escape(order['endpoint'])}")
+    if order.get("groups"):
+        notes.append("groups: " + escape(", ".join(order["groups"])))
     if order["cancelled"]:
         notes.append("cancelled")
     if order["fault"]:
@@ -61,7 +77,7 @@ def _order_row(order: dict[str, Any]) -> str:
         f"<td>{escape(order['message_type'])}</td>"
         f"<td>{escape(order['sender'] or '')}</td>"
         f"<td>{states}</td>"
-        f'<td class="msg">{escape(order["message"])}</td>'
+        f'<td class="msg">{_message_cell(order)}</td>'
         f"<td>{escape(order['encoding'])} / {order['segments']} part(s) / "
         f"{order['credits']} credit(s)</td>"
         f"<td>{escape(scheduled)}</td>"

@@ -57,6 +57,8 @@ _ROUTES = {
     "token": ("GET",),
     "checksession": ("GET",),
     "sms": ("POST",),
+    "paramsms": ("POST",),
+    "smstogroups": ("POST",),
     "status": ("GET",),
     "smshistory": ("GET",),
 }

@@ -24,7 +24,6 @@ import time
 import zoneinfo
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from django_smsrest.sandbox.auth import Accounts
@@ -40,24 +39,18 @@ from django_smsrest.sandbox.orders import OrderBook
 from django_smsrest.sandbox.queries import history_reply, status_reply
 from django_smsrest.sandbox.replies import (
     Reply,
-    error_reply,
     json_reply,
     ko,
     resolve_route,
     text_reply,
 )
-from django_smsrest.sandbox.validation import (
-    ApiError,
-    parse_json_object,
-    validate_order_id,
-    validate_send,
-)
+from django_smsrest.sandbox.sending import SEND_LABELS, SendingMixin
 
 #: How far :meth:`SandboxState.advance` may move the clock ahead of wall time (100 years).
 MAX_CLOCK_OFFSET = 100 * 365 * 86400.0
 
 
-class SandboxState:
+class SandboxState(SendingMixin):
     """Accounts, orders, credits, faults and counters of one sandbox gateway.
 
     Thread-safe: the HTTP server calls :meth:`handle_api` from one thread per connection.
@@ -172,15 +165,16 @@ class SandboxState:
     def snapshot(self) -> dict[str, Any]:
         """Everything ``GET /_sandbox/orders`` shows: orders (oldest first) and counters.
 
-        ``post_counts`` counts every ``POST sms`` that carried each order_id, whatever the
-        answer (the witness for "never sent twice"); ``orders[].post_answers`` lists those
+        ``post_counts`` counts every send POST (``sms``, ``paramsms``, ``smstogroups``;
+        ``posts_total`` is their sum) that carried each order_id, whatever the answer
+        (the witness for "never sent twice"); ``orders[].post_answers`` lists those
         answers (status codes, ``"drop"``, ``"timeout"``).
         """
         with self._lock:
             orders = list(self.book.orders.values())
             posts = {key: list(value) for key, value in self.book.posts.items()}
             data: dict[str, Any] = {
-                "posts_total": self._requests["POST sms"],
+                "posts_total": sum(self._requests[label] for label in SEND_LABELS),
                 "post_counts": {key: len(value) for key, value in posts.items()},
                 "logins": self.accounts.logins,
                 "tokens": self.accounts.tokens_issued,
@@ -225,8 +219,8 @@ class SandboxState:
             return ko(404, f"There is no endpoint {route!r} in this API.", "NOT_FOUND")
         if not allowed:
             return ko(405, f"{method} is not allowed on {route!r}.", "METHOD_NOT_ALLOWED")
-        if label == "POST sms":
-            return self._post_sms(headers, body)
+        if label in SEND_LABELS:
+            return self._post_send(label, headers, body)
         with self._lock:
             self._requests[label] += 1
             early = self._precheck(label, headers, scoped=self.config.fault_scope == "all")
@@ -285,71 +279,6 @@ class SandboxState:
             return text_reply(404, "Wrong username or password.")
         with self._lock:
             return self.accounts.issue(token)
-
-    # --- POST sms ----------------------------------------------------------------------------
-
-    def _post_sms(self, headers: Any, raw: bytes) -> Reply:
-        # Parse first (outside the lock) so that every POST can be counted against the
-        # order_id it carried, whatever the answer; a malformed body is reported only after
-        # the rate limit and the authentication, as a real server would.
-        body: dict[str, Any] = {}
-        order_id: str | None = None
-        invalid: Reply | None = None
-        try:
-            body = parse_json_object(raw)
-            order_id = validate_order_id(body)
-        except ApiError as error:
-            invalid = error_reply(error)
-        with self._lock:
-            self._requests["POST sms"] += 1
-            early = self._precheck("POST sms", headers, scoped=True)
-        reply = early or invalid or self._accept(body, order_id)
-        reply.order_id = reply.order_id or order_id
-        if reply.order_id:
-            with self._lock:
-                self.book.posts[reply.order_id].append(reply.outcome)
-        return reply
-
-    def _accept(self, body: dict[str, Any], order_id: str | None) -> Reply:
-        with self._lock:
-            duplicate = self.book.duplicate(order_id)
-        if duplicate is not None:
-            return duplicate
-        now = self.now()
-        try:
-            request = validate_send(body, self.config, datetime.fromtimestamp(now, UTC), order_id)
-        except ApiError as error:
-            return error_reply(error)
-        with self._lock:
-            duplicate = self.book.duplicate(order_id)  # a concurrent POST may have won
-            if duplicate is not None:
-                return duplicate
-            stored = self.book.charge_and_store(request, order_id, now)
-            if isinstance(stored, Reply):
-                return stored
-            order = stored
-            order.fault = self.faults.after_fault()
-        return self._fault_reply(order)
-
-    def _fault_reply(self, order: Order) -> Reply:
-        """The answer to an accepted order: its success, or the post-acceptance fault."""
-        order_id = order.order_id
-        if order.fault == "error_after":
-            return ko(
-                500,
-                "Internal server error (sandbox fault: the order WAS accepted).",
-                "SANDBOX_FAULT",
-                order_id=order_id,
-            )
-        if order.fault == "timeout_after":
-            return Reply(
-                0, action="hang", hang_seconds=self.config.timeout_seconds, order_id=order_id
-            )
-        if order.fault == "drop_after":
-            return Reply(0, action="drop", order_id=order_id)
-        return json_reply(
-            order.status, order.response, order_id=order_id, note=order.request.schedule_note
-        )
 
     # --- other endpoints ---------------------------------------------------------------------
 

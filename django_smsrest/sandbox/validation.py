@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django_smsrest.conf import BRANDS, MessageType
-from django_smsrest.sandbox.config import SandboxConfig, internal_type
+from django_smsrest.sandbox.config import RECIPIENT_RE, SandboxConfig, internal_type
 from django_smsrest.segments import MAX_CHARS, count_segments, is_gsm7, non_gsm_characters
 
 
@@ -47,7 +47,6 @@ def _all_message_types() -> dict[str, MessageType]:
 #: Every message type the sandbox accepts, by code.
 MESSAGE_TYPES: dict[str, MessageType] = _all_message_types()
 
-RECIPIENT_RE = re.compile(r"(?:\+|00)[1-9][0-9]{5,14}")
 ORDER_ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
 NUMERIC_SENDER_RE = re.compile(r"\+[0-9]{1,15}|[0-9]{1,16}")  # 16 characters at most
 ALPHA_SENDER_RE = re.compile(r"[A-Za-z0-9 .\-_&]{1,11}")
@@ -141,11 +140,19 @@ class SendRequest:
     campaign_name: str | None
     #: Why a given scheduled time was not kept (it was not in the future), for the page.
     schedule_note: str | None = None
+    #: The endpoint: ``sms``, ``paramsms`` or ``smstogroups``.
+    endpoint: str = "sms"
+    #: paramsms: the personalised text of each recipient (same order as ``recipients``).
+    texts: tuple[str, ...] | None = None
+    #: Parts charged per recipient (same order as ``recipients``); empty: ``segments`` each.
+    parts: tuple[int, ...] = ()
+    #: smstogroups: the group names the recipients came from.
+    groups: tuple[str, ...] = ()
 
     @property
     def cost(self) -> int:
-        """Credits this order takes: segments x accepted recipients."""
-        return self.segments * len(self.recipients)
+        """Credits this order takes: the parts of every accepted recipient's text."""
+        return sum(self.parts) if self.parts else self.segments * len(self.recipients)
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
@@ -228,8 +235,8 @@ def _message_type(body: dict[str, Any]) -> tuple[str, MessageType]:
     return code, MESSAGE_TYPES[code]
 
 
-def _message(body: dict[str, Any], config: SandboxConfig) -> tuple[str, str, int]:
-    """(message, encoding, segments) after the text, encoding and length checks."""
+def _message_text(body: dict[str, Any]) -> tuple[str, str]:
+    """(message, encoding) after the presence, type and encoding checks."""
     message = body.get("message")
     if message is None:
         raise ApiError("message is missing: the text of the SMS is required.", "MISSING_FIELD")
@@ -240,10 +247,27 @@ def _message(body: dict[str, Any], config: SandboxConfig) -> tuple[str, str, int
     encoding = body.get("encoding") or "gsm"
     if not isinstance(encoding, str) or encoding not in MAX_CHARS:
         raise ApiError(f"encoding must be 'gsm' or 'ucs2', not {encoding!r}.", "INVALID_ENCODING")
+    return message, encoding
+
+
+def measure(
+    message: str,
+    encoding: str,
+    body: dict[str, Any],
+    config: SandboxConfig,
+    code: str,
+    mtype: MessageType,
+    what: str = "message",
+) -> int:
+    """Parts the text takes, after the length, alphabet, type and ``max_fragments`` checks.
+
+    ``what`` names the text in the errors (``message``, or the personalised message of
+    one recipient of ``paramsms``).
+    """
     limit = MAX_CHARS[encoding]
     if len(message) > limit:
         raise ApiError(
-            f"message is {len(message)} characters long; the limit with encoding "
+            f"{what} is {len(message)} characters long; the limit with encoding "
             f"'{encoding}' is {limit}.",
             "MESSAGE_TOO_LONG",
         )
@@ -253,13 +277,37 @@ def _message(body: dict[str, Any], config: SandboxConfig) -> tuple[str, str, int
         if config.non_gsm == "reject":
             shown = " ".join(repr(ch) for ch in bad[:5])
             raise ApiError(
-                f"message contains characters that are not in the GSM 7-bit alphabet "
+                f"{what} contains characters that are not in the GSM 7-bit alphabet "
                 f'({shown}); send it with "encoding": "ucs2" or remove them.',
                 "NON_GSM_CHARACTERS",
             )
         # Accepting it, the way a gateway that substitutes '?' would: charge as GSM text.
         counted = "".join("?" if ch in bad else ch for ch in message)
-    return message, encoding, count_segments(counted, encoding).segments
+    segments = count_segments(counted, encoding).segments
+    if mtype.max_segments is not None and segments > mtype.max_segments:
+        single = 160 if encoding == "gsm" else 70
+        raise ApiError(
+            f"Message type {code} ({mtype.label}) allows a single SMS: at most {single} "
+            f"characters with encoding '{encoding}'; {what} needs {segments} parts.",
+            "TOO_MANY_SEGMENTS",
+        )
+    max_fragments = body.get("max_fragments")
+    if max_fragments is not None:
+        if (
+            isinstance(max_fragments, bool)
+            or not isinstance(max_fragments, int)
+            or (max_fragments < 1)
+        ):
+            raise ApiError("max_fragments must be a positive integer.", "INVALID_PARAMETER")
+        if segments > max_fragments:
+            if body.get("truncate") is False:
+                raise ApiError(
+                    f"The {what} needs {segments} parts, more than max_fragments="
+                    f"{max_fragments}, and truncate is false.",
+                    "MESSAGE_TOO_LONG",
+                )
+            segments = max_fragments
+    return segments
 
 
 def _recipients(
@@ -383,36 +431,42 @@ def _schedule(
 
 
 def validate_send(
-    body: dict[str, Any], config: SandboxConfig, now: datetime, order_id: str | None
+    body: dict[str, Any],
+    config: SandboxConfig,
+    now: datetime,
+    order_id: str | None,
+    endpoint: str = "sms",
 ) -> SendRequest:
-    """Check a ``POST sms`` body as the gateway would; raise :class:`ApiError` (400)."""
+    """Check a send body as the gateway would; raise :class:`ApiError` (400).
+
+    ``endpoint`` is ``"sms"`` (``recipient``: numbers), ``"paramsms"`` (``recipients``:
+    one parameter map per recipient, ``${name}`` placeholders substituted and each
+    personalised text checked) or ``"smstogroups"`` (``recipient``: group names from
+    ``config.groups``). See :mod:`django_smsrest.sandbox.sendkinds`.
+    """
+    # Imported here: sendkinds builds on this module's ApiError and number pattern.
+    from django_smsrest.sandbox.sendkinds import group_recipients, param_recipients
+
     code, mtype = _message_type(body)
-    message, encoding, segments = _message(body, config)
-    if mtype.max_segments is not None and segments > mtype.max_segments:
-        single = 160 if encoding == "gsm" else 70
-        raise ApiError(
-            f"Message type {code} ({mtype.label}) allows a single SMS: at most {single} "
-            f"characters with encoding '{encoding}'; this text needs {segments} parts.",
-            "TOO_MANY_SEGMENTS",
-        )
-    max_fragments = body.get("max_fragments")
-    if max_fragments is not None:
-        if (
-            isinstance(max_fragments, bool)
-            or not isinstance(max_fragments, int)
-            or (max_fragments < 1)
-        ):
-            raise ApiError("max_fragments must be a positive integer.", "INVALID_PARAMETER")
-        if segments > max_fragments:
-            if body.get("truncate") is False:
-                raise ApiError(
-                    f"The message needs {segments} parts, more than max_fragments="
-                    f"{max_fragments}, and truncate is false.",
-                    "MESSAGE_TOO_LONG",
-                )
-            segments = max_fragments
+    message, encoding = _message_text(body)
     allow_invalid = _flag(body, "allowInvalidRecipients")
-    recipients, dropped = _recipients(body, config, allow_invalid)
+    texts: list[str] | None = None
+    groups: list[str] = []
+    if endpoint == "paramsms":
+        recipients, dropped, texts = param_recipients(body, config, allow_invalid, message)
+        parts = [
+            measure(text, encoding, body, config, code, mtype, f"the message for {number}")
+            for number, text in zip(recipients, texts, strict=True)
+        ]
+        segments = max(parts)
+    else:
+        segments = measure(message, encoding, body, config, code, mtype)
+        if endpoint == "smstogroups":
+            recipients, groups = group_recipients(body, config)
+            dropped = []
+        else:
+            recipients, dropped = _recipients(body, config, allow_invalid)
+        parts = [segments] * len(recipients)
     sender = _sender(body, code, mtype)
     scheduled_at, schedule_note = _schedule(body, config, now)
     campaign = body.get("campaign_name")
@@ -432,4 +486,8 @@ def validate_send(
         return_credits=_flag(body, "returnCredits"),
         return_remaining=_flag(body, "returnRemaining"),
         campaign_name=campaign if isinstance(campaign, str) else None,
+        endpoint=endpoint,
+        texts=tuple(texts) if texts is not None else None,
+        parts=tuple(parts),
+        groups=tuple(groups),
     )
