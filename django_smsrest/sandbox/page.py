@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from django_smsrest.results import FAILURE_STATES
+from django_smsrest.sandbox.inbound import DEFAULT_SIM
 
 if TYPE_CHECKING:
     from django_smsrest.sandbox.state import SandboxState
@@ -86,6 +87,34 @@ def _order_row(order: dict[str, Any]) -> str:
     )
 
 
+def _inbound_section(messages: list[dict[str, Any]]) -> str:
+    """Received SMS (newest first) and the form that makes the account receive one."""
+    rows = (
+        "\n".join(
+            "<tr>"
+            f"<td>{escape(m['received_at'])}</td><td>{escape(m['phoneNumber'])}</td>"
+            f'<td>{escape(m["id_sim"])}</td><td class="msg">{escape(m["text"])}</td>'
+            f"<td>{'read' if m['consumed'] else 'new'}</td>"
+            "</tr>"
+            for m in reversed(messages[-PAGE_LIMIT:])
+        )
+        or '<tr><td colspan="5" class="muted">No SMS received yet.</td></tr>'
+    )
+    return f"""<h2>Received SMS (inbound)</h2>
+<form method="post" action="inbound">
+<label>From <input name="sender" value="+393471234567" required></label>
+<label>To SIM <input name="id_sim" value="{escape(DEFAULT_SIM)}" required></label>
+<label>Text <input name="text" size="40" required maxlength="1000"></label>
+<button type="submit">Receive</button>
+</form>
+<table>
+<thead><tr><th>Received</th><th>From</th><th>SIM</th><th>Text</th>
+<th>newsrsmsmessage</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>"""
+
+
 def render_page(state: SandboxState) -> str:
     """The whole HTML page for ``GET /_sandbox/``."""
     data = state.snapshot()
@@ -103,7 +132,6 @@ def render_page(state: SandboxState) -> str:
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="5">
 <title>SMS REST sandbox</title><style>{_STYLE}</style></head>
 <body>
 <h1>SMS REST sandbox</h1>
@@ -119,6 +147,14 @@ def render_page(state: SandboxState) -> str:
 <tbody>
 {rows}
 </tbody></table>
+{_inbound_section(data["inbound"])}
+<script>
+// Reload every 5 s to show new orders, but not while someone types into the form.
+setInterval(function () {{
+  var el = document.activeElement;
+  if (!el || el.tagName !== "INPUT") {{ location.reload(); }}
+}}, 5000);
+</script>
 </body></html>
 """
 

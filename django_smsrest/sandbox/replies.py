@@ -64,6 +64,10 @@ _ROUTES = {
 }
 
 
+# Inbound paths and how many path segments may follow them.
+_INBOUND_ROUTES = {"newsrsmsmessage": 1, "srsmshistory": 2}
+
+
 def resolve_route(method: str, route: str) -> tuple[str | None, str | None, bool]:
     """(endpoint label, path argument, method allowed) for a path below ``/API/v1.0/REST/``.
 
@@ -73,6 +77,10 @@ def resolve_route(method: str, route: str) -> tuple[str | None, str | None, bool
     route = route.strip("/")
     if route.startswith("sms/") and route.count("/") == 1:
         return f"{method} sms/{{order_id}}", route[4:], method in ("GET", "DELETE")
+    head, _, rest = route.partition("/")
+    if head in _INBOUND_ROUTES and rest.count("/") < _INBOUND_ROUTES[head]:
+        # newsrsmsmessage[/{id_sim}], srsmshistory[/{id_sim}[/{id_message}]]
+        return f"{method} {head}", rest or None, method == "GET"
     methods = _ROUTES.get(route)
     if methods is None:
         return None, None, False

@@ -12,6 +12,8 @@ Paths:
 ``/_sandbox/config``     GET: the options (no password); POST a JSON object to change them.
 ``/_sandbox/reset``      POST: forget orders and counters, switch faults off.
 ``/_sandbox/advance``    POST ``{"seconds": N}``: move the sandbox clock forward.
+``/_sandbox/inbound``    POST ``{"sender": "+39...", "text": "...", "id_sim": "+39..."}`` (or the
+                         page's form): an SMS received by the account (``newsrsmsmessage``).
 
 HTTPS: give :func:`make_server` an ``ssl.SSLContext`` (:func:`tls_context` builds one from
 a certificate and key file). The listening socket stays plain; each accepted connection
@@ -296,6 +298,16 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 return json_reply(200, state.config.public())
             if action == "config" and method == "POST":
                 return json_reply(200, state.configure(**_json_object(body)))
+            if action == "inbound" and method == "POST":
+                content_type = (self.headers.get("Content-Type") or "").lower()
+                if content_type.startswith("application/x-www-form-urlencoded"):
+                    # The form on the sandbox page: store, then back to the page.
+                    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                    state.receive({key: values[0] for key, values in form.items()})
+                    return Reply(303, b"", "text/plain", (("Location", CONTROL_PREFIX),))
+                return json_reply(
+                    201, {"result": "OK", "message": state.receive(_json_object(body))}
+                )
             if action == "reset" and method == "POST":
                 state.reset()
                 return json_reply(200, {"result": "OK"})

@@ -35,6 +35,7 @@ from django_smsrest.sandbox.delivery import (
     progression,
 )
 from django_smsrest.sandbox.faults import Faults
+from django_smsrest.sandbox.inbound import Inbox
 from django_smsrest.sandbox.orders import OrderBook
 from django_smsrest.sandbox.queries import history_reply, status_reply
 from django_smsrest.sandbox.replies import (
@@ -65,6 +66,7 @@ class SandboxState(SendingMixin):
         self.faults = Faults(self.config)
         self.accounts = Accounts(self.config, self.now)
         self.book = OrderBook(self.config)
+        self.inbox = Inbox(self.config)
         self._requests: Counter[str] = Counter()
 
     @property
@@ -148,7 +150,7 @@ class SandboxState(SendingMixin):
             return self.config.public()
 
     def reset(self) -> None:
-        """Forget orders and counters, refill credits, switch faults off, reset the clock.
+        """Forget orders, received SMS and counters, refill credits, faults off, clock reset.
 
         Sessions and tokens stay valid, so a client that is logged in stays logged in.
         """
@@ -157,6 +159,7 @@ class SandboxState(SendingMixin):
             self.faults.reseed()
             self._offset = 0.0
             self.book.clear()
+            self.inbox.clear()
             self._requests.clear()
             self.accounts.reset_counters()
 
@@ -183,9 +186,19 @@ class SandboxState(SendingMixin):
                 "noncanonical_headers": sorted(self.accounts.noncanonical),
                 "clock_offset": self._offset,
             }
+            inbound = [m.inspect(self.tz) for m in self.inbox.messages]
         now, tz = self.now(), self.tz
         data["orders"] = [o.inspect(now, tz, posts.get(o.order_id, [])) for o in orders]
+        data["inbound"] = inbound
         return data
+
+    def receive(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a received SMS (``POST /_sandbox/inbound``); ``ValueError`` when invalid.
+
+        See :meth:`~django_smsrest.sandbox.inbound.Inbox.receive`; returns its record.
+        """
+        with self._lock:
+            return self.inbox.receive(data, self.now()).inspect(self.tz)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         """The inspection record of one order (``None`` if never accepted)."""
@@ -240,6 +253,12 @@ class SandboxState(SendingMixin):
             with self._lock:
                 credits = dict(self.book.credits)
             return status_reply(query, self.config, credits)
+        if label == "GET newsrsmsmessage":
+            with self._lock:
+                return self.inbox.new_messages(argument, query, self.tz)
+        if label == "GET srsmshistory":
+            with self._lock:
+                return self.inbox.history(argument, query, self.now())
         with self._lock:
             orders = list(self.book.orders.values())
         return history_reply(query, self.config, orders, self.now())
