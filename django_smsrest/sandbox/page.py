@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from django_smsrest.results import FAILURE_STATES
+from django_smsrest.sandbox.fidelity import FIDELITY
 from django_smsrest.sandbox.inbound import DEFAULT_SIM
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical
 th{background:#f3f3f3}
 .msg{white-space:pre-wrap;max-width:32rem;font-family:ui-monospace,monospace}
 .st{font-family:ui-monospace,monospace;font-size:.9em}
+.lvl-confirmed{color:#1b7f3b}.lvl-likely{color:#8a6d00}.lvl-switchable,.lvl-invented{color:#b00020}
 .fail{color:#b00020}.ok{color:#1b7f3b}.muted{color:#777}
 """
 
@@ -115,6 +117,24 @@ def _inbound_section(messages: list[dict[str, Any]]) -> str:
 </tbody></table>"""
 
 
+def _fidelity_section() -> str:
+    """The table of how sure each simulated behaviour is (static: no client data)."""
+    rows = "\n".join(
+        f'<tr><td>{escape(b.name)}</td><td class="lvl-{b.level}">{b.level}</td>'
+        f"<td>{escape(b.source)}</td><td><code>{escape(b.switch)}</code></td></tr>"
+        for b in FIDELITY
+    )
+    return f"""<h2>Fidelity</h2>
+<p class="muted">confirmed: the documentation states it &middot; likely: real clients
+suggest it &middot; switchable: the sandbox invents it, an option changes it &middot;
+invented: the sandbox invents it, fixed (reason given). Sources: the reference's sections.</p>
+<table>
+<thead><tr><th>Behaviour</th><th>Fidelity</th><th>Source</th><th>Option</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>"""
+
+
 def render_page(state: SandboxState) -> str:
     """The whole HTML page for ``GET /_sandbox/``."""
     data = state.snapshot()
@@ -148,6 +168,7 @@ def render_page(state: SandboxState) -> str:
 {rows}
 </tbody></table>
 {_inbound_section(data["inbound"])}
+{_fidelity_section()}
 <script>
 // Reload every 5 s to show new orders, but not while someone types into the form.
 setInterval(function () {{
