@@ -110,6 +110,7 @@ switchable:
   - smstogroups groups (option: groups / --group)
   - faults: 429, 500, timeouts, dropped connections, latency (option: *_rate / *_next,
     latency)
+  - delivery callbacks POSTed to a URL (option: callback_url)
 
 invented:
   - test numbers ending 0001-0008 fail or hang [sandbox scripting: use other numbers for

@@ -42,6 +42,7 @@ _HELP = {
     "non_gsm": "reject | accept: non-GSM text sent with encoding gsm (default reject)",
     "timezone": "IANA zone for naive dates in and dates out (default Europe/Rome)",
     "schedule_grace": "with --strict-schedule, seconds a time may be past (default 60)",
+    "callback_url": "POST recipients' state changes to this loopback URL (form fields)",
     "strict_schedule": "refuse (400) a scheduled time in the past; default: send it at once",
     "brand": "smsend | skebby | ...: codes listed by status?typeAliases=true (default smsend)",
     "latency": "added latency in ms: MS or MIN-MAX",

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django_smsrest.sandbox.callbacks import check_callback_url
+
 #: The platform's internal message-type ids; credits are kept per internal id.
 INTERNAL_TYPES: tuple[str, ...] = ("N", "L", "LL")
 
@@ -78,6 +80,9 @@ class SandboxConfig:
       ``groups``                 contact groups for ``POST smstogroups``: ``{name: [numbers]}``,
                                  or ``"clienti=+39...,+39..."`` (CLI ``--group``, repeatable).
                                  Setting it replaces every group.
+      ``callback_url``           POST each recipient's state change there (form fields
+                                 order_id, recipient, status, delivery_date); loopback URLs
+                                 only. See :mod:`django_smsrest.sandbox.callbacks`.
 
     Faults (all off by default; ``*_rate`` is a share 0..1 of the calls, ``*_next`` the
     next N calls, counted down):
@@ -111,6 +116,7 @@ class SandboxConfig:
     strict_schedule: bool = False
     brand: str | None = None
     groups: dict[str, list[str]] = field(default_factory=dict)
+    callback_url: str | None = None
     # --- faults -------------------------------------------------------------------------
     latency: tuple[float, float] = (0.0, 0.0)
     error_rate: float = 0.0
@@ -359,6 +365,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "strict_schedule": _bool,
     "brand": _brand,
     "groups": _groups,
+    "callback_url": check_callback_url,
     "latency": _latency,
     "timeout_seconds": lambda n, v: _number(n, v, maximum=MAX_TIMEOUT_SECONDS),
     "retry_after": _integer,

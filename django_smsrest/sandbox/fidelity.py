@@ -109,6 +109,7 @@ FIDELITY: tuple[Behaviour, ...] = (
         "§9: none documented",
         "*_rate / *_next, latency",
     ),
+    Behaviour("delivery callbacks POSTed to a URL", "switchable", "§7.3 [U]", "callback_url"),
 )
 
 

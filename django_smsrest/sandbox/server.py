@@ -41,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from django_smsrest.sandbox.callbacks import CallbackNotifier
 from django_smsrest.sandbox.page import render_page
 from django_smsrest.sandbox.state import Reply, SandboxState, json_reply
 from django_smsrest.sandbox.validation import load_json
@@ -442,6 +443,13 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, SandboxRequestHandler)
+        self.notifier = CallbackNotifier(state, self.stopping)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until :meth:`stop`; the delivery-callback watcher runs alongside."""
+        if not self.notifier.thread.is_alive() and not self.stopping.is_set():
+            self.notifier.start()
+        super().serve_forever(poll_interval)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         """Accept a connection; with TLS, wrap it without handshaking yet (see ``setup``)."""

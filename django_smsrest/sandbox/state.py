@@ -22,11 +22,12 @@ import math
 import threading
 import time
 import zoneinfo
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any
 
 from django_smsrest.sandbox.auth import Accounts
+from django_smsrest.sandbox.callbacks import KEEP as CALLBACKS_KEPT
 from django_smsrest.sandbox.config import STARTUP_ONLY, SandboxConfig
 from django_smsrest.sandbox.delivery import (
     TEST_NUMBERS,
@@ -68,6 +69,9 @@ class SandboxState(SendingMixin):
         self.book = OrderBook(self.config)
         self.inbox = Inbox(self.config)
         self._requests: Counter[str] = Counter()
+        #: Bumped by every reset, so that the callback watcher forgets what it saw.
+        self.book_generation = 0
+        self._callbacks: deque[dict[str, Any]] = deque(maxlen=CALLBACKS_KEPT)
 
     @property
     def user_key(self) -> str:
@@ -160,6 +164,8 @@ class SandboxState(SendingMixin):
             self._offset = 0.0
             self.book.clear()
             self.inbox.clear()
+            self._callbacks.clear()
+            self.book_generation += 1
             self._requests.clear()
             self.accounts.reset_counters()
 
@@ -187,10 +193,16 @@ class SandboxState(SendingMixin):
                 "clock_offset": self._offset,
             }
             inbound = [m.inspect(self.tz) for m in self.inbox.messages]
+            data["callbacks"] = list(self._callbacks)
         now, tz = self.now(), self.tz
         data["orders"] = [o.inspect(now, tz, posts.get(o.order_id, [])) for o in orders]
         data["inbound"] = inbound
         return data
+
+    def record_callback(self, record: dict[str, Any]) -> None:
+        """Keep one delivery callback's fields and outcome for ``/_sandbox/orders``."""
+        with self._lock:
+            self._callbacks.append(record)
 
     def receive(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Store a received SMS (``POST /_sandbox/inbound``); ``ValueError`` when invalid.
