@@ -269,7 +269,13 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 self.command, path[len(API_PREFIX) :], query, self.headers, body
             )
         if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
-            return self._control(path[len(CONTROL_PREFIX) :].strip("/"), body)
+            action = path[len(CONTROL_PREFIX) :].strip("/")
+            form = (
+                (self.headers.get("Content-Type") or "")
+                .lower()
+                .startswith("application/x-www-form-urlencoded")
+            )
+            return control_reply(self.server.state, self.command, action, body, form=form)
         if path == "/":
             return Reply(302, b"", "text/plain", (("Location", CONTROL_PREFIX),))
         return json_reply(
@@ -279,52 +285,6 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 "error_message": f"Not found; the API is under {API_PREFIX}",
                 "code": "NOT_FOUND",
             },
-        )
-
-    def _control(self, action: str, body: bytes) -> Reply:
-        state = self.server.state
-        method = self.command
-        try:
-            if action == "" and method == "GET":
-                return Reply(200, render_page(state).encode(), "text/html; charset=utf-8")
-            if action == "orders" and method == "GET":
-                return json_reply(200, state.snapshot())
-            if action.startswith("orders/") and method == "GET":
-                order = state.order(action[len("orders/") :])
-                posts = state.post_count(action[len("orders/") :])
-                if order is None:
-                    return json_reply(404, {"order": None, "posts": posts})
-                return json_reply(200, {"order": order, "posts": posts})
-            if action == "config" and method == "GET":
-                return json_reply(200, state.config.public())
-            if action == "config" and method == "POST":
-                return json_reply(200, state.configure(**_json_object(body)))
-            if action == "inbound" and method == "POST":
-                content_type = (self.headers.get("Content-Type") or "").lower()
-                if content_type.startswith("application/x-www-form-urlencoded"):
-                    # The form on the sandbox page: store, then back to the page.
-                    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-                    state.receive({key: values[0] for key, values in form.items()})
-                    return Reply(303, b"", "text/plain", (("Location", CONTROL_PREFIX),))
-                return json_reply(
-                    201, {"result": "OK", "message": state.receive(_json_object(body))}
-                )
-            if action == "reset" and method == "POST":
-                state.reset()
-                return json_reply(200, {"result": "OK"})
-            if action == "advance" and method == "POST":
-                seconds = _json_object(body).get("seconds")
-                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-                    raise ValueError('send {"seconds": <number>}')
-                state.advance(seconds)
-                return json_reply(200, {"result": "OK", "clock_offset": state.clock_offset})
-        except ValueError as error:
-            return json_reply(
-                400, {"result": "KO", "error_message": str(error), "code": "INVALID_OPTION"}
-            )
-        return json_reply(
-            404,
-            {"result": "KO", "error_message": "Unknown sandbox control path", "code": "NOT_FOUND"},
         )
 
     # --- I/O ---------------------------------------------------------------------------------
@@ -404,6 +364,52 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         self.log_message('"%s %s" dropped without answer', self.command, path_only(self.path))
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def control_reply(
+    state: SandboxState, method: str, action: str, body: bytes, *, form: bool = False
+) -> Reply:
+    """The answer to ``/_sandbox/<action>`` (see the module docstring); ``form``: the body
+    is ``application/x-www-form-urlencoded`` (the page's inbound form)."""
+    try:
+        if action == "" and method == "GET":
+            return Reply(200, render_page(state).encode(), "text/html; charset=utf-8")
+        if action == "orders" and method == "GET":
+            return json_reply(200, state.snapshot())
+        if action.startswith("orders/") and method == "GET":
+            order = state.order(action[len("orders/") :])
+            posts = state.post_count(action[len("orders/") :])
+            if order is None:
+                return json_reply(404, {"order": None, "posts": posts})
+            return json_reply(200, {"order": order, "posts": posts})
+        if action == "config" and method == "GET":
+            return json_reply(200, state.config.public())
+        if action == "config" and method == "POST":
+            return json_reply(200, state.configure(**_json_object(body)))
+        if action == "inbound" and method == "POST":
+            if form:
+                # The form on the sandbox page: store, then back to the page.
+                fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                state.receive({key: values[0] for key, values in fields.items()})
+                return Reply(303, b"", "text/plain", (("Location", CONTROL_PREFIX),))
+            return json_reply(201, {"result": "OK", "message": state.receive(_json_object(body))})
+        if action == "reset" and method == "POST":
+            state.reset()
+            return json_reply(200, {"result": "OK"})
+        if action == "advance" and method == "POST":
+            seconds = _json_object(body).get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise ValueError('send {"seconds": <number>}')
+            state.advance(seconds)
+            return json_reply(200, {"result": "OK", "clock_offset": state.clock_offset})
+    except ValueError as error:
+        return json_reply(
+            400, {"result": "KO", "error_message": str(error), "code": "INVALID_OPTION"}
+        )
+    return json_reply(
+        404,
+        {"result": "KO", "error_message": "Unknown sandbox control path", "code": "NOT_FOUND"},
+    )
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
