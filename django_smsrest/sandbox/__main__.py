@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from django_smsrest.sandbox.config import OPTION_NAMES, SandboxConfig
+from django_smsrest.sandbox.config import BOOLEAN_OPTIONS, OPTION_NAMES, SandboxConfig
 from django_smsrest.sandbox.server import make_server, tls_context
 from django_smsrest.sandbox.state import TEST_NUMBERS, SandboxState
 
@@ -41,8 +41,10 @@ _HELP = {
     "duplicate_order_id": "reject | accept: answer to a repeated order_id (default reject)",
     "non_gsm": "reject | accept: non-GSM text sent with encoding gsm (default reject)",
     "timezone": "IANA zone for naive dates in and dates out (default Europe/Rome)",
-    "schedule_grace": "seconds a scheduled time may be in the past (default 60)",
-    "brand": "smsend | skebby | ...: codes listed by status?typeAliases=true (default both)",
+    "schedule_grace": "with --strict-schedule, seconds a time may be past (default 60)",
+    "callback_url": "POST recipients' state changes to this loopback URL (form fields)",
+    "strict_schedule": "refuse (400) a scheduled time in the past; default: send it at once",
+    "brand": "smsend | skebby | ...: codes listed by status?typeAliases=true (default smsend)",
     "latency": "added latency in ms: MS or MIN-MAX",
     "timeout_seconds": "how long a timeout_after fault keeps the client waiting (default 30)",
     "retry_after": "Retry-After seconds sent with a 429 (default 1)",
@@ -76,14 +78,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY.pem",
         help="the certificate's private key (PEM; default: read from --tls-cert)",
     )
+    parser.add_argument(
+        "--group",
+        dest="groups",
+        action="append",
+        metavar="NAME=NUMBERS",
+        help="a contact group for POST smstogroups, e.g. clienti=+393471234567,+39...; repeatable",
+    )
     for name in OPTION_NAMES:
+        if name == "groups":
+            continue
         kind, _, rest = name.rpartition("_")
         if rest in ("rate", "next") and kind in _FAULT_HELP:
             share = "share 0..1 of calls" if rest == "rate" else "the next N calls"
             text = f"{_FAULT_HELP[kind]}: {share}"
         else:
             text = _HELP.get(name, name)
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, metavar="VALUE", help=text)
+        flag = "--" + name.replace("_", "-")
+        if name in BOOLEAN_OPTIONS:
+            parser.add_argument(
+                flag, dest=name, nargs="?", const="true", metavar="BOOL", help=text
+            )
+        else:
+            parser.add_argument(flag, dest=name, metavar="VALUE", help=text)
     return parser
 
 

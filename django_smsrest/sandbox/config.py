@@ -16,10 +16,14 @@ behaviour options keep their current values.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from django_smsrest.sandbox.callbacks import check_callback_url
 
 #: The platform's internal message-type ids; credits are kept per internal id.
 INTERNAL_TYPES: tuple[str, ...] = ("N", "L", "LL")
@@ -28,6 +32,14 @@ INTERNAL_TYPES: tuple[str, ...] = ("N", "L", "LL")
 TYPE_ALIASES: Mapping[str, str] = {"GP": "N", "TI": "L", "SI": "LL"}
 
 DEFAULT_CREDITS = 100_000
+
+#: A recipient number as the gateway documents it: '+' or '00', then 6 to 15 digits.
+RECIPIENT_RE = re.compile(r"(?:\+|00)[1-9][0-9]{5,14}")
+
+#: Upper bounds of the fault delays: a test that asks for more has a typo, and a sandbox
+#: that waits longer looks dead (an hour of latency drops every call).
+MAX_LATENCY_MS = 60_000.0
+MAX_TIMEOUT_SECONDS = 600.0
 
 
 def internal_type(code: str) -> str:
@@ -56,10 +68,21 @@ class SandboxConfig:
                                  gateway substituting ``?`` would) for non-GSM text sent
                                  with ``encoding: "gsm"``.
       ``timezone``               IANA zone for naive dates in and for dates out (Europe/Rome).
-      ``schedule_grace``         seconds a scheduled time may lie in the past and still be
-                                 accepted (sent at once) instead of a 400 (60).
-      ``brand``                  ``None``: ``status?typeAliases=true`` lists both code sets;
-                                 ``"skebby"`` only GP/TI/SI, another brand only N/L/LL.
+      ``strict_schedule``        ``False`` (default): a scheduled time in the past or present
+                                 is sent at once and the order notes it (the documentation
+                                 does not say the gateway refuses it); ``True``: a time more
+                                 than ``schedule_grace`` seconds in the past is a 400.
+      ``schedule_grace``         with ``strict_schedule``, seconds a scheduled time may lie in
+                                 the past and still be sent at once instead of a 400 (60).
+      ``brand``                  which codes ``status?typeAliases=true`` lists: ``"skebby"``
+                                 GP/TI/SI, another brand (or ``None``, meaning smSend)
+                                 N/L/LL. ``POST sms`` accepts both code sets regardless.
+      ``groups``                 contact groups for ``POST smstogroups``: ``{name: [numbers]}``,
+                                 or ``"clienti=+39...,+39..."`` (CLI ``--group``, repeatable).
+                                 Setting it replaces every group.
+      ``callback_url``           POST each recipient's state change there (form fields
+                                 order_id, recipient, status, delivery_date); loopback URLs
+                                 only. See :mod:`django_smsrest.sandbox.callbacks`.
 
     Faults (all off by default; ``*_rate`` is a share 0..1 of the calls, ``*_next`` the
     next N calls, counted down):
@@ -90,7 +113,10 @@ class SandboxConfig:
     non_gsm: str = "reject"
     timezone: str = "Europe/Rome"
     schedule_grace: float = 60.0
+    strict_schedule: bool = False
     brand: str | None = None
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    callback_url: str | None = None
     # --- faults -------------------------------------------------------------------------
     latency: tuple[float, float] = (0.0, 0.0)
     error_rate: float = 0.0
@@ -148,16 +174,29 @@ class SandboxConfig:
 # --- coercion -----------------------------------------------------------------------------
 
 
-def _number(name: str, value: Any, *, minimum: float = 0.0, strict: bool = False) -> float:
+def _number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float = 0.0,
+    strict: bool = False,
+    maximum: float | None = None,
+) -> float:
+    """A finite float in range: NaN and infinities are refused (they would stall or break
+    every comparison the sandbox makes with them)."""
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number, not {value!r}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, not {value!r}")
     if number < minimum or (strict and number == minimum):
         relation = "greater than" if strict else "at least"
         raise ValueError(f"{name} must be {relation} {minimum:g}, not {value!r}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}, not {value!r}")
     return number
 
 
@@ -190,15 +229,16 @@ def _choice(*choices: str) -> Callable[[str, Any], str]:
 
 
 def _latency(name: str, value: Any) -> tuple[float, float]:
+    top = MAX_LATENCY_MS
     if isinstance(value, str) and "-" in value.strip().lstrip("-"):
         low, _, high = value.partition("-")
-        pair = (_number(name, low), _number(name, high))
+        pair = (_number(name, low, maximum=top), _number(name, high, maximum=top))
     elif isinstance(value, list | tuple):
         if len(value) != 2:
             raise ValueError(f"{name} must be [min, max] milliseconds, not {value!r}")
-        pair = (_number(name, value[0]), _number(name, value[1]))
+        pair = (_number(name, value[0], maximum=top), _number(name, value[1], maximum=top))
     else:
-        fixed = _number(name, value)
+        fixed = _number(name, value, maximum=top)
         pair = (fixed, fixed)
     if pair[0] > pair[1]:
         raise ValueError(f"{name}: the minimum {pair[0]:g} is above the maximum {pair[1]:g}")
@@ -253,6 +293,57 @@ def _seed(name: str, value: Any) -> int | None:
     return _integer(name, value, minimum=-(2**63))
 
 
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in (
+        "true",
+        "1",
+        "yes",
+        "on",
+        "false",
+        "0",
+        "no",
+        "off",
+    ):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def _groups(name: str, value: Any) -> dict[str, list[str]]:
+    """``{group: [numbers]}`` from a mapping, a ``NAME=N1,N2`` string or a list of them."""
+    if isinstance(value, str):
+        value = [value]
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, list | tuple):
+        for item in value:
+            group, sep, listed = str(item).partition("=")
+            if not sep:
+                raise ValueError(f"{name} must look like 'clienti=+393471234567,+39...'")
+            pairs.append((group.strip(), listed))
+    else:
+        raise ValueError(f"{name} must map group names to lists of numbers")
+    groups: dict[str, list[str]] = {}
+    for group, given in pairs:
+        numbers = given
+        if not isinstance(group, str) or not group:
+            raise ValueError(f"{name}: a group name must be a non-empty string")
+        if isinstance(numbers, str):
+            numbers = [n.strip() for n in numbers.split(",") if n.strip()]
+        if not isinstance(numbers, list | tuple):
+            raise ValueError(f"{name}[{group}] must be a list of numbers")
+        for number in numbers:
+            if not isinstance(number, str) or not RECIPIENT_RE.fullmatch(number):
+                raise ValueError(
+                    f"{name}[{group}]: {number!r} is not an international number such as "
+                    "+393471234567"
+                )
+        groups.setdefault(group, []).extend(numbers)
+    return groups
+
+
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string")
@@ -271,9 +362,12 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "non_gsm": _choice("reject", "accept"),
     "timezone": _timezone,
     "schedule_grace": _number,
+    "strict_schedule": _bool,
     "brand": _brand,
+    "groups": _groups,
+    "callback_url": check_callback_url,
     "latency": _latency,
-    "timeout_seconds": _number,
+    "timeout_seconds": lambda n, v: _number(n, v, maximum=MAX_TIMEOUT_SECONDS),
     "retry_after": _integer,
     "fault_scope": _choice("send", "all"),
 }
@@ -302,6 +396,9 @@ FAULT_OPTIONS: tuple[str, ...] = (
 STARTUP_ONLY: frozenset[str] = frozenset({"username", "password"})
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SandboxConfig))
+
+#: Options that are switches: on the command line ``--strict-schedule`` alone means true.
+BOOLEAN_OPTIONS: frozenset[str] = frozenset({"strict_schedule"})
 
 
 def coerce_option(name: str, value: Any, current: SandboxConfig | None = None) -> Any:

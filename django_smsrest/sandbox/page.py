@@ -12,6 +12,8 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from django_smsrest.results import FAILURE_STATES
+from django_smsrest.sandbox.fidelity import FIDELITY
+from django_smsrest.sandbox.inbound import DEFAULT_SIM
 
 if TYPE_CHECKING:
     from django_smsrest.sandbox.state import SandboxState
@@ -26,6 +28,7 @@ th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical
 th{background:#f3f3f3}
 .msg{white-space:pre-wrap;max-width:32rem;font-family:ui-monospace,monospace}
 .st{font-family:ui-monospace,monospace;font-size:.9em}
+.lvl-confirmed{color:#1b7f3b}.lvl-likely{color:#8a6d00}.lvl-switchable,.lvl-invented{color:#b00020}
 .fail{color:#b00020}.ok{color:#1b7f3b}.muted{color:#777}
 """
 
@@ -36,6 +39,18 @@ def _state_class(status: str) -> str:
     return "ok" if status in ("DLVRD", "SENT") else "muted"
 
 
+def _message_cell(order: dict[str, Any]) -> str:
+    """The text; for paramsms each recipient's personalised text under the template."""
+    if not order.get("texts"):
+        return escape(order["message"])
+    lines = [f'<span class="muted">template:</span> {escape(order["message"])}']
+    lines += [
+        f"{escape(number)}: {escape(text)}"
+        for number, text in zip(order["recipients"], order["texts"], strict=False)
+    ]
+    return "<br>".join(lines)
+
+
 def _order_row(order: dict[str, Any]) -> str:
     states = "<br>".join(
         f'{escape(s["destination"])} <span class="st {_state_class(s["status"])}">'
@@ -43,12 +58,18 @@ def _order_row(order: dict[str, Any]) -> str:
         for s in order["states"]
     )
     notes = []  # safe HTML fragments
+    if order.get("endpoint", "sms") != "sms":
+        notes.append(f"POST {escape(order['endpoint'])}")
+    if order.get("groups"):
+        notes.append("groups: " + escape(", ".join(order["groups"])))
     if order["cancelled"]:
         notes.append("cancelled")
     if order["fault"]:
         notes.append(f"fault: {escape(order['fault'])}")
     if order["posts"] > 1:
         notes.append(f"<strong>{order['posts']} POSTs</strong>")
+    if order.get("schedule_note"):
+        notes.append(escape(order["schedule_note"]))
     if order["dropped_recipients"]:
         notes.append(f"{len(order['dropped_recipients'])} invalid number(s) dropped")
     scheduled = order["scheduled_delivery_time"] or ""
@@ -59,13 +80,59 @@ def _order_row(order: dict[str, Any]) -> str:
         f"<td>{escape(order['message_type'])}</td>"
         f"<td>{escape(order['sender'] or '')}</td>"
         f"<td>{states}</td>"
-        f'<td class="msg">{escape(order["message"])}</td>'
+        f'<td class="msg">{_message_cell(order)}</td>'
         f"<td>{escape(order['encoding'])} / {order['segments']} part(s) / "
         f"{order['credits']} credit(s)</td>"
         f"<td>{escape(scheduled)}</td>"
         f"<td>{' &middot; '.join(notes)}</td>"
         "</tr>"
     )
+
+
+def _inbound_section(messages: list[dict[str, Any]]) -> str:
+    """Received SMS (newest first) and the form that makes the account receive one."""
+    rows = (
+        "\n".join(
+            "<tr>"
+            f"<td>{escape(m['received_at'])}</td><td>{escape(m['phoneNumber'])}</td>"
+            f'<td>{escape(m["id_sim"])}</td><td class="msg">{escape(m["text"])}</td>'
+            f"<td>{'read' if m['consumed'] else 'new'}</td>"
+            "</tr>"
+            for m in reversed(messages[-PAGE_LIMIT:])
+        )
+        or '<tr><td colspan="5" class="muted">No SMS received yet.</td></tr>'
+    )
+    return f"""<h2>Received SMS (inbound)</h2>
+<form method="post" action="inbound">
+<label>From <input name="sender" value="+393471234567" required></label>
+<label>To SIM <input name="id_sim" value="{escape(DEFAULT_SIM)}" required></label>
+<label>Text <input name="text" size="40" required maxlength="1000"></label>
+<button type="submit">Receive</button>
+</form>
+<table>
+<thead><tr><th>Received</th><th>From</th><th>SIM</th><th>Text</th>
+<th>newsrsmsmessage</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>"""
+
+
+def _fidelity_section() -> str:
+    """The table of how sure each simulated behaviour is (static: no client data)."""
+    rows = "\n".join(
+        f'<tr><td>{escape(b.name)}</td><td class="lvl-{b.level}">{b.level}</td>'
+        f"<td>{escape(b.source)}</td><td><code>{escape(b.switch)}</code></td></tr>"
+        for b in FIDELITY
+    )
+    return f"""<h2>Fidelity</h2>
+<p class="muted">confirmed: the documentation states it &middot; likely: real clients
+suggest it &middot; switchable: the sandbox invents it, an option changes it &middot;
+invented: the sandbox invents it, fixed (reason given). Sources: the reference's sections.</p>
+<table>
+<thead><tr><th>Behaviour</th><th>Fidelity</th><th>Source</th><th>Option</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>"""
 
 
 def render_page(state: SandboxState) -> str:
@@ -85,7 +152,6 @@ def render_page(state: SandboxState) -> str:
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="5">
 <title>SMS REST sandbox</title><style>{_STYLE}</style></head>
 <body>
 <h1>SMS REST sandbox</h1>
@@ -101,6 +167,15 @@ def render_page(state: SandboxState) -> str:
 <tbody>
 {rows}
 </tbody></table>
+{_inbound_section(data["inbound"])}
+{_fidelity_section()}
+<script>
+// Reload every 5 s to show new orders, but not while someone types into the form.
+setInterval(function () {{
+  var el = document.activeElement;
+  if (!el || el.tagName !== "INPUT") {{ location.reload(); }}
+}}, 5000);
+</script>
 </body></html>
 """
 

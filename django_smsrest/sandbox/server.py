@@ -12,6 +12,8 @@ Paths:
 ``/_sandbox/config``     GET: the options (no password); POST a JSON object to change them.
 ``/_sandbox/reset``      POST: forget orders and counters, switch faults off.
 ``/_sandbox/advance``    POST ``{"seconds": N}``: move the sandbox clock forward.
+``/_sandbox/inbound``    POST ``{"sender": "+39...", "text": "...", "id_sim": "+39..."}`` (or the
+                         page's form): an SMS received by the account (``newsrsmsmessage``).
 
 HTTPS: give :func:`make_server` an ``ssl.SSLContext`` (:func:`tls_context` builds one from
 a certificate and key file). The listening socket stays plain; each accepted connection
@@ -26,7 +28,6 @@ string (the login query carries the password) and no header is ever logged.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import socketserver
@@ -40,8 +41,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from django_smsrest.sandbox.callbacks import CallbackNotifier
 from django_smsrest.sandbox.page import render_page
 from django_smsrest.sandbox.state import Reply, SandboxState, json_reply
+from django_smsrest.sandbox.validation import load_json
 
 API_PREFIX = "/API/v1.0/REST/"
 CONTROL_PREFIX = "/_sandbox/"
@@ -95,6 +98,7 @@ class Headers:
         return list(self._items)
 
 
+_HEX_RE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _MAX_HEADERS = 100
 _MAX_LINE = 65536
 
@@ -208,6 +212,12 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         body = {"result": "KO", "error_message": status.phrase, "code": status.name}
         self._write(json_reply(code, body))
 
+    def _bad_request(self, reason: str) -> None:
+        """A 400 naming what was wrong with the request framing; the connection closes."""
+        self.close_connection = True
+        body = {"result": "KO", "error_message": reason, "code": "BAD_REQUEST"}
+        self._write(json_reply(400, body))
+
     # --- dispatch ----------------------------------------------------------------------------
 
     def do_GET(self) -> None:
@@ -225,24 +235,19 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             if delay and self.server.stopping.wait(delay):
                 self.close_connection = True
                 return
-            query = {
-                key: values[0]
-                for key, values in parse_qs(query_string, keep_blank_values=True).items()
-            }
-            reply = self.server.state.handle_api(
-                self.command, path[len(API_PREFIX) :], query, self.headers, body
-            )
-        elif path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
-            reply = self._control(path[len(CONTROL_PREFIX) :].strip("/"), body)
-        elif path == "/":
-            reply = Reply(302, b"", "text/plain", (("Location", CONTROL_PREFIX),))
-        else:
+        try:
+            reply = self._route(path, query_string, body)
+        except Exception as error:
+            # A sandbox bug must answer, not look like a network fault to the client under
+            # test; the reason is logged (redacted) and sent back.
+            self.log_message("sandbox error: %s: %s", type(error).__name__, error)
             reply = json_reply(
-                404,
+                500,
                 {
                     "result": "KO",
-                    "error_message": f"Not found; the API is under {API_PREFIX}",
-                    "code": "NOT_FOUND",
+                    "error_message": f"The sandbox failed on this request "
+                    f"({type(error).__name__}); this is a sandbox bug.",
+                    "code": "SANDBOX_ERROR",
                 },
             )
         if reply.action == "respond":
@@ -254,40 +259,32 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self.server.stopping.wait(reply.hang_seconds)
         self._drop()
 
-    def _control(self, action: str, body: bytes) -> Reply:
-        state = self.server.state
-        method = self.command
-        try:
-            if action == "" and method == "GET":
-                return Reply(200, render_page(state).encode(), "text/html; charset=utf-8")
-            if action == "orders" and method == "GET":
-                return json_reply(200, state.snapshot())
-            if action.startswith("orders/") and method == "GET":
-                order = state.order(action[len("orders/") :])
-                posts = state.post_count(action[len("orders/") :])
-                if order is None:
-                    return json_reply(404, {"order": None, "posts": posts})
-                return json_reply(200, {"order": order, "posts": posts})
-            if action == "config" and method == "GET":
-                return json_reply(200, state.config.public())
-            if action == "config" and method == "POST":
-                return json_reply(200, state.configure(**_json_object(body)))
-            if action == "reset" and method == "POST":
-                state.reset()
-                return json_reply(200, {"result": "OK"})
-            if action == "advance" and method == "POST":
-                seconds = _json_object(body).get("seconds")
-                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-                    raise ValueError('send {"seconds": <number>}')
-                state.advance(float(seconds))
-                return json_reply(200, {"result": "OK", "clock_offset": state.clock_offset})
-        except ValueError as error:
-            return json_reply(
-                400, {"result": "KO", "error_message": str(error), "code": "INVALID_OPTION"}
+    def _route(self, path: str, query_string: str, body: bytes) -> Reply:
+        if path.startswith(API_PREFIX):
+            query = {
+                key: values[0]
+                for key, values in parse_qs(query_string, keep_blank_values=True).items()
+            }
+            return self.server.state.handle_api(
+                self.command, path[len(API_PREFIX) :], query, self.headers, body
             )
+        if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+            action = path[len(CONTROL_PREFIX) :].strip("/")
+            form = (
+                (self.headers.get("Content-Type") or "")
+                .lower()
+                .startswith("application/x-www-form-urlencoded")
+            )
+            return control_reply(self.server.state, self.command, action, body, form=form)
+        if path == "/":
+            return Reply(302, b"", "text/plain", (("Location", CONTROL_PREFIX),))
         return json_reply(
             404,
-            {"result": "KO", "error_message": "Unknown sandbox control path", "code": "NOT_FOUND"},
+            {
+                "result": "KO",
+                "error_message": f"Not found; the API is under {API_PREFIX}",
+                "code": "NOT_FOUND",
+            },
         )
 
     # --- I/O ---------------------------------------------------------------------------------
@@ -312,15 +309,18 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length)
 
     def _read_chunked(self) -> bytes | None:
+        """A chunked body, each chunk size plain hex (no sign, ``0x`` or ``_`` that
+        ``int()`` would take: a negative size once read the stream to its end)."""
         chunks: list[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024).split(b";")[0].strip()
-            try:
-                size = int(line, 16)
-            except ValueError:
-                self.send_error(400)
+            if not _HEX_RE.fullmatch(line):
+                self._bad_request(
+                    f"invalid chunk size {line[:20]!r}: chunk sizes are hexadecimal digits"
+                )
                 return None
+            size = int(line, 16)
             if size == 0:
                 while self.rfile.readline(1024).strip():  # trailers
                     pass
@@ -355,6 +355,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
         self.log_request(reply.status)
+        if reply.note:
+            self.log_message('"%s %s" %s', self.command, path_only(self.path), reply.note)
 
     def _drop(self) -> None:
         """Close the connection without a byte of answer (the client sees a dropped link)."""
@@ -364,11 +366,57 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
 
+def control_reply(
+    state: SandboxState, method: str, action: str, body: bytes, *, form: bool = False
+) -> Reply:
+    """The answer to ``/_sandbox/<action>`` (see the module docstring); ``form``: the body
+    is ``application/x-www-form-urlencoded`` (the page's inbound form)."""
+    try:
+        if action == "" and method == "GET":
+            return Reply(200, render_page(state).encode(), "text/html; charset=utf-8")
+        if action == "orders" and method == "GET":
+            return json_reply(200, state.snapshot())
+        if action.startswith("orders/") and method == "GET":
+            order = state.order(action[len("orders/") :])
+            posts = state.post_count(action[len("orders/") :])
+            if order is None:
+                return json_reply(404, {"order": None, "posts": posts})
+            return json_reply(200, {"order": order, "posts": posts})
+        if action == "config" and method == "GET":
+            return json_reply(200, state.config.public())
+        if action == "config" and method == "POST":
+            return json_reply(200, state.configure(**_json_object(body)))
+        if action == "inbound" and method == "POST":
+            if form:
+                # The form on the sandbox page: store, then back to the page.
+                fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                state.receive({key: values[0] for key, values in fields.items()})
+                return Reply(303, b"", "text/plain", (("Location", CONTROL_PREFIX),))
+            return json_reply(201, {"result": "OK", "message": state.receive(_json_object(body))})
+        if action == "reset" and method == "POST":
+            state.reset()
+            return json_reply(200, {"result": "OK"})
+        if action == "advance" and method == "POST":
+            seconds = _json_object(body).get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise ValueError('send {"seconds": <number>}')
+            state.advance(seconds)
+            return json_reply(200, {"result": "OK", "clock_offset": state.clock_offset})
+    except ValueError as error:
+        return json_reply(
+            400, {"result": "KO", "error_message": str(error), "code": "INVALID_OPTION"}
+        )
+    return json_reply(
+        404,
+        {"result": "KO", "error_message": "Unknown sandbox control path", "code": "NOT_FOUND"},
+    )
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        raise ValueError("the body must be a JSON object") from None
+        data = load_json(body or b"{}")
+    except ValueError as error:
+        raise ValueError(f"the body must be a JSON object ({error})") from None
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
@@ -401,6 +449,13 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, SandboxRequestHandler)
+        self.notifier = CallbackNotifier(state, self.stopping)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until :meth:`stop`; the delivery-callback watcher runs alongside."""
+        if not self.notifier.thread.is_alive() and not self.stopping.is_set():
+            self.notifier.start()
+        super().serve_forever(poll_interval)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         """Accept a connection; with TLS, wrap it without handshaking yet (see ``setup``)."""

@@ -526,7 +526,10 @@ def start_sandbox_process(
     if certificate:
         command += ["--tls-cert", certificate.cert, "--tls-key", certificate.key]
     for name, value in options.items():
-        if name not in ("username", "password") and value is not None:
+        if name == "groups":
+            for group, numbers in config.groups.items():
+                command += ["--group", f"{group}={','.join(numbers)}"]
+        elif name not in ("username", "password") and value is not None:
             command += ["--" + name.replace("_", "-"), _cli_value(name, value)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=child_env)
     lines: queue.Queue[str] = queue.Queue()
