@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from django.utils.module_loading import import_string
 
-from django_smsrest.backends.base import BaseBackend, OutgoingOrder
+from django_smsrest.backends.base import BaseBackend, OutgoingOrder, UnsupportedOperation
 from django_smsrest.conf import SmsRestSettings, get_settings
 from django_smsrest.exceptions import SmsRestConfigurationError
 
-__all__ = ["BaseBackend", "OutgoingOrder", "get_backend"]
+__all__ = ["BaseBackend", "OutgoingOrder", "UnsupportedOperation", "get_backend"]
 
 
 def get_backend(conf: SmsRestSettings | None = None) -> BaseBackend:

@@ -16,15 +16,35 @@ Contract for implementers (the services rely on it):
   order the gateway does not know (which, after a failed send, means "safe to resend").
 * :meth:`cancel` raises ``OrderNotFound`` when the order is unknown or no longer
   scheduled (the gateway answers 404 to ``DELETE`` once sending has started).
+
+What a backend can do beyond :meth:`~BaseBackend.send` and
+:meth:`~BaseBackend.get_status` it says with capability flags, as django.tasks backends do
+(``supports_defer``...): the services and the admin ask the flag instead of testing the
+class. A method whose flag is off raises :class:`UnsupportedOperation`.
+
+============================ ================================================================
+``supports_status``          :meth:`~BaseBackend.get_order`: per-recipient delivery states
+``supports_cancel``          :meth:`~BaseBackend.cancel`: cancel a scheduled order
+``supports_params``          personalised messages (``POST paramsms``)
+``supports_groups``          sending to contact groups (``POST smstogroups``)
+``supports_inbound``         reading received SMS (``GET newsrsmsmessage``)
+============================ ================================================================
 """
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar, NoReturn
 
 from django_smsrest.conf import SmsRestSettings
+from django_smsrest.exceptions import SmsRestError
 from django_smsrest.results import AccountStatus, OrderReport, SendResult
+
+
+class UnsupportedOperation(SmsRestError, NotImplementedError):
+    """The configured backend cannot do this (its capability flag is off)."""
 
 
 @dataclass(frozen=True)
@@ -40,29 +60,42 @@ class OutgoingOrder:
     encoding: str
 
 
-class BaseBackend:
+class BaseBackend(abc.ABC):
     """Base class of every backend. Instances are cheap and short-lived: the services
     build one per operation with :func:`django_smsrest.backends.get_backend`, so a
     backend that needs an expensive resource (an HTTP session) caches it itself."""
 
     #: Shown by the console backend and in logs.
     name: str = "base"
+    supports_status: ClassVar[bool] = False
+    supports_cancel: ClassVar[bool] = False
+    supports_params: ClassVar[bool] = False
+    supports_groups: ClassVar[bool] = False
+    supports_inbound: ClassVar[bool] = False
 
     def __init__(self, conf: SmsRestSettings) -> None:
         self.conf = conf
 
-    def send(self, order: OutgoingOrder) -> SendResult:  # pragma: no cover - interface
+    @abc.abstractmethod
+    def send(self, order: OutgoingOrder) -> SendResult:
         """Submit ``order``; see the module docstring for the exceptions."""
-        raise NotImplementedError
 
-    def get_order(self, order_id: str) -> OrderReport:  # pragma: no cover - interface
-        """The gateway's per-recipient state of ``order_id``; ``OrderNotFound`` if unknown."""
-        raise NotImplementedError
-
-    def cancel(self, order_id: str) -> None:  # pragma: no cover - interface
-        """Cancel a scheduled order; ``OrderNotFound`` if unknown or no longer scheduled."""
-        raise NotImplementedError
-
-    def get_status(self) -> AccountStatus:  # pragma: no cover - interface
+    @abc.abstractmethod
+    def get_status(self) -> AccountStatus:
         """Remaining credits per message type (and money, where the gateway reports it)."""
-        raise NotImplementedError
+
+    def get_order(self, order_id: str) -> OrderReport:
+        """The gateway's per-recipient state of ``order_id``; ``OrderNotFound`` if unknown.
+        Only where ``supports_status``."""
+        self._unsupported("supports_status", "read delivery states")
+
+    def cancel(self, order_id: str) -> None:
+        """Cancel a scheduled order; ``OrderNotFound`` if unknown or no longer scheduled.
+        Only where ``supports_cancel``."""
+        self._unsupported("supports_cancel", "cancel a scheduled message")
+
+    def _unsupported(self, flag: str, what: str) -> NoReturn:
+        raise UnsupportedOperation(
+            f"The {self.name} backend ({type(self).__module__}.{type(self).__qualname__}) "
+            f"cannot {what} ({flag} is False)."
+        )

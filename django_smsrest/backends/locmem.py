@@ -141,6 +141,8 @@ class LocmemBackend(BaseBackend):
     """Keeps orders in memory; nothing leaves the process."""
 
     name = "locmem"
+    supports_status = True
+    supports_cancel = True
 
     def send(self, order: OutgoingOrder) -> SendResult:
         from django_smsrest.segments import count_segments

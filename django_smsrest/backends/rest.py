@@ -70,6 +70,8 @@ class RestBackend(BaseBackend):
     """Sends through the gateway's REST API with the ``SMSREST`` credentials."""
 
     name = "rest"
+    supports_status = True
+    supports_cancel = True
 
     def __init__(self, conf: SmsRestSettings) -> None:
         super().__init__(conf)

@@ -61,6 +61,15 @@ def cancel(message: SmsMessage | int, *, reason: str = "") -> SmsMessage:
         if done:
             return msg
     if msg.status == Status.SCHEDULED:
+        if not get_backend(conf).supports_cancel:
+            raise SmsStateError(
+                _(
+                    "SMS #%(pk)s is scheduled at the gateway, and the configured backend "
+                    "cannot cancel a scheduled message."
+                ),
+                code="cancel_unsupported",
+                params={"pk": msg.pk},
+            )
         token = claim(msg.pk, now, conf, lease_free_q(now), status__in=[Status.SCHEDULED])
         if token is None:
             msg.refresh_from_db()

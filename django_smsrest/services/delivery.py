@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import lifecycle, signals
+from django_smsrest.backends import get_backend
 from django_smsrest.conf import get_settings
 from django_smsrest.exceptions import OrderNotFound
 from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
@@ -54,6 +55,14 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
     conf = get_settings()
     pk = message.pk if isinstance(message, SmsMessage) else message
     now = timezone.now()
+    if not get_backend(conf).supports_status:
+        # Nothing to ask: the message stays as it is, and is no longer polled.
+        SmsMessage.objects.filter(pk=pk, status__in=list(lifecycle.POLLABLE)).update(
+            next_status_check_at=None
+        )
+        msg = message if isinstance(message, SmsMessage) else SmsMessage.objects.get(pk=pk)
+        msg.next_status_check_at = None
+        return msg
     token = claim(
         pk,
         now,
