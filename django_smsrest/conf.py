@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django_smsrest.exceptions import SmsRestConfigurationError
+from django_smsrest.secret import Secret
 
 SETTING_NAME = "SMSREST"
 
@@ -98,14 +100,15 @@ DEFAULT_BACKEND = "django_smsrest.backends.rest.RestBackend"
 class SmsRestSettings:
     """The resolved configuration. Build it with :func:`get_settings`.
 
-    ``password`` is excluded from ``repr`` so that a settings object printed in a log or a
-    traceback never shows it.
+    ``password`` is a :class:`~django_smsrest.secret.Secret` (and excluded from ``repr``):
+    a settings object printed in a log or a traceback never shows it; ``.reveal()`` it only
+    where the request is built.
     """
 
     brand: Brand
     base_url: str
     username: str
-    password: str = field(repr=False)
+    password: Secret = field(repr=False)
     auth: AuthMode
     default_message_type: str
     default_sender: str
@@ -241,6 +244,39 @@ def _positive(raw: Mapping[str, Any], key: str, kind: type = int) -> Any:
     return kind(value)
 
 
+def zone_problem(name: Any) -> str | None:
+    """Why ``name`` is not an IANA time zone this machine knows, or ``None`` when it is."""
+    if not isinstance(name, str) or not name:
+        return f"must be an IANA time zone name such as 'Europe/Rome', not {name!r}"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return (
+            f"is {name!r}, which is not a time zone known to this machine "
+            "(an IANA name such as 'Europe/Rome'; is the tzdata package installed?)"
+        )
+    return None
+
+
+def get_zone(name: str, key: str = "GATEWAY_TIMEZONE") -> ZoneInfo:
+    """``ZoneInfo(name)``, or the configuration error naming ``key`` (raised outside the
+    lookup's ``except``, so nothing is chained)."""
+    problem = zone_problem(name)
+    if problem is not None:
+        raise _error(key, problem, "'Europe/Rome'")
+    return ZoneInfo(name)
+
+
+def _masked(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``raw`` whose ``PASSWORD`` is a :class:`Secret` (a non-string is kept as
+    is, for the type error to name it)."""
+    data = dict(raw or {})
+    password = data.get("PASSWORD")
+    if password is None or isinstance(password, str | Secret):
+        data["PASSWORD"] = Secret(password)
+    return data
+
+
 def build_settings(
     raw: Mapping[str, Any] | None, *, require_credentials: bool = False
 ) -> SmsRestSettings:
@@ -250,7 +286,9 @@ def build_settings(
     ignored). With ``require_credentials`` a missing USERNAME or PASSWORD is an error too;
     the REST backend asks for that, the locmem and console backends do not need them.
     """
-    raw = dict(raw or {})
+    # First thing: from here on this frame (shown with its locals on a DEBUG error page)
+    # holds the password only as a Secret, not the caller's dict with the plain string.
+    raw = _masked(raw)
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         raise SmsRestConfigurationError(
@@ -281,7 +319,14 @@ def build_settings(
             repr(brand.default_message_type),
         )
 
-    username, password = merged["USERNAME"] or "", merged["PASSWORD"] or ""
+    username = merged["USERNAME"] or ""
+    password = merged["PASSWORD"]
+    if not isinstance(password, Secret):
+        raise _error(
+            "PASSWORD",
+            f"must be a string, not {type(password).__name__}",
+            "env('SMSREST_PASSWORD')",
+        )
     if require_credentials:
         _require_credentials(username, password)
 
@@ -325,7 +370,7 @@ def build_settings(
         backend=merged["BACKEND"],
         max_recipients_per_order=_positive(merged, "MAX_RECIPIENTS_PER_ORDER"),
         max_segments=_positive(merged, "MAX_SEGMENTS"),
-        gateway_timezone=merged["GATEWAY_TIMEZONE"],
+        gateway_timezone=get_zone(merged["GATEWAY_TIMEZONE"]).key,
         task_backend=merged["TASK_BACKEND"],
         task_queue=merged["TASK_QUEUE"],
         task_priority=int(merged["TASK_PRIORITY"]),
@@ -341,12 +386,12 @@ def build_settings(
     )
 
 
-def missing_credentials(username: str, password: str) -> list[str]:
+def missing_credentials(username: str, password: str | Secret) -> list[str]:
     """The credential keys (``USERNAME``, ``PASSWORD``) that are empty."""
     return [key for key, value in (("USERNAME", username), ("PASSWORD", password)) if not value]
 
 
-def _require_credentials(username: str, password: str) -> None:
+def _require_credentials(username: str, password: str | Secret) -> None:
     missing = missing_credentials(username, password)
     if missing:
         raise _error(

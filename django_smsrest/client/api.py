@@ -22,13 +22,13 @@ from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import requests
 
 from django_smsrest.client.errors import Operation, _Call
 from django_smsrest.client.redaction import redact
 from django_smsrest.client.session import AuthMode, AuthSession
+from django_smsrest.conf import get_zone
 from django_smsrest.exceptions import UnexpectedResponse
 from django_smsrest.results import (
     AccountStatus,
@@ -39,6 +39,7 @@ from django_smsrest.results import (
     RecipientState,
     SendResult,
 )
+from django_smsrest.secret import Secret
 
 if TYPE_CHECKING:
     from django_smsrest.conf import SmsRestSettings
@@ -187,7 +188,7 @@ class SmsRestClient(AuthSession):
         self,
         base_url: str,
         username: str,
-        password: str,
+        password: str | Secret,
         *,
         auth: AuthMode = "session",
         timeout: float | tuple[float, float] = (3.05, 15.0),
@@ -211,6 +212,7 @@ class SmsRestClient(AuthSession):
         :param session_idle_relogin: with ``auth="session"``, log in again before a call
             when the key has been idle this long (seconds); ``None`` relies on 401 only.
         """
+        password = Secret(password)  # first: no plain str in this frame from here on
         super().__init__(
             base_url,
             username,
@@ -225,7 +227,7 @@ class SmsRestClient(AuthSession):
             pool_maxsize=pool_maxsize,
         )
         self.gateway_timezone = gateway_timezone
-        self.tz = ZoneInfo(gateway_timezone)
+        self.tz = get_zone(gateway_timezone)
 
     @classmethod
     def from_settings(cls, conf: SmsRestSettings, **overrides: Any) -> SmsRestClient:

@@ -15,6 +15,7 @@ import email.utils
 import http.client
 import json
 import math
+import os
 import re
 import ssl
 from collections.abc import Iterable, Iterator
@@ -114,9 +115,18 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 _SSL_DROP_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 
 
-def _transport_kind(
-    exc: requests.RequestException,
-) -> Literal["connect", "timeout", "dropped", "other"]:
+TransportKind = Literal["invalid", "connect", "timeout", "dropped", "other"]
+
+# Raised while the request is being prepared or its head written (an invalid URL or header,
+# a body that is not JSON): the gateway cannot have processed it.
+_INVALID_REQUEST_ERRORS = (
+    ValueError,
+    requests.exceptions.InvalidJSONError,
+    requests.exceptions.URLRequired,
+)
+
+
+def _transport_kind(exc: BaseException) -> TransportKind:
     """Tell "could not connect" (surely not sent) from "timed out" and "dropped" (maybe sent).
 
     requests raises ``ConnectionError`` for both a refused connection and a connection the
@@ -126,8 +136,17 @@ def _transport_kind(
     ``ProtocolError("Connection aborted.", RemoteDisconnected(...))``, ``ConnectionResetError``
     and ``ChunkedEncodingError`` after. Anything not recognised is treated as maybe-sent,
     the safe side (it costs one reconciliation GET, never a duplicate SMS). ``"other"`` is
-    a request error that is not about the connection (an undecodable body, a bad header).
+    a request error that is not about the connection (an undecodable body). ``"invalid"``
+    is a request that could not be built (``InvalidURL``, ``InvalidHeader``, any
+    ``ValueError``): not sent. A bare ``OSError`` (requests lets a few through, ``ssl``
+    errors among them) counts as dropped, anything else as ``"other"``: maybe sent.
     """
+    if isinstance(exc, _INVALID_REQUEST_ERRORS) and not isinstance(
+        exc, requests.exceptions.JSONDecodeError
+    ):
+        return "invalid"
+    if not isinstance(exc, requests.RequestException):
+        return "dropped" if isinstance(exc, OSError) else "other"
     if isinstance(exc, requests.ConnectTimeout):
         return "connect"
     if isinstance(exc, requests.ReadTimeout):
@@ -152,25 +171,42 @@ def _transport_kind(
         # ProtocolError("Connection aborted.", RemoteDisconnected/ConnectionResetError), a
         # closed pool, anything unknown: the request may have been written.
         return "dropped"
-    # ContentDecodingError, InvalidHeader, ...: an answer arrived but could not be read.
+    # ContentDecodingError, ...: an answer arrived but could not be read.
     return "other"
 
 
 def _cause_text(exc: BaseException) -> str:
     """A short, URL-free description of the innermost cause ("ConnectionRefusedError:
-    Connection refused"). Built from exception types and ``strerror`` only: library messages
-    quote URLs (with the login query string), so they are never used."""
+    Connection refused"). Built from exception types and the operating system's text for
+    an ``errno`` only: library messages (and even an ``OSError``'s own ``strerror``) may
+    quote URLs with the login query string, so they are never used."""
     causes = list(_causes(exc))
     for cause in reversed(causes):
-        if isinstance(cause, OSError) and cause.strerror:
-            return f"{type(cause).__name__}: {cause.strerror}"
+        if (
+            isinstance(cause, OSError)
+            and not isinstance(cause, ssl.SSLError)  # its errno is not an OS errno
+            and isinstance(cause.errno, int)
+            and cause.errno > 0
+        ):
+            return f"{type(cause).__name__}: {os.strerror(cause.errno)}"
     for cause in reversed(causes):
-        if isinstance(cause, http.client.HTTPException | ssl.SSLError):
+        if isinstance(cause, ssl.SSLError):
+            # OpenSSL's reason code and verification message: short fixed texts
+            # ("CERTIFICATE_VERIFY_FAILED", "self-signed certificate"), never a URL.
+            words = [
+                str(w)
+                for w in (getattr(cause, "reason", None), getattr(cause, "verify_message", None))
+                if isinstance(w, str) and w and len(w) <= 80
+            ]
+            return ": ".join(
+                [type(cause).__name__, ", ".join(words)] if words else [type(cause).__name__]
+            )
+        if isinstance(cause, http.client.HTTPException):
             return type(cause).__name__
     return type(causes[-1]).__name__ if causes else type(exc).__name__
 
 
-def _response_detail(response: requests.Response, secrets: Iterable[str]) -> str | None:
+def _response_detail(response: requests.Response, secrets: Iterable[object]) -> str | None:
     """The gateway's own reason from an error body: JSON ``error_message`` / ``message`` /
     ``result`` / ``code`` (the body shape is undocumented), else the text; sanitised."""
     try:
@@ -199,19 +235,20 @@ def _response_detail(response: requests.Response, secrets: Iterable[str]) -> str
 
 
 def map_error(
-    source: requests.Response | requests.RequestException,
+    source: requests.Response | BaseException,
     *,
     call: _Call,
     host: str,
     read_timeout: float | None = None,
-    secrets: Iterable[str] = (),
+    secrets: Iterable[object] = (),
 ) -> GatewayError:
     """The one mapping from a failed HTTP exchange to the app's exception hierarchy.
 
     ``source`` is either a non-2xx response (after the client's single re-login, where that
-    applies) or the exception requests raised. The returned exception's message never
-    quotes a URL, a query string, a header or a secret; callers raise it *outside* the
-    ``except`` block so that no library exception is chained to it.
+    applies) or whatever exception requests raised (not only ``RequestException``:
+    ``OSError``, ``ValueError``, ``ssl.SSLError`` get through it too). The returned
+    exception's message never quotes a URL, a query string, a header or a secret; callers
+    raise it *outside* the ``except`` block so that no library exception is chained to it.
 
     A failure of the login itself is never "maybe sent": nothing was sent yet. Transport
     failures, 5xx and unreadable answers of ``login`` therefore map to
@@ -220,13 +257,17 @@ def map_error(
     secrets = tuple(s for s in secrets if s)
     login = call.operation == "login"
 
-    if isinstance(source, requests.RequestException):
+    if not isinstance(source, requests.Response):
         kind = _transport_kind(source)
         cause = redact(_cause_text(source), secrets)
         if kind == "timeout":
             cause = f"no answer within {read_timeout:g} s" if read_timeout else "timed out"
         if login:
             return GatewayConnectionError(f"could not log in to {host} ({cause})")
+        if kind == "invalid":
+            return GatewayConnectionError(
+                f"could not build the request {call.label} to {host} ({cause}); nothing was sent"
+            )
         if kind == "connect":
             return GatewayConnectionError(
                 f"could not connect to {host} for {call.label} ({cause}); nothing was sent"

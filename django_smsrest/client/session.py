@@ -30,8 +30,9 @@ from typing import Any, Literal
 import requests
 
 from django_smsrest.client.errors import Operation, _Call
-from django_smsrest.client.transport import Transport, _Hidden
+from django_smsrest.client.transport import Fields, Transport
 from django_smsrest.exceptions import GatewayConnectionError
+from django_smsrest.secret import Secret
 
 __all__ = ["AuthMode", "AuthSession"]
 
@@ -44,19 +45,20 @@ AuthMode = Literal["session", "token"]
 class _Keys:
     """The pair answered by ``login``/``token``; identity marks one login."""
 
-    user_key: str
-    auth_key: str
+    user_key: Secret
+    auth_key: Secret
 
     def __repr__(self) -> str:
         return "<_Keys hidden>"
 
 
-def _parse_login_body(text: str) -> _Keys | None:
-    # Separate function so that the split keys never sit in the frame that raises.
-    parts = text.strip().split(";")
+def _parse_login_body(response: requests.Response) -> _Keys | None:
+    # Separate function that cannot raise, so that the plain keys never sit in a frame
+    # of a traceback; they leave it wrapped.
+    parts = (response.text or "").strip().split(";")
     if len(parts) != 2 or not all(p.strip() for p in parts):
         return None
-    return _Keys(parts[0].strip(), parts[1].strip())
+    return _Keys(Secret(parts[0].strip()), Secret(parts[1].strip()))
 
 
 def _auth_failure_status(operation: Operation) -> frozenset[int]:
@@ -75,27 +77,28 @@ class AuthSession(Transport):
         self,
         base_url: str,
         username: str,
-        password: str,
+        password: str | Secret,
         *,
         auth: AuthMode = "session",
         login_with_basic_auth: bool = False,
         session_idle_relogin: float | None = 270.0,
         **transport: Any,
     ) -> None:
+        password = Secret(password)  # first: no plain str in this frame from here on
         if auth not in ("session", "token"):
             raise ValueError(f"auth must be 'session' or 'token', not {auth!r}")
         super().__init__(base_url, **transport)
         self.username = username
-        self._password: _Hidden[str] = _Hidden(password)
+        self._password = password
         self.auth: AuthMode = auth
         self.login_with_basic_auth = login_with_basic_auth
         self.session_idle_relogin = session_idle_relogin
         self._keys: _Keys | None = None
         self._keys_used_at = 0.0
 
-    def _secrets(self) -> tuple[str, ...]:
+    def _secrets(self) -> tuple[Secret, ...]:
         keys = self._keys
-        values = [self._password.reveal()]
+        values = [self._password]
         if keys is not None:
             values += [keys.auth_key, keys.user_key]
         return tuple(v for v in values if v)
@@ -104,16 +107,16 @@ class AuthSession(Transport):
         """Log in (caller holds ``self._lock``); store and return the new keys."""
         path = "token" if self.auth == "token" else "login"
         call = _Call("GET", path, path, "login")
-        params: _Hidden[Mapping[str, str]] | None = None
-        basic: _Hidden[tuple[str, str]] | None = None
+        params: Fields | None = None
+        basic: tuple[str, Secret] | None = None
         if self.login_with_basic_auth:
-            basic = _Hidden((self.username, self._password.reveal()))
+            basic = (self.username, self._password)
         else:
-            params = _Hidden({"username": self.username, "password": self._password.reveal()})
+            params = {"username": self.username, "password": self._password}
         response = self._request(call, params=params, auth=basic)
         if not 200 <= response.status_code <= 299:
             raise self._map_error(response, call)
-        keys = _parse_login_body(response.text)
+        keys = _parse_login_body(response)
         if keys is None:
             # The body is not logged nor quoted: it may hold half a key.
             raise GatewayConnectionError(
@@ -159,9 +162,9 @@ class AuthSession(Transport):
             if self._keys is keys:
                 self._keys = None
 
-    def _auth_headers(self, keys: _Keys) -> _Hidden[Mapping[str, str]]:
+    def _auth_headers(self, keys: _Keys) -> Fields:
         name = "Access_token" if self.auth == "token" else "Session_key"
-        return _Hidden({"user_key": keys.user_key, name: keys.auth_key})
+        return {"user_key": keys.user_key, name: keys.auth_key}
 
     def _call(
         self,
@@ -174,11 +177,10 @@ class AuthSession(Transport):
         refused (401, or 404 "user_key not found" where 404 cannot mean a missing order).
         Returns only 2xx responses; everything else raises via :func:`map_error`."""
         auth_failures = _auth_failure_status(call.operation)
-        hidden_params = _Hidden(params) if params is not None else None
         for attempt in (1, 2):
             keys = self._current_keys()
             response = self._request(
-                call, params=hidden_params, headers=self._auth_headers(keys), json_body=json_body
+                call, params=params, headers=self._auth_headers(keys), json_body=json_body
             )
             if response.status_code in auth_failures and attempt == 1:
                 # The keys were refused, so the gateway did not act on the request: logging

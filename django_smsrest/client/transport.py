@@ -33,7 +33,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -42,35 +42,16 @@ from requests.adapters import HTTPAdapter
 from django_smsrest.client.errors import _Call, map_error
 from django_smsrest.client.redaction import install_urllib3_redaction
 from django_smsrest.conf import validate_base_url
-from django_smsrest.exceptions import GatewayError
+from django_smsrest.exceptions import GatewayConnectionError, GatewayError
+from django_smsrest.secret import Secret, reveal
+
+#: Query parameters or headers as the client holds them: secrets stay wrapped until
+#: :meth:`Transport._request` hands them to requests.
+Fields = Mapping[str, str | Secret]
 
 __all__ = ["ClientStats", "Transport"]
 
 logger = logging.getLogger("django_smsrest.client")
-
-T = TypeVar("T")
-
-
-class _Hidden(Generic[T]):
-    """A value whose ``repr`` never shows it: for secrets held in attributes and locals.
-
-    Tracebacks rendered with locals (Django's debug page with DEBUG on, Sentry) show the
-    ``repr`` of every local; wrapping the password, the keys and the login parameters
-    costs nothing and keeps them out.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: T) -> None:
-        self._value = value
-
-    def reveal(self) -> T:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-    __str__ = __repr__
 
 
 class ClientStats:
@@ -205,14 +186,24 @@ class Transport:
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    def _secrets(self) -> tuple[str, ...]:
+    def _secrets(self) -> tuple[Secret, ...]:
         """The values to mask in every message (overridden by the login layer)."""
         return ()
 
-    def _map_error(
-        self, source: requests.Response | requests.RequestException, call: _Call
-    ) -> GatewayError:
+    def _map_error(self, source: requests.Response | BaseException, call: _Call) -> GatewayError:
         """:func:`map_error` with this client's host, read timeout and secrets."""
+        if (
+            isinstance(source, OSError)
+            and not isinstance(source, requests.RequestException)
+            and isinstance(self.verify, str)
+            and not os.path.exists(self.verify)
+        ):
+            # requests checks the CA bundle path before it connects (HTTPAdapter.cert_verify)
+            # and raises a bare OSError: nothing was sent, and only a setting can fix it.
+            return GatewayConnectionError(
+                f"could not send {call.label} to {self.host}: the CA bundle given as "
+                f"SMSREST['VERIFY_TLS'] ({self.verify!r}) does not exist; nothing was sent"
+            )
         return map_error(
             source,
             call=call,
@@ -225,14 +216,21 @@ class Transport:
         self,
         call: _Call,
         *,
-        params: _Hidden[Mapping[str, str]] | None = None,
-        headers: _Hidden[Mapping[str, str]] | None = None,
+        params: Fields | None = None,
+        headers: Fields | None = None,
         json_body: Mapping[str, Any] | None = None,
-        auth: _Hidden[tuple[str, str]] | None = None,
+        auth: tuple[str, Secret] | None = None,
     ) -> requests.Response:
-        """One HTTP request; transport failures raised as mapped :class:`GatewayError`.
+        """One HTTP request; any failure raised as a mapped :class:`GatewayError`.
 
-        Never logs the query string or headers; never chains the library's exception.
+        Secrets are revealed only in the arguments handed to requests, never bound to a
+        local. *Every* exception requests raises is caught (not only
+        ``RequestException``: a missing CA bundle is a bare ``OSError``, a bad header a
+        ``ValueError``), mapped, and the mapped error is raised outside the ``except``
+        block: the caller's traceback then ends in this frame, so neither a chained
+        exception nor requests' frames (whose locals hold the URL with the login query
+        string and the key headers) reach a log or a DEBUG page. Never logs the query
+        string or headers.
         """
         session = self._session()
         self.stats._count_request(call)
@@ -242,21 +240,26 @@ class Transport:
             response = session.request(
                 call.method,
                 self.base_url + call.path,
-                params=params.reveal() if params is not None else None,
-                headers=headers.reveal() if headers is not None else None,
+                params=_plain(params),
+                headers=_plain(headers),
                 json=json_body,
-                auth=auth.reveal() if auth is not None else None,
+                auth=(auth[0], auth[1].reveal()) if auth is not None else None,
                 timeout=self.timeout,
                 verify=self.verify,
                 allow_redirects=False,
             )
-        except requests.RequestException as exc:
+        except Exception as exc:  # every one: mapped below, see the docstring
             error = self._map_error(exc, call)
             logger.debug("%s failed: %s", call.label, type(error).__name__)
-        # Raised here, outside the except block: no __context__ pointing at requests'
-        # exception (whose message quotes the full URL, query string included).
         if error is not None:
             raise error from None
         assert response is not None
         logger.debug("%s -> %s", call.label, response.status_code)
         return response
+
+
+def _plain(fields: Fields | None) -> dict[str, str] | None:
+    """``fields`` with every :class:`Secret` revealed, for requests (and nothing else)."""
+    if fields is None:
+        return None
+    return {name: reveal(value) for name, value in fields.items()}
