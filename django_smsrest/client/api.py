@@ -67,7 +67,7 @@ SEND_EXTRA_FIELDS = frozenset(
 )
 
 # Documented rule for custom order ids (paramsms/smstogroups pages; assumed for sms too).
-_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
+_ORDER_ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")  # always used with fullmatch
 _GATEWAY_DATE_FORMAT = "%Y%m%d%H%M%S"
 _GATEWAY_DATE_FORMATS = (
     "%Y%m%d%H%M%S",
@@ -116,21 +116,36 @@ def parse_gateway_datetime(value: Any, tz: tzinfo) -> datetime | None:
     return None
 
 
-def _parse_send_result(data: dict[str, Any], order_id: str | None) -> SendResult | None:
-    """The documented ``POST sms`` answer as a :class:`SendResult`; ``None`` when it lacks
-    ``result: OK`` / ``order_id`` / ``total_sent``."""
+def _maybe_accepted(call: _Call) -> str:
+    """The advice that ends a message about an unreadable answer to a send."""
+    if call.operation != "send":
+        return ""
+    check = f"GET sms/{call.order_id}" if call.order_id else "the gateway's order history"
+    return f"; the order may have been accepted: check it with {check} before sending again"
+
+
+def _parse_send_result(data: dict[str, Any]) -> SendResult | list[str]:
+    """The documented ``POST sms`` answer as a :class:`SendResult`, or what it lacks
+    (``result`` other than OK, no ``order_id``, no ``total_sent``)."""
     result = data.get("result")
-    accepted_id = data.get("order_id") or order_id
+    accepted_id = data.get("order_id")
     total_sent = _int_or_none(data.get("total_sent"))
+    wrong = []
+    if result is not None and str(result).upper() != "OK":
+        wrong.append(f"result {str(result)[:20]!r}")
     if (
-        (result is not None and str(result).upper() != "OK")
-        or not isinstance(accepted_id, str)
-        or total_sent is None
+        not isinstance(accepted_id, str | int)
+        or isinstance(accepted_id, bool)
+        or accepted_id == ""
     ):
-        return None
+        wrong.append("no order_id")
+    if total_sent is None:
+        wrong.append("no total_sent")
+    if wrong or total_sent is None:
+        return wrong
     internal = data.get("internal_order_id")
     return SendResult(
-        order_id=accepted_id,
+        order_id=str(accepted_id),
         total_sent=total_sent,
         remaining_credits=_int_or_none(data.get("remaining_credits")),
         internal_order_id=str(internal) if internal not in (None, "") else None,
@@ -252,18 +267,31 @@ class SmsRestClient(AuthSession):
         self.close()
 
     def _json_object(self, response: requests.Response, call: _Call) -> dict[str, Any]:
+        """The 2xx body as a JSON object, or :class:`UnexpectedResponse` (maybe sent) that
+        says what came instead: an HTML page (a maintenance page, a proxy, a captive
+        portal), an empty body, text, or JSON of another shape."""
         try:
             data = response.json()
         except ValueError:
             data = None
-        if not isinstance(data, dict):
-            raise UnexpectedResponse(
-                f"HTTP {response.status_code} from {self.host} to {call.label} with a body "
-                "that is not the expected JSON object",
-                status_code=response.status_code,
-                detail=redact(response.text or "(empty)", self._secrets(), limit=120),
-            )
-        return data
+        if isinstance(data, dict):
+            return data
+        text = response.text or ""
+        content_type = response.headers.get("Content-Type", "")
+        if "html" in content_type.lower() or text.lstrip()[:1] == "<":
+            what = "an HTML page (a maintenance page or a proxy?)"
+        elif not text.strip():
+            what = "an empty body"
+        elif data is None:
+            what = "text that is not JSON"
+        else:
+            what = f"a JSON {type(data).__name__}"
+        raise UnexpectedResponse(
+            f"HTTP {response.status_code} from {self.host} to {call.label} with {what} "
+            f"instead of the documented JSON object{_maybe_accepted(call)}",
+            status_code=response.status_code,
+            detail=redact(text or "(empty)", self._secrets(), limit=120),
+        )
 
     # -- dates ----------------------------------------------------------------------------
 
@@ -320,7 +348,9 @@ class SmsRestClient(AuthSession):
             raise ValueError("message must be a non-empty string")
         if not message_type:
             raise ValueError("message_type is required")
-        if order_id is not None and not _ORDER_ID_RE.match(order_id):
+        if order_id is not None and not (
+            isinstance(order_id, str) and _ORDER_ID_RE.fullmatch(order_id)
+        ):
             raise ValueError(
                 f"order_id {order_id!r} must be 1-32 characters of letters, digits, '_', '.', '-'"
             )
@@ -349,11 +379,11 @@ class SmsRestClient(AuthSession):
         call = _Call("POST", "sms", "sms", "send", order_id=order_id)
         response = self._call(call, json_body=body)
         data = self._json_object(response, call)
-        result = _parse_send_result(data, order_id)
-        if result is None:
+        result = _parse_send_result(data)
+        if isinstance(result, list):
             raise UnexpectedResponse(
-                f"HTTP {response.status_code} from {self.host} to {call.label} without the "
-                "documented result/order_id/total_sent; the order may have been accepted",
+                f"HTTP {response.status_code} from {self.host} to {call.label} is not the "
+                f"documented answer ({', '.join(result)}){_maybe_accepted(call)}",
                 status_code=response.status_code,
                 detail=redact(json.dumps(data)[:200], self._secrets(), limit=200),
             )

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
@@ -206,9 +207,45 @@ def _cause_text(exc: BaseException) -> str:
     return type(causes[-1]).__name__ if causes else type(exc).__name__
 
 
+# Where gateways put their reason, most specific first: Esendex Italy / smSend
+# ``error_message``, then the usual REST spellings.
+_REASON_KEYS = ("error_message", "message", "error", "detail", "errors", "error_description")
+# Words that say nothing by themselves: never shown as the reason.
+_EMPTY_WORDS = frozenset({"", "ko", "error", "failed", "fail", "false", "null", "none"})
+_USER_KEY_RE = re.compile(r"(?i)user[ _-]?key")
+
+
+def _reason(value: object, depth: int = 0) -> str | None:
+    """The human words in ``value`` (a string, a number, a list of them, or an object
+    holding them under one of :data:`_REASON_KEYS`, or under field names)."""
+    if depth > 3 or value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str | int | float):
+        text = str(value).strip()
+        return None if text.lower() in _EMPTY_WORDS else text
+    if isinstance(value, list):
+        parts = [r for r in (_reason(item, depth + 1) for item in value) if r]
+        return "; ".join(parts) or None
+    if isinstance(value, dict):
+        for key in _REASON_KEYS:
+            found = _reason(value.get(key), depth + 1)
+            if found:
+                return found
+        # {"recipient": ["invalid number"]}: field-keyed validation errors.
+        parts = [f"{k}: {r}" for k, v in value.items() if (r := _reason(v, depth + 1))]
+        return "; ".join(parts) or None
+    return None
+
+
 def _response_detail(response: requests.Response, secrets: Iterable[object]) -> str | None:
-    """The gateway's own reason from an error body: JSON ``error_message`` / ``message`` /
-    ``result`` / ``code`` (the body shape is undocumented), else the text; sanitised."""
+    """The gateway's own reason from an error body, whatever key carries it.
+
+    JSON: the first of ``error_message`` (Esendex Italy), ``message``, ``error``,
+    ``detail``, ``errors`` (a list or a field-keyed object), with `` (code X)`` appended
+    when the body has a ``code``; a plain-text body as it is. Never the bare ``result:
+    "KO"``, which says nothing: a body with no reason gives "no reason given". Redacted
+    (secrets, control characters) and truncated.
+    """
     try:
         text = response.text or ""
     except Exception:  # a broken body must not hide the status code
@@ -218,20 +255,41 @@ def _response_detail(response: requests.Response, secrets: Iterable[object]) -> 
     try:
         data = json.loads(text)
     except ValueError:
-        data = None
+        return redact(text, secrets)
     if isinstance(data, dict):
-        reason = next(
-            (str(data[k]) for k in ("error_message", "message") if data.get(k) not in (None, "")),
-            None,
-        )
+        reason = _reason({k: data.get(k) for k in _REASON_KEYS})
         code = data.get("code")
-        if code not in (None, ""):
+        if code not in (None, "") and not isinstance(code, dict | list):
             reason = f"{reason} (code {code})" if reason else f"code {code}"
-        elif reason is None and data.get("result") not in (None, ""):
-            reason = str(data["result"])
-        if reason is not None:
-            return redact(reason, secrets)
-    return redact(text, secrets)
+        if reason is None:
+            rest = {k: v for k, v in data.items() if k != "result"}
+            reason = json.dumps(rest, ensure_ascii=False) if rest else "no reason given"
+        return redact(reason, secrets)
+    return redact(_reason(data) or text, secrets)
+
+
+def is_user_key_404(response: requests.Response) -> bool:
+    """A 404 whose body says the ``user_key`` is unknown ("[Not found] The User_key was
+    not found"): the keys were refused, not an order missing."""
+    if response.status_code != 404:
+        return False
+    try:
+        return bool(_USER_KEY_RE.search(response.text[:500]))
+    except Exception:  # an undecodable body: not the gateway's text about keys
+        return False
+
+
+def _redirect_target(response: requests.Response, secrets: Iterable[object]) -> str:
+    """`` to https://host/path`` from ``Location`` (query and fragment dropped), or ``""``."""
+    location = response.headers.get("Location") or ""
+    parts = urlsplit(location)
+    if not parts.netloc and not parts.path:
+        return ""
+    return " to " + redact(
+        f"{parts.scheme + '://' if parts.scheme else ''}{parts.netloc}{parts.path}",
+        secrets,
+        limit=120,
+    )
 
 
 def map_error(
@@ -309,6 +367,13 @@ def map_error(
                 detail=detail,
                 retry_after=parse_retry_after(source.headers.get("Retry-After")),
             )
+        if 300 <= status <= 399:
+            return GatewayConnectionError(
+                f"could not log in to {host}: it answered with a redirect (HTTP {status})"
+                f"{_redirect_target(source, secrets)}, which this client never follows; "
+                "check SMSREST['BASE_URL']",
+                status_code=status,
+            )
         return GatewayConnectionError(
             f"could not log in to {host} (unexpected HTTP {status})", status_code=status
         )
@@ -324,7 +389,7 @@ def map_error(
             status_code=status,
             detail=detail,
         )
-    if status == 404:
+    if status == 404 and not is_user_key_404(source):
         if call.operation == "order":
             return OrderNotFound(
                 f"order {call.order_id!r} not found on {host}", status_code=status, detail=detail
@@ -336,6 +401,7 @@ def map_error(
                 status_code=status,
                 detail=detail,
             )
+    if status == 404:
         return AuthenticationError(
             f"{host} does not know this user_key (HTTP 404 on {call.label}) even after a "
             "fresh login; check SMSREST['USERNAME'] and SMSREST['BASE_URL']",
@@ -349,6 +415,14 @@ def map_error(
             f"{host} is rate limiting requests (HTTP 429){wait}",
             detail=detail,
             retry_after=retry_after,
+        )
+    if 300 <= status <= 399:
+        processed = "; the request may have been processed" if call.method != "GET" else ""
+        return UnexpectedResponse(
+            f"{host} answered {call.label} with a redirect (HTTP {status})"
+            f"{_redirect_target(source, secrets)}, which this client never follows (a "
+            f"redirected POST would be repeated as a GET); check SMSREST['BASE_URL']{processed}",
+            status_code=status,
         )
     if 500 <= status <= 599:
         return GatewayServerError(

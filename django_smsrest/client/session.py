@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import requests
 
-from django_smsrest.client.errors import Operation, _Call
+from django_smsrest.client.errors import Operation, _Call, is_user_key_404
 from django_smsrest.client.transport import Fields, Transport
 from django_smsrest.exceptions import GatewayConnectionError
 from django_smsrest.secret import Secret
@@ -61,12 +61,15 @@ def _parse_login_body(response: requests.Response) -> _Keys | None:
     return _Keys(Secret(parts[0].strip()), Secret(parts[1].strip()))
 
 
-def _auth_failure_status(operation: Operation) -> frozenset[int]:
-    """Statuses that mean "keys refused" for ``operation``: 401 everywhere, and 404 ("the
-    user_key was not found") where 404 cannot mean a missing order."""
-    if operation in ("order", "cancel"):
-        return frozenset({401})
-    return frozenset({401, 404})
+def _keys_refused(response: requests.Response, operation: Operation) -> bool:
+    """Whether ``response`` means "keys refused": 401 everywhere; 404 where it cannot mean
+    a missing order, and on ``sms/{order_id}`` when its body says the user_key is unknown
+    ("[Not found] The User_key was not found")."""
+    if response.status_code == 401:
+        return True
+    if response.status_code != 404:
+        return False
+    return operation not in ("order", "cancel") or is_user_key_404(response)
 
 
 class AuthSession(Transport):
@@ -174,15 +177,14 @@ class AuthSession(Transport):
         json_body: Mapping[str, Any] | None = None,
     ) -> requests.Response:
         """An authenticated request, repeated once after a fresh login when the keys are
-        refused (401, or 404 "user_key not found" where 404 cannot mean a missing order).
+        refused (401; 404 "user_key not found", see :func:`_keys_refused`).
         Returns only 2xx responses; everything else raises via :func:`map_error`."""
-        auth_failures = _auth_failure_status(call.operation)
         for attempt in (1, 2):
             keys = self._current_keys()
             response = self._request(
                 call, params=params, headers=self._auth_headers(keys), json_body=json_body
             )
-            if response.status_code in auth_failures and attempt == 1:
+            if attempt == 1 and _keys_refused(response, call.operation):
                 # The keys were refused, so the gateway did not act on the request: logging
                 # in again and repeating it once is safe, also for POST sms.
                 logger.info(
