@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from django_smsrest.client.api import (
     SEND_EXTRA_FIELDS,
+    UNAMBIGUOUS_ZONE,
     SmsRestClient,
     format_gateway_datetime,
+    gateway_time,
+    is_ambiguous,
     parse_gateway_datetime,
 )
 from django_smsrest.client.errors import (
@@ -35,6 +38,7 @@ from django_smsrest.client.transport import ClientStats, Transport
 __all__ = [
     "RETRY_AFTER_CAP_SECONDS",
     "SEND_EXTRA_FIELDS",
+    "UNAMBIGUOUS_ZONE",
     "AuthMode",
     "AuthSession",
     "ClientStats",
@@ -42,6 +46,8 @@ __all__ = [
     "SmsRestClient",
     "Transport",
     "format_gateway_datetime",
+    "gateway_time",
+    "is_ambiguous",
     "map_error",
     "parse_gateway_datetime",
     "parse_retry_after",

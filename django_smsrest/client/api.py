@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -46,8 +46,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SEND_EXTRA_FIELDS",
+    "UNAMBIGUOUS_ZONE",
     "SmsRestClient",
     "format_gateway_datetime",
+    "gateway_time",
+    "is_ambiguous",
     "parse_gateway_datetime",
 ]
 
@@ -89,14 +92,52 @@ def _int_or_none(value: Any) -> int | None:
     return None
 
 
-def format_gateway_datetime(value: datetime, tz: tzinfo) -> str:
-    """``value`` (aware) as the gateway's ``yyyyMMddHHmmss`` in ``tz``."""
+#: The zone used instead of the gateway's when a local time would be ambiguous.
+UNAMBIGUOUS_ZONE = "UTC"
+
+
+def _local(value: datetime, tz: tzinfo) -> datetime:
+    """``value`` as a wall-clock time in ``tz``, through UTC.
+
+    Through UTC because ``value.astimezone(tz)`` returns ``value`` unchanged when it is
+    already in ``tz``, even when it names a time that does not exist there (02:30 on a
+    spring-forward day); via UTC it becomes the time that exists (03:30 summer time) for
+    the same instant.
+    """
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError(
             "the gateway needs an aware datetime (a naive one is ambiguous); "
             "use django.utils.timezone.now() or datetime.now(tz)"
         )
-    return value.astimezone(tz).strftime(_GATEWAY_DATE_FORMAT)
+    return value.astimezone(UTC).astimezone(tz)
+
+
+def is_ambiguous(local: datetime) -> bool:
+    """Whether the wall-clock time of ``local`` happens twice in its zone (the autumn
+    fold), so that ``yyyyMMddHHmmss`` plus the zone name does not say which instant."""
+    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
+
+
+def gateway_time(value: datetime, tz: tzinfo, zone: str) -> tuple[str, str]:
+    """``(text, zone name)`` that name ``value`` (aware) without ambiguity for the gateway.
+
+    The gateway reads a wall-clock ``yyyyMMddHHmmss`` in the IANA zone sent beside it
+    (``scheduled_delivery_timezone``, ``timezone``) and documents no offset syntax. So the
+    time goes in ``zone`` (``tz``'s name) as usual, except when that wall-clock time
+    happens twice there (02:00-02:59 on the last Sunday of October in Europe/Rome): then
+    it goes in UTC, which is a documented IANA zone and has no fold, so a gateway that
+    resolves a fold to the first occurrence cannot send an hour early.
+    """
+    local = _local(value, tz)
+    if is_ambiguous(local):
+        return value.astimezone(UTC).strftime(_GATEWAY_DATE_FORMAT), UNAMBIGUOUS_ZONE
+    return local.strftime(_GATEWAY_DATE_FORMAT), zone
+
+
+def format_gateway_datetime(value: datetime, tz: tzinfo) -> str:
+    """``value`` (aware) as the gateway's ``yyyyMMddHHmmss`` in ``tz`` (a time at a fold
+    stays ambiguous here: use :func:`gateway_time` for what is sent)."""
+    return _local(value, tz).strftime(_GATEWAY_DATE_FORMAT)
 
 
 def parse_gateway_datetime(value: Any, tz: tzinfo) -> datetime | None:
@@ -327,7 +368,8 @@ class SmsRestClient(AuthSession):
         docstring). Any 2xx is success. Pass ``order_id`` (≤ 32 chars of
         ``[A-Za-z0-9_.-]``) so an unknown outcome can be reconciled with :meth:`get_order`.
         ``scheduled_delivery_time`` must be aware; it is sent as ``yyyyMMddHHmmss`` in
-        ``gateway_timezone`` together with ``scheduled_delivery_timezone``. ``extra`` takes
+        ``gateway_timezone`` together with ``scheduled_delivery_timezone``, or in UTC when
+        that local time is ambiguous (the autumn fold, see :func:`gateway_time`). ``extra`` takes
         the optional fields in :data:`SEND_EXTRA_FIELDS`; ``None`` values are left out.
 
         Raises a :class:`~django_smsrest.exceptions.NotSentError` subclass when the
@@ -368,8 +410,9 @@ class SmsRestClient(AuthSession):
         if sender is not None:
             body["sender"] = sender
         if scheduled_delivery_time is not None:
-            body["scheduled_delivery_time"] = self.format_datetime(scheduled_delivery_time)
-            body["scheduled_delivery_timezone"] = self.gateway_timezone
+            text, zone = gateway_time(scheduled_delivery_time, self.tz, self.gateway_timezone)
+            body["scheduled_delivery_time"] = text
+            body["scheduled_delivery_timezone"] = zone
         if order_id is not None:
             body["order_id"] = order_id
         if encoding is not None:
@@ -463,14 +506,21 @@ class SmsRestClient(AuthSession):
         (aware datetimes; ``date_to`` defaults to now on the gateway), one page."""
         if page < 1 or page_size < 1:
             raise ValueError("page and page_size must be >= 1")
+        dates = [date_from] if date_to is None else [date_from, date_to]
+        times = [gateway_time(d, self.tz, self.gateway_timezone) for d in dates]
+        zone = self.gateway_timezone
+        if any(z != zone for _, z in times):
+            # One zone for both filters: UTC for both when either is at a fold.
+            zone = UNAMBIGUOUS_ZONE
+            times = [gateway_time(d, UTC, zone) for d in dates]
         params = {
-            "from": self.format_datetime(date_from),
-            "timezone": self.gateway_timezone,
+            "from": times[0][0],
+            "timezone": zone,
             "pageNumber": str(page),
             "pageSize": str(page_size),
         }
         if date_to is not None:
-            params["to"] = self.format_datetime(date_to)
+            params["to"] = times[1][0]
         call = _Call("GET", "smshistory", "smshistory", "history")
         response = self._call(call, params=params)
         data = self._json_object(response, call)
