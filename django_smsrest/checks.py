@@ -1,40 +1,66 @@
-"""Django system checks for the ``SMSREST`` settings (ids ``django_smsrest.E00x``)."""
+"""Django system checks for the ``SMSREST`` settings (ids ``django_smsrest.E00x``/``W00x``).
+
+``manage.py check`` (and so ``runserver`` and ``migrate``) reports *every* wrong value at
+once, one message per problem, each naming the exact ``SMSREST`` key:
+
+* ``E001`` a value of the wrong type or out of range, an unknown key, a typo in
+  ``GATEWAY_TIMEZONE`` (see :func:`django_smsrest.conf.settings_problems`);
+* ``E003`` a ``DEFAULT_SENDER`` the default message type does not allow;
+* ``E004`` a ``CACHE`` alias missing from ``CACHES``;
+* ``E005`` a ``VERIFY_TLS`` CA bundle path that does not exist;
+* ``E006`` a ``BACKEND`` that cannot be imported or is not a backend;
+* ``E007`` a ``TASK_BACKEND`` that is not a key of ``TASKS``, ``E008`` a ``TASK_QUEUE``
+  that task backend does not accept;
+* ``W001`` TLS verification turned off.
+
+Missing credentials (``E002``) are reported only by ``check --deploy``: a build step runs
+``migrate`` and ``collectstatic`` without secrets, and must not be stopped by their
+absence. Whatever would actually log in (the REST backend) raises
+:class:`~django_smsrest.exceptions.MissingCredentials` naming the keys.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
+from django.utils.module_loading import import_string
 
-from django_smsrest.conf import DEFAULT_BACKEND, get_settings, missing_credentials
-from django_smsrest.exceptions import SmsRestConfigurationError
+from django_smsrest.conf import (
+    DEFAULT_BACKEND,
+    SETTING_NAME,
+    build_settings,
+    merged_settings,
+    missing_credentials,
+    settings_problems,
+)
+
+HINT = "See the settings reference in README.rst."
+
+
+def _raw() -> Any:
+    from django.conf import settings
+
+    return getattr(settings, SETTING_NAME, None)
 
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Report a broken configuration at start-up rather than at the first send."""
-    try:
-        conf = get_settings()
-    except SmsRestConfigurationError as exc:
-        return [
-            Error(
-                str(exc),
-                hint="See the settings reference in README.rst.",
-                id="django_smsrest.E001",
-            )
-        ]
-    messages: list[CheckMessage] = []
-    if conf.backend == DEFAULT_BACKEND:
-        missing = missing_credentials(conf.username, conf.password)
-        if missing:
-            messages.append(
-                Error(
-                    f"SMSREST is missing {' and '.join(missing)}; the REST backend cannot log in.",
-                    hint="Read them from the environment, e.g. SMSREST = {'USERNAME': "
-                    "env('SMSREST_USERNAME'), 'PASSWORD': env('SMSREST_PASSWORD'), ...}",
-                    id="django_smsrest.E002",
-                )
-            )
+    """Report every broken ``SMSREST`` value at start-up rather than at the first send."""
+    raw = _raw()
+    problems = settings_problems(raw)
+    messages: list[CheckMessage] = [
+        Error(p.text, hint=HINT, id="django_smsrest.E001") for p in problems
+    ]
+    bad_keys = {p.key for p in problems}
+    merged = merged_settings(raw)
+    messages += _environment(merged, bad_keys)
+    if problems:
+        return messages
+
+    conf = build_settings(raw)
     if conf.verify_tls is False:
         messages.append(
             Warning(
@@ -53,17 +79,131 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="django_smsrest.E003",
             )
         )
+    return messages
+
+
+def _environment(merged: Mapping[str, Any], bad_keys: set[str]) -> list[CheckMessage]:
+    """Checks that look outside the ``SMSREST`` dict (files, imports, other settings), for
+    the keys whose value has the right type."""
     from django.conf import settings
 
-    if conf.cache not in settings.CACHES:
+    messages: list[CheckMessage] = []
+    verify = merged["VERIFY_TLS"]
+    if "VERIFY_TLS" not in bad_keys and isinstance(verify, str) and not os.path.exists(verify):
+        messages.append(
+            Error(
+                f"SMSREST['VERIFY_TLS'] is {verify!r}, a CA bundle path that does not exist.",
+                hint="Give the path of a PEM file (or directory) of CA certificates, or "
+                "remove VERIFY_TLS to use certifi's bundle.",
+                id="django_smsrest.E005",
+            )
+        )
+
+    backend = merged["BACKEND"]
+    if "BACKEND" not in bad_keys:
+        problem = _backend_problem(backend)
+        if problem:
+            messages.append(
+                Error(
+                    f"SMSREST['BACKEND'] is {backend!r}, {problem}.",
+                    hint="Use a dotted path such as 'django_smsrest.backends.rest.RestBackend'.",
+                    id="django_smsrest.E006",
+                )
+            )
+
+    messages += _task_messages(merged, bad_keys)
+
+    cache = merged["CACHE"]
+    if "CACHE" not in bad_keys and cache not in settings.CACHES:
         from django_smsrest.throttle import cache_error
 
         messages.append(
             Error(
-                cache_error(conf.cache),
+                cache_error(cache),
                 hint="The account-wide pause after a 429 is kept in this cache; with it "
                 "missing the pause is off.",
                 id="django_smsrest.E004",
             )
         )
     return messages
+
+
+def _backend_problem(path: str) -> str | None:
+    from django_smsrest.backends.base import BaseBackend
+
+    try:
+        backend_class = import_string(path)
+    except Exception as exc:  # ImportError, or whatever the module raises when imported
+        return f"which cannot be imported ({type(exc).__name__}: {exc})"
+    if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
+        return "which is not a subclass of django_smsrest.backends.base.BaseBackend"
+    return None
+
+
+def _task_messages(merged: Mapping[str, Any], bad_keys: set[str]) -> list[CheckMessage]:
+    """``TASK_BACKEND`` must be a key of ``TASKS`` (what :func:`django_smsrest.tasks.
+    enqueue` passes to ``Task.using(backend=...)``) and ``TASK_QUEUE`` one of that
+    backend's ``QUEUES`` (django.tasks accepts only ``"default"`` when none are listed)."""
+    from django.conf import settings
+
+    if "TASK_BACKEND" in bad_keys:
+        return []
+    tasks = getattr(settings, "TASKS", None)
+    if tasks is None:  # the framework's default
+        tasks = {"default": {}}
+    alias = merged["TASK_BACKEND"]
+    if alias not in tasks:
+        return [
+            Error(
+                f"SMSREST['TASK_BACKEND'] is {alias!r}, which is not a key of TASKS "
+                f"(defined: {', '.join(map(repr, tasks)) or 'none'}).",
+                hint="Name one of the task backends configured in the TASKS setting.",
+                id="django_smsrest.E007",
+            )
+        ]
+    queue = merged["TASK_QUEUE"]
+    options = tasks[alias] if isinstance(tasks[alias], Mapping) else {}
+    queues = options.get("QUEUES", ["default"])
+    if "TASK_QUEUE" not in bad_keys and queues and queue not in queues:
+        return [
+            Error(
+                f"SMSREST['TASK_QUEUE'] is {queue!r}, which the task backend {alias!r} does "
+                f"not accept (its QUEUES: {', '.join(map(repr, queues))}).",
+                hint=f"Add {queue!r} to TASKS[{alias!r}]['QUEUES'] or use one of its queues.",
+                id="django_smsrest.E008",
+            )
+        ]
+    return []
+
+
+@register(deploy=True)
+def check_credentials(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: the REST backend needs ``USERNAME`` and ``PASSWORD``."""
+    raw = _raw()
+    if settings_problems(raw):
+        return []  # already reported by check_settings
+    conf = build_settings(raw)
+    if conf.backend != DEFAULT_BACKEND and not _is_rest_backend(conf.backend):
+        return []
+    missing = missing_credentials(conf.username, conf.password)
+    if not missing:
+        return []
+    return [
+        Error(
+            f"{' and '.join(f'SMSREST[{key!r}]' for key in missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set; the REST backend cannot log in.",
+            hint="Read them from the environment, e.g. SMSREST = {'USERNAME': "
+            "env('SMSREST_USERNAME'), 'PASSWORD': env('SMSREST_PASSWORD'), ...}",
+            id="django_smsrest.E002",
+        )
+    ]
+
+
+def _is_rest_backend(path: str) -> bool:
+    from django_smsrest.backends.rest import RestBackend
+
+    try:
+        backend_class = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(backend_class, type) and issubclass(backend_class, RestBackend)

@@ -13,13 +13,17 @@ and the message-type codes (smSend/Mobyt use ``N``/``L``/``LL``, Skebby ``GP``/`
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django_smsrest.exceptions import SmsRestConfigurationError
+from django_smsrest.exceptions import MissingCredentials, SmsRestConfigurationError
+from django_smsrest.secret import Secret
 
 SETTING_NAME = "SMSREST"
 
@@ -98,14 +102,15 @@ DEFAULT_BACKEND = "django_smsrest.backends.rest.RestBackend"
 class SmsRestSettings:
     """The resolved configuration. Build it with :func:`get_settings`.
 
-    ``password`` is excluded from ``repr`` so that a settings object printed in a log or a
-    traceback never shows it.
+    ``password`` is a :class:`~django_smsrest.secret.Secret` (and excluded from ``repr``):
+    a settings object printed in a log or a traceback never shows it; ``.reveal()`` it only
+    where the request is built.
     """
 
     brand: Brand
     base_url: str
     username: str
-    password: str = field(repr=False)
+    password: Secret = field(repr=False)
     auth: AuthMode
     default_message_type: str
     default_sender: str
@@ -174,11 +179,40 @@ DEFAULTS: Mapping[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One wrong ``SMSREST`` value: the key and a sentence a person can act on."""
+
+    key: str
+    message: str
+    example: str = ""
+
+    @property
+    def text(self) -> str:
+        """``SMSREST['KEY'] <message>. Set it in your settings, for example: ...``"""
+        text = f"{SETTING_NAME}[{self.key!r}] {self.message}."
+        if self.example:
+            text += (
+                f" Set it in your settings, for example: "
+                f"{SETTING_NAME} = {{{self.key!r}: {self.example}, ...}}"
+            )
+        return text
+
+
 def _error(key: str, problem: str, example: str) -> SmsRestConfigurationError:
-    return SmsRestConfigurationError(
-        f"{SETTING_NAME}[{key!r}] {problem}. Set it in your settings, for example: "
-        f"{SETTING_NAME} = {{{key!r}: {example}, ...}}"
-    )
+    return SmsRestConfigurationError(Problem(key, problem, example).text)
+
+
+def _errors(problems: list[Problem]) -> SmsRestConfigurationError:
+    """One configuration error listing every problem (``.problems`` keeps them apart)."""
+    if len(problems) == 1:
+        message = problems[0].text
+    else:
+        listed = " ".join(f"({n}) {p.text}" for n, p in enumerate(problems, 1))
+        message = f"{len(problems)} problems in {SETTING_NAME}: {listed}"
+    error = SmsRestConfigurationError(message)
+    error.problems = list(problems)
+    return error
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -193,52 +227,146 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-def validate_base_url(url: str, key: str = "BASE_URL") -> str:
-    """Return ``url`` normalised to end with ``/``; refuse plain http to a non-loopback host.
+def base_url_problem(url: str, key: str = "BASE_URL") -> Problem | None:
+    """Why ``url`` cannot be the gateway's base URL, or ``None`` when it can.
 
     The login call puts the password in the query string, so only TLS may carry it over a
     network. Plain ``http://`` is accepted for loopback addresses, where the sandbox runs.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _error(
+        return Problem(
             key, f"is not an http(s) URL ({url!r})", "'https://api.skebby.it/API/v1.0/REST/'"
         )
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise _error(
+        return Problem(
             key,
             "uses plain http:// to a host that is not loopback; the password would cross the "
             "network in clear text. Use https://",
             "'https://app.gateway.smsend.it/API/v1.0/REST/'",
         )
     if parts.query or parts.fragment:
-        raise _error(
+        return Problem(
             key, "must not have a query string or fragment", "'https://host/API/v1.0/REST/'"
         )
+    return None
+
+
+def validate_base_url(url: str, key: str = "BASE_URL") -> str:
+    """Return ``url`` normalised to end with ``/``; raise the configuration error of
+    :func:`base_url_problem` (plain http to a non-loopback host, not a URL...)."""
+    problem = base_url_problem(url, key)
+    if problem is not None:
+        raise SmsRestConfigurationError(problem.text)
     return url if url.endswith("/") else url + "/"
 
 
-def _timeout(value: Any) -> tuple[float, float]:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class _Reader:
+    """Reads the merged ``SMSREST`` values, noting every problem instead of stopping at the
+    first: ``manage.py check`` then reports them all at once. Each getter returns the
+    value, or the default when the value is wrong (so later checks still run)."""
+
+    def __init__(self, merged: Mapping[str, Any]) -> None:
+        self.merged = merged
+        self.problems: list[Problem] = []
+
+    def problem(self, key: str, message: str, example: str | None = None) -> Any:
+        self.problems.append(
+            Problem(key, message, repr(DEFAULTS[key]) if example is None else example)
+        )
+        return DEFAULTS[key]
+
+    def text(self, key: str, *, empty: bool = True, example: str | None = None) -> str:
+        value = self.merged[key]
+        if value is None and empty:
+            return ""
+        if not isinstance(value, str) or (not empty and not value):
+            return self.problem(
+                key, f"must be a {'' if empty else 'non-empty '}string, not {value!r}", example
+            )
+        return value
+
+    def integer(self, key: str, low: int, high: int | None = None) -> int:
+        value = self.merged[key]
+        if not isinstance(value, int) or isinstance(value, bool):
+            kind = "a whole number" if _is_number(value) else "an integer"
+            return self.problem(key, f"must be {kind}, not {value!r}")
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            return self.problem(key, f"must be {bounds}, not {value!r}")
+        return value
+
+    def seconds(self, key: str) -> float:
+        value = self.merged[key]
+        if not _is_number(value) or value <= 0:
+            return self.problem(key, f"must be a positive number, not {value!r}")
+        return float(value)
+
+
+def _timeout(reader: _Reader) -> tuple[float, float]:
+    value = reader.merged["TIMEOUT"]
+    if _is_number(value) and value > 0:
         return (float(value), float(value))
     if (
         isinstance(value, list | tuple)
         and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value)
+        and all(_is_number(v) and v > 0 for v in value)
     ):
         return (float(value[0]), float(value[1]))
-    raise _error(
+    reader.problem(
         "TIMEOUT",
         f"must be a positive number or a (connect, read) pair, not {value!r}",
         "(3.05, 15)",
     )
+    return DEFAULTS["TIMEOUT"]
 
 
-def _positive(raw: Mapping[str, Any], key: str, kind: type = int) -> Any:
-    value = raw[key]
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-        raise _error(key, f"must be a positive number, not {value!r}", repr(DEFAULTS[key]))
-    return kind(value)
+def zone_problem(name: Any) -> str | None:
+    """Why ``name`` is not an IANA time zone this machine knows, or ``None`` when it is."""
+    if not isinstance(name, str) or not name:
+        return f"must be an IANA time zone name such as 'Europe/Rome', not {name!r}"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return (
+            f"is {name!r}, which is not a time zone known to this machine "
+            "(an IANA name such as 'Europe/Rome'; is the tzdata package installed?)"
+        )
+    return None
+
+
+def get_zone(name: str, key: str = "GATEWAY_TIMEZONE") -> ZoneInfo:
+    """``ZoneInfo(name)``, or the configuration error naming ``key`` (raised outside the
+    lookup's ``except``, so nothing is chained)."""
+    problem = zone_problem(name)
+    if problem is not None:
+        raise _error(key, problem, "'Europe/Rome'")
+    return ZoneInfo(name)
+
+
+def _masked(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``raw`` whose ``PASSWORD`` is a :class:`Secret` (a non-string is kept as
+    is, for the type error to name it)."""
+    data = dict(raw or {})
+    password = data.get("PASSWORD")
+    if password is None or isinstance(password, str | Secret):
+        data["PASSWORD"] = Secret(password)
+    return data
+
+
+def merged_settings(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``DEFAULTS`` overlaid with ``raw`` (unknown keys kept), ``PASSWORD`` as a Secret."""
+    return {**DEFAULTS, **_masked(raw)}
+
+
+def settings_problems(raw: Mapping[str, Any] | None) -> list[Problem]:
+    """Every problem of a raw ``SMSREST`` dict (empty when :func:`build_settings` would
+    succeed). What ``manage.py check`` reports, one message per problem."""
+    return _resolve(_masked(raw))[1]
 
 
 def build_settings(
@@ -246,118 +374,179 @@ def build_settings(
 ) -> SmsRestSettings:
     """Resolve a raw ``SMSREST`` dict (``None`` = not set) into :class:`SmsRestSettings`.
 
-    Unknown keys are an error (a typo such as ``PASWORD`` would otherwise be silently
-    ignored). With ``require_credentials`` a missing USERNAME or PASSWORD is an error too;
-    the REST backend asks for that, the locmem and console backends do not need them.
+    Every value is validated; the :class:`SmsRestConfigurationError` raised names every
+    wrong key at once (``.problems`` lists them). Unknown keys are an error (a typo such as
+    ``PASWORD`` would otherwise be silently ignored). With ``require_credentials`` a
+    missing USERNAME or PASSWORD raises :class:`MissingCredentials`; the REST backend asks
+    for that, the locmem and console backends do not need them.
     """
-    raw = dict(raw or {})
-    unknown = sorted(set(raw) - set(DEFAULTS))
-    if unknown:
-        raise SmsRestConfigurationError(
-            f"Unknown key(s) in {SETTING_NAME}: {', '.join(unknown)}. "
-            f"Known keys: {', '.join(sorted(DEFAULTS))}."
+    # First thing: from here on this frame (shown with its locals on a DEBUG error page)
+    # holds the password only as a Secret, not the caller's dict with the plain string.
+    raw = _masked(raw)
+    conf, problems = _resolve(raw)
+    if problems:
+        raise _errors(problems)
+    assert conf is not None
+    if require_credentials:
+        _require_credentials(conf.username, conf.password)
+    return conf
+
+
+def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Problem]]:
+    """The settings and no problem, or ``None`` and every problem found."""
+    reader = _Reader({**DEFAULTS, **raw})
+    merged = reader.merged
+    for key in sorted(set(raw) - set(DEFAULTS)):
+        close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else f"known keys: {', '.join(sorted(DEFAULTS))}"
         )
-    merged = {**DEFAULTS, **raw}
+        reader.problems.append(Problem(key, f"is not a setting of django-smsrest ({hint})"))
 
     brand_name = str(merged["BRAND"]).lower()
-    if brand_name not in BRANDS:
-        raise _error(
+    brand = BRANDS.get(brand_name)
+    if brand is None:
+        reader.problem(
             "BRAND", f"is {merged['BRAND']!r}, which is not one of {sorted(BRANDS)}", "'skebby'"
         )
-    brand = BRANDS[brand_name]
 
-    base_url = validate_base_url(merged["BASE_URL"] or brand.base_url)
+    base_url = merged["BASE_URL"] or (brand or BRANDS["smsend"]).base_url
+    if not isinstance(base_url, str):
+        reader.problem(
+            "BASE_URL",
+            f"must be a URL string, not {base_url!r}",
+            "'https://api.skebby.it/API/v1.0/REST/'",
+        )
+    elif (url_problem := base_url_problem(base_url)) is not None:
+        reader.problems.append(url_problem)
+    else:
+        base_url = validate_base_url(base_url)
 
     auth = merged["AUTH"]
     if auth not in ("session", "token"):
-        raise _error("AUTH", f"must be 'session' or 'token', not {auth!r}", "'token'")
+        auth = reader.problem("AUTH", f"must be 'session' or 'token', not {auth!r}", "'token'")
 
-    message_type = merged["DEFAULT_MESSAGE_TYPE"] or brand.default_message_type
-    if message_type not in brand.message_types:
-        raise _error(
+    message_type = merged["DEFAULT_MESSAGE_TYPE"]
+    if (
+        brand is not None
+        and (message_type or brand.default_message_type) not in brand.message_types
+    ):
+        reader.problem(
             "DEFAULT_MESSAGE_TYPE",
             f"is {message_type!r}, unknown for brand {brand.name!r} "
             f"(known: {', '.join(brand.message_types)})",
             repr(brand.default_message_type),
         )
 
-    username, password = merged["USERNAME"] or "", merged["PASSWORD"] or ""
-    if require_credentials:
-        _require_credentials(username, password)
+    password = merged["PASSWORD"]
+    if not isinstance(password, Secret):
+        reader.problem(
+            "PASSWORD",
+            f"must be a string, not {type(password).__name__}",
+            "env('SMSREST_PASSWORD')",
+        )
 
-    timeout = _timeout(merged["TIMEOUT"])
-    max_attempts = _positive(merged, "MAX_ATTEMPTS")
+    verify = merged["VERIFY_TLS"]
+    if not isinstance(verify, bool) and not (isinstance(verify, str) and verify):
+        reader.problem(
+            "VERIFY_TLS",
+            f"must be True, False or the path of a CA bundle, not {verify!r}",
+            "'/etc/ssl/certs/ca.pem'",
+        )
+
+    region = merged["DEFAULT_REGION"]
+    if region is not None and not (
+        isinstance(region, str) and len(region) == 2 and region.isalpha()
+    ):
+        reader.problem(
+            "DEFAULT_REGION", f"must be None or a two-letter region code, not {region!r}", "'IT'"
+        )
+
+    timeout = _timeout(reader)
     lease = merged["LEASE_SECONDS"]
     if lease is None:
         # Longer than the longest HTTP exchange a claim can make (login + POST, each up to
         # connect + read), plus a margin: a lease must never expire under a live worker.
         lease = 2 * sum(timeout) + 30
-    elif not isinstance(lease, int | float) or lease <= 0:
-        raise _error("LEASE_SECONDS", f"must be a positive number, not {lease!r}", "120")
+    elif not _is_number(lease) or lease <= 0:
+        reader.problem("LEASE_SECONDS", f"must be None or a positive number, not {lease!r}", "120")
 
     threshold = merged["LOW_CREDIT_THRESHOLD"]
-    if threshold is not None and (not isinstance(threshold, int) or threshold < 0):
-        raise _error(
-            "LOW_CREDIT_THRESHOLD",
-            f"must be None or a non-negative integer, not {threshold!r}",
-            "100",
+    if threshold is not None:
+        threshold = reader.integer("LOW_CREDIT_THRESHOLD", 0)
+
+    zone = merged["GATEWAY_TIMEZONE"]
+    problem = zone_problem(zone)
+    if problem is not None:
+        reader.problem("GATEWAY_TIMEZONE", problem, "'Europe/Rome'")
+
+    values: dict[str, Any] = {
+        "username": reader.text("USERNAME", example="env('SMSREST_USERNAME')"),
+        "default_sender": reader.text("DEFAULT_SENDER"),
+        "backend": reader.text("BACKEND", empty=False),
+        "task_backend": reader.text("TASK_BACKEND", empty=False),
+        "task_queue": reader.text("TASK_QUEUE", empty=False),
+        "cache": reader.text("CACHE", empty=False),
+        "task_priority": reader.integer("TASK_PRIORITY", -100, 100),
+        "max_recipients_per_order": reader.integer("MAX_RECIPIENTS_PER_ORDER", 1),
+        "max_segments": reader.integer("MAX_SEGMENTS", 1),
+        "max_attempts": reader.integer("MAX_ATTEMPTS", 1),
+        "send_max_age_hours": reader.seconds("SEND_MAX_AGE_HOURS"),
+        "retry_base_seconds": reader.seconds("RETRY_BASE_SECONDS"),
+        "retry_max_seconds": reader.seconds("RETRY_MAX_SECONDS"),
+        "status_poll_max_age_hours": reader.seconds("STATUS_POLL_MAX_AGE_HOURS"),
+        "status_poll_base_seconds": reader.seconds("STATUS_POLL_BASE_SECONDS"),
+    }
+    if values["retry_max_seconds"] < values["retry_base_seconds"]:
+        reader.problem(
+            "RETRY_MAX_SECONDS",
+            f"({values['retry_max_seconds']:g}) must not be below "
+            f"RETRY_BASE_SECONDS ({values['retry_base_seconds']:g})",
         )
 
-    cache = merged["CACHE"]
-    if not isinstance(cache, str) or not cache:
-        raise _error("CACHE", f"must be the name of a CACHES alias, not {cache!r}", "'default'")
-
-    region = merged["DEFAULT_REGION"]
-    if region is not None:
-        region = str(region).upper()
-
-    return SmsRestSettings(
-        brand=brand,
-        base_url=base_url,
-        username=username,
-        password=password,
-        auth=auth,
-        default_message_type=message_type,
-        default_sender=merged["DEFAULT_SENDER"] or "",
-        timeout=timeout,
-        verify_tls=merged["VERIFY_TLS"],
-        default_region=region,
-        backend=merged["BACKEND"],
-        max_recipients_per_order=_positive(merged, "MAX_RECIPIENTS_PER_ORDER"),
-        max_segments=_positive(merged, "MAX_SEGMENTS"),
-        gateway_timezone=merged["GATEWAY_TIMEZONE"],
-        task_backend=merged["TASK_BACKEND"],
-        task_queue=merged["TASK_QUEUE"],
-        task_priority=int(merged["TASK_PRIORITY"]),
-        max_attempts=max_attempts,
-        send_max_age_hours=_positive(merged, "SEND_MAX_AGE_HOURS", float),
-        retry_base_seconds=_positive(merged, "RETRY_BASE_SECONDS", float),
-        retry_max_seconds=_positive(merged, "RETRY_MAX_SECONDS", float),
-        lease_seconds=float(lease),
-        low_credit_threshold=threshold,
-        status_poll_max_age_hours=_positive(merged, "STATUS_POLL_MAX_AGE_HOURS", float),
-        status_poll_base_seconds=_positive(merged, "STATUS_POLL_BASE_SECONDS", float),
-        cache=cache,
+    if reader.problems or brand is None:
+        return None, reader.problems
+    return (
+        SmsRestSettings(
+            brand=brand,
+            base_url=base_url,
+            password=password,
+            auth=auth,
+            default_message_type=message_type or brand.default_message_type,
+            timeout=timeout,
+            verify_tls=verify,
+            default_region=region.upper() if region else None,
+            gateway_timezone=get_zone(zone).key,
+            lease_seconds=float(lease),
+            low_credit_threshold=threshold,
+            **values,
+        ),
+        [],
     )
 
 
-def missing_credentials(username: str, password: str) -> list[str]:
+def missing_credentials(username: str, password: str | Secret) -> list[str]:
     """The credential keys (``USERNAME``, ``PASSWORD``) that are empty."""
     return [key for key, value in (("USERNAME", username), ("PASSWORD", password)) if not value]
 
 
-def _require_credentials(username: str, password: str) -> None:
+def _require_credentials(username: str, password: str | Secret) -> None:
     missing = missing_credentials(username, password)
     if missing:
-        raise _error(
-            missing[0],
-            "is not set; the REST backend needs the gateway credentials",
-            f"env('SMSREST_{missing[0]}')",
+        keys = " and ".join(f"{SETTING_NAME}[{key!r}]" for key in missing)
+        raise MissingCredentials(
+            f"{keys} {'is' if len(missing) == 1 else 'are'} not set; the REST backend needs "
+            "the gateway credentials to log in. Read them from the environment, for "
+            f"example: {SETTING_NAME} = {{'USERNAME': env('SMSREST_USERNAME'), "
+            "'PASSWORD': env('SMSREST_PASSWORD'), ...}",
+            missing=missing,
         )
 
 
 def require_credentials(conf: SmsRestSettings) -> None:
-    """Raise the configuration error naming the first missing credential of ``conf``."""
+    """Raise :class:`MissingCredentials` naming every missing credential of ``conf``."""
     _require_credentials(conf.username, conf.password)
 
 

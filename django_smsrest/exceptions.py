@@ -27,7 +27,28 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 class SmsRestConfigurationError(ImproperlyConfigured):
-    """The ``SMSREST`` settings are missing or wrong; the message names the key."""
+    """The ``SMSREST`` settings are missing or wrong; the message names every wrong key.
+
+    ``problems`` (when raised by ``conf.build_settings``) lists them one by one, each with
+    its ``key``, for ``manage.py check``.
+    """
+
+    problems: list[object]
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.problems = []
+
+
+class MissingCredentials(SmsRestConfigurationError):
+    """``SMSREST['USERNAME']`` and/or ``['PASSWORD']`` are empty and something is about to
+    log in to the gateway; ``missing`` lists the empty keys. Raised when the REST backend
+    is built, never by ``manage.py check`` without ``--deploy`` (so ``migrate`` runs in a
+    build step that has no credentials)."""
+
+    def __init__(self, message: str, *, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = list(missing)
 
 
 class SmsRestError(Exception):

@@ -94,9 +94,8 @@ def describe_error(exc: BaseException, conf: SmsRestSettings) -> str:
         text = str(_("Unexpected error (%(type)s); see the application logs.")) % {
             "type": type(exc).__name__
         }
-    for secret in (conf.password,):
-        if secret:
-            text = text.replace(secret, "********")
+    if conf.password:  # a Secret: revealed inline, never bound to a plain local
+        text = text.replace(conf.password.reveal(), "********")
     return text[:ERROR_MAX]
 
 

@@ -168,7 +168,7 @@ GATEWAY_ROWS = [
         {"status": 404, "json": {"result": "KO"}},
         Status.QUEUED,
         OrderStatus.PENDING,
-        ("unexpected HTTP 302", "will retry"),
+        ("redirect (HTTP 302) to https://elsewhere.test/", "BASE_URL", "will retry"),
     ),
     _gateway_row(
         "gateway-418-unexpected-status",

@@ -1,9 +1,12 @@
 """The settings helper: defaults, brand presets, and errors that name the key to fix."""
 
+import copy
+
 import pytest
 
 from django_smsrest.conf import BRANDS, build_settings, is_loopback_host, validate_base_url
 from django_smsrest.exceptions import SmsRestConfigurationError
+from django_smsrest.secret import Secret
 
 
 def test_defaults_come_from_the_brand():
@@ -17,6 +20,20 @@ def test_defaults_come_from_the_brand():
 def test_password_is_not_in_repr():
     conf = build_settings({"USERNAME": "u", "PASSWORD": "hunter2-secret"})
     assert "hunter2-secret" not in repr(conf)
+
+
+def test_password_is_held_as_a_secret():
+    conf = build_settings({"USERNAME": "u", "PASSWORD": "hunter2-secret"})
+    secret = conf.password
+    assert isinstance(secret, Secret) and secret.reveal() == "hunter2-secret"
+    for text in (repr(secret), str(secret), f"{secret}", f"{secret!r:>40}", repr([secret])):
+        assert "hunter2" not in text
+    assert secret == "hunter2-secret" and secret == Secret("hunter2-secret")
+    assert secret != "other" and bool(secret) and not Secret("") and not Secret(None)
+    assert copy.deepcopy(secret) == secret and Secret(secret) == secret
+    assert build_settings({"PASSWORD": Secret("x")}).password.reveal() == "x"
+    with pytest.raises(SmsRestConfigurationError, match="PASSWORD"):
+        build_settings({"PASSWORD": 1234})
 
 
 @pytest.mark.parametrize(

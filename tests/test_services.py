@@ -225,7 +225,7 @@ def test_permanent_errors_fail_at_once_with_the_reason(
 
 
 def test_last_error_never_contains_the_password(sms_outbox: list) -> None:
-    password = get_settings().password
+    password = get_settings().password.reveal()
     locmem.fail_next("send", GatewayRejected(f"HTTP 400 for password={password}"))
     msg = services.send_sms("Hello", [A])
     assert password not in msg.last_error and "********" in msg.last_error

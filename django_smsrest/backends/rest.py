@@ -31,7 +31,7 @@ def _key(conf: SmsRestSettings) -> tuple[object, ...]:
     return (
         conf.base_url,
         conf.username,
-        hashlib.sha256(conf.password.encode()).hexdigest(),
+        hashlib.sha256(conf.password.reveal().encode()).hexdigest(),
         conf.auth,
         conf.timeout,
         conf.verify_tls,
