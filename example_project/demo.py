@@ -41,6 +41,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from types import FrameType
@@ -136,12 +137,18 @@ class Children:
         self.procs.clear()
 
 
-def drain(proc: subprocess.Popen[str], prefix: str, echo: bool) -> None:
-    """Forward a child's output (or discard it) so its pipe never fills up."""
+def drain(
+    proc: subprocess.Popen[str],
+    prefix: str,
+    echo: bool,
+    boring: Callable[[str], bool] = lambda line: False,
+) -> None:
+    """Forward a child's output (or discard it) so its pipe never fills up; lines for which
+    ``boring`` is true are not shown."""
 
     def pump(stream: object) -> None:
         for line in stream:  # type: ignore[attr-defined]
-            if echo:
+            if echo and not boring(line):
                 sys.stderr.write(f"{prefix} {line}")
 
     for stream in (proc.stdout, proc.stderr):
@@ -224,14 +231,22 @@ def worker_argv() -> list[str]:
     return [PYTHON, str(MANAGE), "send_sms", "--loop", "--interval", str(WORKER_INTERVAL)]
 
 
+def idle_sweep(line: str) -> bool:
+    """A sweep that found nothing to do (every count 0): not worth a line every 2 s."""
+    return line.startswith("Sweep:") and re.search(r"[1-9]", line) is None
+
+
 def start_worker(children: Children, env: dict[str, str], echo: bool) -> None:
     proc = children.start("worker", worker_argv(), env)
-    drain(proc, "[worker]", echo=echo)
+    drain(proc, "[worker]", echo=echo, boring=idle_sweep)
 
 
 def message_status(pk: int, env: dict[str, str]) -> str:
     """The status of SMS ``pk``, as the database has it (asked through ``manage.py``)."""
-    code = f"from django_smsrest.models import SmsMessage; print(SmsMessage.objects.get(pk={pk}).status)"
+    code = (
+        "from django_smsrest.models import SmsMessage; "
+        f"print(SmsMessage.objects.get(pk={pk}).status)"
+    )
     lines = manage("shell", "-c", code, env=env).stdout.strip().splitlines()
     # (Django >= 5.2's shell may first print a line about its automatic imports.)
     return lines[-1] if lines else ""
@@ -355,7 +370,7 @@ def run(check: bool) -> int:
             env,
         )
         drain(proc, "[web]", echo=not check)
-        say(f"Starting the worker: {' '.join(worker_argv()[1:])} …")
+        say("Starting the worker: manage.py " + " ".join(worker_argv()[2:]) + " …")
         start_worker(children, env, echo=not check)
         wait_http(sandbox_root + "_sandbox/", children)
         wait_http(web + "accounts/login/", children)
