@@ -68,6 +68,20 @@ def test_manage_py_check_and_migrations_are_complete(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_example_sqlite_runs_in_wal_with_immediate_transactions(tmp_path: Path) -> None:
+    """The web process, the worker and the commands write at once: WAL, NORMAL sync,
+    IMMEDIATE transactions and a busy timeout, on a real file database."""
+    code = (
+        "from django.db import connection; c = connection.cursor(); "
+        "print(c.execute('PRAGMA journal_mode').fetchone()[0], "
+        "c.execute('PRAGMA synchronous').fetchone()[0], "
+        "connection.settings_dict['OPTIONS']['transaction_mode'])"
+    )
+    done = _run([sys.executable, str(MANAGE), "shell", "-c", code], _env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "wal 1 IMMEDIATE"  # synchronous 1 = NORMAL
+
+
 def test_send_sms_from_the_real_command_line_exit_codes(tmp_path: Path) -> None:
     env = _env(tmp_path)
     bad_number = _run([sys.executable, str(MANAGE), "send_sms", "--to", "+39 123", "Hi"], env)
