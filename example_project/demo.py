@@ -7,14 +7,19 @@ What it does, in order:
 2. migrates the example project's SQLite database and creates the demo superuser;
 3. starts the example project (``manage.py runserver --noreload``) on port 8000 or the next
    free one, with ``SMSREST_BASE_URL`` pointing at the sandbox;
-4. waits until both answer, then sends a first SMS through the real HTTP path with
-   ``manage.py send_sms`` and prints where to look;
-5. runs until Ctrl-C or SIGTERM, then stops both children (their whole process groups), so
-   no process is left behind.
+4. starts the background worker, as production runs it: ``manage.py send_sms --loop``
+   (every few seconds: send what is queued or due for a retry, settle unknown outcomes,
+   refresh delivery states), so that messages move on to DELIVERED in the admin too;
+5. waits until the web and the sandbox answer, then sends a first SMS through the real
+   HTTP path with ``manage.py send_sms`` and prints where to look;
+6. runs until Ctrl-C or SIGTERM, then stops the three children (their whole process
+   groups), so no process is left behind.
 
 ``--check`` does all of that with a throw-away database, also logs into the example page
-and sends an SMS through the web form, verifies that both messages reached the sandbox, and
-exits 0 (1 on any failure): the end-to-end test of the demo.
+and sends an SMS through the web form, verifies that both messages reached the sandbox
+exactly once, that the worker alone took the first one to DELIVERED, and that the example
+page stops reloading once its message is final; it exits 0 (1 on any failure): the
+end-to-end test of the demo.
 
 Only the standard library is used here; the children run with this same interpreter.
 """
@@ -36,6 +41,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from types import FrameType
@@ -51,6 +57,13 @@ DEMO_USER = ("demo", "demo")
 DEMO_NUMBER = "+393471234567"
 FIRST_SMS = "Hello from django-smsrest"
 STARTUP_TIMEOUT = 30.0
+#: Seconds between two sweeps of the demo's worker (production's default is 5).
+WORKER_INTERVAL = 2
+#: First delivery-state check this many seconds after sending (the sandbox delivers in
+#: about 3 s; the default, 60, suits a real gateway).
+STATUS_POLL_BASE_SECONDS = "2"
+#: How long ``--check`` waits for a message to be delivered.
+DELIVERY_TIMEOUT = 45.0
 
 
 class DemoError(Exception):
@@ -124,12 +137,18 @@ class Children:
         self.procs.clear()
 
 
-def drain(proc: subprocess.Popen[str], prefix: str, echo: bool) -> None:
-    """Forward a child's output (or discard it) so its pipe never fills up."""
+def drain(
+    proc: subprocess.Popen[str],
+    prefix: str,
+    echo: bool,
+    boring: Callable[[str], bool] = lambda line: False,
+) -> None:
+    """Forward a child's output (or discard it) so its pipe never fills up; lines for which
+    ``boring`` is true are not shown."""
 
     def pump(stream: object) -> None:
         for line in stream:  # type: ignore[attr-defined]
-            if echo:
+            if echo and not boring(line):
                 sys.stderr.write(f"{prefix} {line}")
 
     for stream in (proc.stdout, proc.stderr):
@@ -207,40 +226,105 @@ def sandbox_orders(sandbox_root: str) -> list[dict[str, object]]:
         return list(json.load(resp)["orders"])
 
 
-def send_through_web_form(web: str, text: str) -> str:
-    """Log in as the demo user and post the example page's form; return the final URL."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+def worker_argv() -> list[str]:
+    """The background worker, the command production runs (under systemd, supervisor…)."""
+    return [PYTHON, str(MANAGE), "send_sms", "--loop", "--interval", str(WORKER_INTERVAL)]
 
+
+def idle_sweep(line: str) -> bool:
+    """A sweep that found nothing to do (every count 0): not worth a line every 2 s."""
+    return line.startswith("Sweep:") and re.search(r"[1-9]", line) is None
+
+
+def start_worker(children: Children, env: dict[str, str], echo: bool) -> None:
+    proc = children.start("worker", worker_argv(), env)
+    drain(proc, "[worker]", echo=echo, boring=idle_sweep)
+
+
+def message_status(pk: int, env: dict[str, str]) -> str:
+    """The status of SMS ``pk``, as the database has it (asked through ``manage.py``)."""
+    code = (
+        "from django_smsrest.models import SmsMessage; "
+        f"print(SmsMessage.objects.get(pk={pk}).status)"
+    )
+    lines = manage("shell", "-c", code, env=env).stdout.strip().splitlines()
+    # (Django >= 5.2's shell may first print a line about its automatic imports.)
+    return lines[-1] if lines else ""
+
+
+def wait_delivered(pk: int, env: dict[str, str], children: Children) -> float:
+    """Wait until the worker has taken SMS ``pk`` to DELIVERED; return the seconds it took."""
+    start = time.monotonic()
+    status = ""
+    while time.monotonic() - start < DELIVERY_TIMEOUT:
+        children.check_alive()
+        status = message_status(pk, env)
+        if status == "delivered":
+            return time.monotonic() - start
+        time.sleep(1)
+    raise DemoError(
+        f"SMS #{pk} was still {status!r} after {DELIVERY_TIMEOUT:.0f} s: "
+        "the worker did not take it to DELIVERED"
+    )
+
+
+class WebUser:
+    """The demo user in a browser-like session (cookies, CSRF) on the example page."""
+
+    def __init__(self, web: str) -> None:
+        self.web = web
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, url: str) -> tuple[str, str]:
+        with self.opener.open(url, timeout=30) as resp:
+            return resp.geturl(), resp.read().decode()
+
+    def post(self, url: str, fields: dict[str, str]) -> tuple[str, str]:
+        data = urllib.parse.urlencode(fields).encode()
+        request = urllib.request.Request(url, data=data, headers={"Referer": url})
+        with self.opener.open(request, timeout=30) as resp:
+            return resp.geturl(), resp.read().decode()
+
+    @staticmethod
     def csrf_from(html: str) -> str:
         match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
         if not match:
             raise DemoError("no CSRF token in the page")
         return match.group(1)
 
-    def post(url: str, fields: dict[str, str]) -> tuple[str, str]:
-        data = urllib.parse.urlencode(fields).encode()
-        request = urllib.request.Request(url, data=data, headers={"Referer": url})
-        with opener.open(request, timeout=30) as resp:
-            return resp.geturl(), resp.read().decode()
+    def send(self, text: str) -> str:
+        """Log in and post the example page's form; return the status page's URL."""
+        login = self.web + "accounts/login/"
+        _url, html = self.get(login)
+        fields = {"username": DEMO_USER[0], "password": DEMO_USER[1]}
+        url, html = self.post(login, {**fields, "csrfmiddlewaretoken": self.csrf_from(html)})
+        fields = {
+            "message": text,
+            "recipients": DEMO_NUMBER,
+            "message_type": "N",
+            "csrfmiddlewaretoken": self.csrf_from(html),
+        }
+        url, html = self.post(url, fields)
+        if "/sms/" not in url:
+            raise DemoError(f"the example page did not send the SMS (ended at {url})")
+        return url
 
-    login = web + "accounts/login/"
-    with opener.open(login, timeout=10) as resp:
-        token = csrf_from(resp.read().decode())
-    url, html = post(
-        login,
-        {"username": DEMO_USER[0], "password": DEMO_USER[1], "csrfmiddlewaretoken": token},
-    )
-    fields = {
-        "message": text,
-        "recipients": DEMO_NUMBER,
-        "message_type": "N",
-        "csrfmiddlewaretoken": csrf_from(html),
-    }
-    url, html = post(url, fields)
-    if "/sms/" not in url:
-        raise DemoError(f"the example page did not send the SMS (ended at {url})")
-    return url
+    def wait_final(self, url: str) -> str:
+        """Reload the status page, as the browser would, until it stops reloading itself;
+        return the status it shows then."""
+        deadline = time.monotonic() + DELIVERY_TIMEOUT
+        html = ""
+        while time.monotonic() < deadline:
+            _url, html = self.get(url)
+            if 'http-equiv="refresh"' not in html:
+                if 'id="sms-final"' not in html:
+                    raise DemoError(f"{url} stopped reloading before its status was final")
+                match = re.search(r'id="sms-status">([^<]*)<', html)
+                return match.group(1).strip() if match else ""
+            time.sleep(1)
+        raise DemoError(f"{url} was still reloading after {DELIVERY_TIMEOUT:.0f} s")
 
 
 def run(check: bool) -> int:
@@ -250,6 +334,7 @@ def run(check: bool) -> int:
     env.setdefault("SMSREST_USERNAME", "sandbox")
     env.setdefault("SMSREST_PASSWORD", "sandbox")
     env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("SMSREST_STATUS_POLL_BASE_SECONDS", STATUS_POLL_BASE_SECONDS)
     tmp = tempfile.TemporaryDirectory(prefix="smsrest-demo-") if check else None
     if tmp is not None:
         # A throw-away database and no .env surprises: the check must be reproducible.
@@ -285,6 +370,8 @@ def run(check: bool) -> int:
             env,
         )
         drain(proc, "[web]", echo=not check)
+        say("Starting the worker: manage.py " + " ".join(worker_argv()[2:]) + " …")
+        start_worker(children, env, echo=not check)
         wait_http(sandbox_root + "_sandbox/", children)
         wait_http(web + "accounts/login/", children)
 
@@ -293,13 +380,24 @@ def run(check: bool) -> int:
         say(sent.stdout.strip())
 
         if check:
-            page = send_through_web_form(web, "Hello from the example page")
+            first = re.search(r"SMS #(\d+)", sent.stdout)
+            if first is None:
+                raise DemoError(f"send_sms did not say which SMS it sent: {sent.stdout!r}")
+            user = WebUser(web)
+            page = user.send("Hello from the example page")
             say(f"Sent through the web form: {page}")
             texts = [str(o["message"]) for o in sandbox_orders(sandbox_root)]
             for expected in (FIRST_SMS, "Hello from the example page"):
                 if texts.count(expected) != 1:
                     raise DemoError(f"the sandbox received {texts!r}, not {expected!r} once")
-            say("Check passed: both SMS reached the sandbox exactly once.")
+            say("Both SMS reached the sandbox exactly once.")
+            took = wait_delivered(int(first.group(1)), env, children)
+            say(f"The worker took SMS #{first.group(1)} to DELIVERED in {took:.1f} s.")
+            shown = user.wait_final(page)
+            if shown != "Delivered":
+                raise DemoError(f"the example page stopped reloading at {shown!r}")
+            say("The example page shows Delivered and stopped reloading.")
+            say("Check passed: both SMS reached the sandbox exactly once and were delivered.")
             return 0
 
         say(

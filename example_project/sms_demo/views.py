@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import transaction
@@ -25,6 +24,8 @@ from django_smsrest.models import SmsMessage, Status
 
 from .models import SentMessage
 
+#: Who may open any message's status page, not only the ones they sent.
+VIEW_ANY_PERMISSION = "django_smsrest.view_smsmessage"
 #: Seconds between two automatic reloads of the status page.
 RELOAD_SECONDS = 3
 #: At most one status request to the gateway per message in this many seconds, however many
@@ -42,8 +43,7 @@ def send(request: HttpRequest) -> HttpResponse:
         message = form.send()
         with transaction.atomic():
             SentMessage.objects.create(user=request.user, message=message)
-        if message.status == Status.FAILED:
-            messages.error(request, f"The gateway refused the SMS: {message.last_error}")
+        # A refusal is shown by the status page (status and last_error), once.
         return redirect("sms_demo:detail", pk=message.pk)
     recent = (
         SentMessage.objects.filter(user=request.user)
@@ -59,7 +59,11 @@ def _is_final(message: SmsMessage) -> bool:
 
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    if request.user.is_staff:
+    # Its author, or whoever may read the whole outbox (the model's view permission, as in
+    # the admin). Being staff is not enough: the page shows someone else's text and numbers
+    # and asks the gateway about them. Anyone else gets the same 404 as for a missing
+    # message, before any gateway request.
+    if request.user.has_perm(VIEW_ANY_PERMISSION):
         message = get_object_or_404(SmsMessage, pk=pk)
     else:
         message = get_object_or_404(SentMessage, message_id=pk, user=request.user).message

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_smsrest.backends import locmem
+from django_smsrest.exceptions import GatewayRejected
 from django_smsrest.models import SmsMessage, Status
 from example_project.appointments.models import Appointment
 from example_project.sms_demo.models import SentMessage
@@ -111,6 +112,60 @@ def test_users_see_only_their_own_messages(alice: Client) -> None:
     bob.force_login(User.objects.create_user("bob", password="pw"))
     assert bob.get(reverse("sms_demo:detail", args=[msg.pk])).status_code == 404
     assert alice.get(reverse("sms_demo:detail", args=[msg.pk])).status_code == 200
+
+
+def test_staff_without_the_view_permission_cannot_read_others_messages(alice: Client) -> None:
+    """Being staff is not enough: the page shows the text and numbers of someone else's SMS
+    and asks the gateway about it. 404, and no gateway request."""
+    _send(alice)
+    msg = SmsMessage.objects.get()
+    staff = Client()
+    staff.force_login(User.objects.create_user("carol", password="pw", is_staff=True))
+    before = locmem.calls("get_order")
+    response = staff.get(reverse("sms_demo:detail", args=[msg.pk]))
+    assert response.status_code == 404
+    assert locmem.calls("get_order") == before
+
+
+def test_the_view_permission_lets_a_user_read_any_message(alice: Client) -> None:
+    from django.contrib.auth.models import Permission
+
+    _send(alice)
+    msg = SmsMessage.objects.get()
+    dave = User.objects.create_user("dave", password="pw")
+    dave.user_permissions.add(
+        Permission.objects.get(
+            content_type__app_label="django_smsrest", codename="view_smsmessage"
+        )
+    )
+    client = Client()
+    client.force_login(dave)
+    response = client.get(reverse("sms_demo:detail", args=[msg.pk]))
+    assert response.status_code == 200
+    assert "Hello" in response.content.decode()
+    # A superuser has every permission.
+    root = Client()
+    root.force_login(User.objects.create_superuser("root", password="pw"))
+    assert root.get(reverse("sms_demo:detail", args=[msg.pk])).status_code == 200
+
+
+def test_a_message_nobody_sent_from_the_page_is_404_for_its_non_author(alice: Client) -> None:
+    """Messages sent elsewhere (admin, command, receivers) have no author: only users with
+    the view permission see them."""
+    from django_smsrest import send_sms
+
+    msg = send_sms("From the command line", [NUMBER])
+    assert alice.get(reverse("sms_demo:detail", args=[msg.pk])).status_code == 404
+
+
+def test_a_failed_message_shows_its_error_once(alice: Client) -> None:
+    locmem.fail_next(
+        "send", GatewayRejected("Sender not approved by the operator", status_code=400)
+    )
+    response = _send(alice)
+    assert SmsMessage.objects.get().status == Status.FAILED
+    html = alice.get(response["Location"]).content.decode()
+    assert html.count("Sender not approved by the operator") == 1
 
 
 def test_creating_an_appointment_queues_one_reminder(django_capture_on_commit_callbacks) -> None:
