@@ -1,0 +1,192 @@
+"""A claimed message: loading it with its orders, guarded writes, the lease, and recording
+each order the gateway accepted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+from django.utils import timezone
+
+from django_smsrest import lifecycle
+from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
+from django_smsrest.conf import SmsRestSettings
+from django_smsrest.models import (
+    OrderStatus,
+    SmsMessage,
+    SmsOrder,
+    SmsRecipient,
+    Status,
+)
+from django_smsrest.outbox.claims import (
+    LostClaim,
+)
+from django_smsrest.results import SendResult
+
+
+class ClaimedMessage:
+    """One claimed message: every write is guarded by ``token``. What a send job stands
+    on (loading, guarded writes, the lease, recording accepted orders); the job itself is
+    :class:`~django_smsrest.outbox.job.Job`."""
+
+    def __init__(self, msg: SmsMessage, token: str, conf: SmsRestSettings) -> None:
+        self.msg = msg
+        self.token = token
+        self.conf = conf
+        self.results: list[SendResult] = []
+        self._backend: BaseBackend | None = None
+        self._orders: list[SmsOrder] | None = None
+
+    @classmethod
+    def load(cls, pk: int, token: str, conf: SmsRestSettings) -> Self:
+        """The claimed message ``pk`` just claimed with ``token``: the message and all
+        its orders come in one query (the orders joined to their message)."""
+        orders = list(
+            SmsOrder.objects.filter(message_id=pk).select_related("message").order_by("index")
+        )
+        if not orders:  # not created by the services; nothing to send, but be exact
+            return cls(SmsMessage.objects.get(pk=pk), token, conf)
+        job = cls(orders[0].message, token, conf)
+        job._orders = orders
+        return job
+
+    @property
+    def backend(self) -> BaseBackend:
+        if self._backend is None:
+            self._backend = get_backend(self.conf)
+        return self._backend
+
+    def write(self, **fields: Any) -> None:
+        """Guarded UPDATE of the message; mirror the fields on ``self.msg``. A status
+        change must be one :data:`~django_smsrest.lifecycle.TRANSITIONS` allows."""
+        if "status" in fields:
+            lifecycle.check_transition(self.msg.status, fields["status"])
+        now = timezone.now()
+        done = SmsMessage.objects.filter(pk=self.msg.pk, claim_token=self.token).update(
+            updated_at=now, **fields
+        )
+        if not done:
+            raise LostClaim
+        for name, value in fields.items():
+            if not hasattr(value, "resolve_expression"):
+                setattr(self.msg, name, value)
+
+    def release(self, status: str, **fields: Any) -> None:
+        self.write(status=status, claim_token="", lease_until=None, **fields)
+
+    def lease(self) -> datetime:
+        return timezone.now() + timedelta(seconds=self.conf.lease_seconds)
+
+    def hold_lease(self) -> None:
+        """Make sure the claim is still ours, and will stay ours for a whole POST, before
+        a POST goes out. Nobody can take the row over before ``lease_until`` (the sweeper
+        only expires past leases), so while more than one HTTP call's time is left this
+        costs nothing; otherwise the lease is renewed with a guarded UPDATE, which raises
+        :class:`LostClaim` when a worker that stalled finds the row taken over: it stops
+        before posting an order the new claimant may be sending too."""
+        needed = timedelta(seconds=sum(self.conf.timeout) + 1)
+        until = self.msg.lease_until
+        if until is None or until - timezone.now() < needed:
+            self.write(lease_until=self.lease())
+
+    def pending_orders(self) -> list[tuple[SmsOrder, tuple[str, ...]]]:
+        """The orders not yet accepted, each with its recipients (one query for the
+        recipients, and one for the orders unless :meth:`load` brought them).
+
+        Also brings the message's aggregates in line with the orders already accepted: a
+        worker killed between recording an accepted order and writing the message leaves
+        ``total_sent`` behind, and ``give_up`` reads it to tell "partly sent" from
+        "nothing sent" (found by tests/test_crash_recovery.py)."""
+        every, self._orders = self._orders, None  # loaded with the message, read once
+        if every is None:
+            every = list(SmsOrder.objects.filter(message_id=self.msg.pk).order_by("index"))
+        self._sync_aggregates([o for o in every if o.status == OrderStatus.ACCEPTED])
+        orders = [o for o in every if o.status == OrderStatus.PENDING]
+        if not orders:
+            return []
+        numbers: dict[int, list[str]] = {order.pk: [] for order in orders}
+        rows = (
+            SmsRecipient.objects.filter(order_id__in=list(numbers))
+            .order_by("id")
+            .values_list("order_id", "phone_number")
+        )
+        for order_pk, number in rows:
+            numbers[order_pk].append(number)
+        return [(order, tuple(numbers[order.pk])) for order in orders]
+
+    def _sync_aggregates(self, accepted: list[SmsOrder]) -> None:
+        """Recompute the message's aggregates (in memory; the next guarded write stores
+        them) from its accepted orders, when they disagree."""
+        if not accepted:
+            return
+        msg = self.msg
+        total = sum(order.total_sent or 0 for order in accepted)
+        if msg.total_sent == total:
+            return
+        msg.total_sent = total
+        credits = [o.remaining_credits for o in accepted if o.remaining_credits is not None]
+        if credits and msg.remaining_credits is None:
+            msg.remaining_credits = credits[-1]
+        if not msg.internal_order_id:
+            msg.internal_order_id = next(
+                (o.internal_order_id for o in accepted if o.internal_order_id), ""
+            )
+        times = [o.accepted_at for o in accepted if o.accepted_at is not None]
+        if msg.sent_at is None and times:
+            msg.sent_at = min(times)
+
+    def outgoing(self, order: SmsOrder, numbers: tuple[str, ...]) -> OutgoingOrder:
+        msg = self.msg
+        when = msg.scheduled_delivery_time
+        if when is not None and when <= timezone.now():
+            # The message waited in the queue past its time (retries, a backlog): send it
+            # now rather than ask the gateway to schedule it in the past (a 400).
+            when = None
+        return OutgoingOrder(
+            message=msg.message,
+            recipients=numbers,
+            message_type=msg.message_type,
+            sender=msg.sender,
+            scheduled_delivery_time=when,
+            order_id=order.order_id,
+            encoding=msg.encoding,
+        )
+
+    def accept(self, order: SmsOrder, result: SendResult, *, last: bool) -> None:
+        """Record an accepted order. Not guarded by the token on purpose: "the gateway has
+        order X" is a fact whoever holds the claim, and recording it is what stops the
+        next claimant from posting X again. PENDING -> ACCEPTED only, never back."""
+        now = timezone.now()
+        SmsOrder.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
+            status=OrderStatus.ACCEPTED,
+            internal_order_id=result.internal_order_id or "",
+            total_sent=result.total_sent,
+            remaining_credits=result.remaining_credits,
+            accepted_at=now,
+        )
+        self.results.append(result)
+        msg = self.msg
+        msg.total_sent = (msg.total_sent or 0) + result.total_sent
+        if result.remaining_credits is not None:
+            msg.remaining_credits = result.remaining_credits
+        if not msg.internal_order_id and result.internal_order_id:
+            msg.internal_order_id = result.internal_order_id
+        msg.sent_at = msg.sent_at or now
+        if not last:
+            # Progress write: the aggregates so far, and a fresh lease for the next POST.
+            self.write(status=Status.SENDING, lease_until=self.lease(), **self.aggregates())
+
+    def aggregates(self) -> dict[str, Any]:
+        msg = self.msg
+        return {
+            "total_sent": msg.total_sent,
+            "remaining_credits": msg.remaining_credits,
+            "internal_order_id": msg.internal_order_id,
+            "sent_at": msg.sent_at,
+        }
+
+    def lookup(self, order: SmsOrder) -> SendResult:
+        """``GET sms/{order_id}``: a SendResult if the gateway has the order,
+        ``OrderNotFound`` if it does not (404). Other failures propagate."""
+        status = self.backend.get_order(order.order_id)
+        return SendResult(order_id=order.order_id, total_sent=len(status.recipients))

@@ -1,0 +1,98 @@
+"""The send job: post every pending order of a claimed message under its lease, and end
+it with one of the outcomes of :class:`~django_smsrest.outbox.outcomes.Outcomes`."""
+
+from __future__ import annotations
+
+from django.db import router, transaction
+from django.utils import timezone
+
+from django_smsrest import signals
+from django_smsrest.exceptions import (
+    GatewayError,
+    GatewayRejected,
+    MaybeSentError,
+    NotSentError,
+    OrderNotFound,
+    SendCancelled,
+)
+from django_smsrest.models import (
+    OrderStatus,
+    SmsMessage,
+    SmsOrder,
+    Status,
+)
+from django_smsrest.outbox.outcomes import Outcomes
+from django_smsrest.outbox.reporting import ERROR_MAX, describe_error, logger
+
+
+class Job(Outcomes):
+    """One claimed message being sent (see :meth:`run`)."""
+
+    def run(self) -> SmsMessage:
+        """Send every pending order of the claimed message."""
+        veto = self.pre_send()
+        if veto is not None:
+            return veto
+        pending = self.pending_orders()
+        for i, (order, numbers) in enumerate(pending):
+            last = i == len(pending) - 1
+            self.hold_lease()
+            try:
+                result = self.backend.send(self.outgoing(order, numbers))
+            except NotSentError as exc:
+                if exc.retryable:
+                    return self.retry(exc)
+                if isinstance(exc, GatewayRejected) and self.msg.attempts > 1:
+                    # An earlier attempt may have gone out after all: its answer was lost,
+                    # the check came before the gateway had registered the order, and a
+                    # gateway that refuses a repeated order_id now says so with a 400. Ask
+                    # before failing a message that was in fact sent.
+                    try:
+                        result = self.lookup(order)
+                    except OrderNotFound:
+                        return self.give_up(describe_error(exc, self.conf), exc)
+                    except GatewayError as lookup_exc:
+                        return self.stay_unknown(lookup_exc)
+                    self.accept(order, result, last=last)
+                    continue
+                return self.give_up(describe_error(exc, self.conf), exc)
+            except Exception as exc:
+                # MaybeSentError, or anything we did not expect (a bug after the POST went
+                # out is exactly a "maybe sent"): never resend without asking first.
+                if not isinstance(exc, MaybeSentError):
+                    logger.exception("Unexpected error sending SMS #%s", self.msg.pk)
+                self.unknown(exc)
+                try:
+                    result = self.lookup(order)
+                except OrderNotFound:
+                    return self.retry(exc)
+                except Exception as lookup_exc:
+                    if not isinstance(lookup_exc, GatewayError):
+                        logger.exception("Unexpected error reconciling SMS #%s", self.msg.pk)
+                    return self.stay_unknown(lookup_exc)
+            self.accept(order, result, last=last)
+        return self.succeed()
+
+    def pre_send(self) -> SmsMessage | None:
+        """Fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
+        Any other exception from a receiver puts the message back in the queue (it counts
+        as an attempt) and is re-raised: it is a bug the developer must see."""
+        for _receiver, response in signals.pre_send.send_robust(
+            sender=SmsMessage, message=self.msg
+        ):
+            if isinstance(response, SendCancelled):
+                with transaction.atomic(using=router.db_for_write(SmsMessage)):
+                    self.release(
+                        Status.CANCELLED,
+                        next_attempt_at=None,
+                        last_error=str(response.reason)[:ERROR_MAX],
+                        finished_at=timezone.now(),
+                    )
+                    SmsOrder.objects.filter(
+                        message_id=self.msg.pk, status=OrderStatus.PENDING
+                    ).update(status=OrderStatus.CANCELLED)
+                return self.msg
+            if isinstance(response, Exception):
+                self.retry(response)
+                raise response
+        return None
