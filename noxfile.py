@@ -33,9 +33,11 @@ def tests(session: nox.Session, django: str) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    session.install("ruff", "import-linter>=2.1", "-e", ".")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The one-way layers of ARCHITECTURE.rst ([tool.importlinter] in pyproject.toml).
+    session.run("lint-imports")
 
 
 @nox.session(python="3.12")

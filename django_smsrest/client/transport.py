@@ -135,9 +135,10 @@ class Transport:
         self.proxies = dict(proxies) if proxies else None
         self.pool_maxsize = pool_maxsize
         if user_agent is None:
-            from django_smsrest import __version__
+            from importlib.metadata import version
 
-            user_agent = f"django-smsrest/{__version__} python-requests/{requests.__version__}"
+            ours = version("django-smsrest")
+            user_agent = f"django-smsrest/{ours} python-requests/{requests.__version__}"
         self.user_agent = user_agent
         self.stats = ClientStats()
 
