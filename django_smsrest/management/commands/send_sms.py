@@ -36,6 +36,8 @@ from django_smsrest.exceptions import SmsRestError
 from django_smsrest.management import output
 from django_smsrest.management.cli import (
     EXIT_FAILED,
+    add_arguments,
+    check_combinations,
     parse_when,
     split_numbers,
     usage_error,
@@ -81,88 +83,7 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
-        mode = parser.add_mutually_exclusive_group()
-        mode.add_argument(
-            "--flush", action="store_true", help=_("Send the queued messages that are due.")
-        )
-        mode.add_argument(
-            "--sweep",
-            action="store_true",
-            help=_(
-                "Run the outbox maintenance (cron, every minute): recover expired leases, "
-                "re-enqueue due messages, reconcile unknown outcomes, poll delivery states."
-            ),
-        )
-        mode.add_argument(
-            "--loop",
-            action="store_true",
-            help=_(
-                "Run the sweep every --interval seconds until interrupted (Ctrl-C, SIGTERM): "
-                "a worker process for projects without a task worker."
-            ),
-        )
-        mode.add_argument(
-            "--refresh", action="store_true", help=_("Poll the delivery states that are due.")
-        )
-        mode.add_argument(
-            "--credits", action="store_true", help=_("Print the account's remaining credits.")
-        )
-
-        send = parser.add_argument_group(_("sending one message"))
-        send.add_argument(
-            "text",
-            nargs="?",
-            metavar="TEXT",
-            help=_("The message text, or '-' to read it from standard input."),
-        )
-        send.add_argument(
-            "--to",
-            action="append",
-            metavar="NUMBER",
-            help=_(
-                "Recipient (repeatable, or comma-separated). International format "
-                "(+39...); national numbers use SMSREST['DEFAULT_REGION']."
-            ),
-        )
-        send.add_argument("--sender", help=_("Sender alias or number (if the type allows one)."))
-        send.add_argument(
-            "--type", dest="message_type", metavar="TYPE", help=_("Message type code (e.g. N).")
-        )
-        send.add_argument(
-            "--at",
-            metavar="WHEN",
-            help=_("Scheduled delivery time, ISO 8601 (naive = the project's TIME_ZONE)."),
-        )
-        send.add_argument(
-            "--queue",
-            action="store_true",
-            help=_("Store the message for the task worker instead of sending it now."),
-        )
-        send.add_argument(
-            "--dry-run",
-            action="store_true",
-            help=_("Validate and print encoding, segments, recipients and credits; send nothing."),
-        )
-
-        batch = parser.add_argument_group("--flush / --refresh")
-        batch.add_argument(
-            "--limit", type=int, metavar="N", help=_("Handle at most N messages (N >= 1).")
-        )
-        parser.add_argument(
-            "--interval",
-            type=float,
-            default=5.0,
-            metavar="SECONDS",
-            help=_("--loop: seconds between two sweeps (default 5)."),
-        )
-        parser.add_argument(
-            "--quiet",
-            action="store_true",
-            help=_(
-                "Print nothing but errors (for cron). Progress bars only appear on a "
-                "terminal anyway."
-            ),
-        )
+        add_arguments(parser)
 
     # --- dispatch ---------------------------------------------------------------------
 
@@ -172,7 +93,7 @@ class Command(BaseCommand):
             (name for name in ("flush", "sweep", "loop", "refresh", "credits") if options[name]),
             None,
         )
-        self._check_combinations(mode, options)
+        check_combinations(mode, options)
         try:
             if mode == "flush":
                 self.flush(options["limit"])
@@ -192,45 +113,6 @@ class Command(BaseCommand):
             raise CommandError(
                 _("Gateway error: %(error)s") % {"error": exc}, returncode=EXIT_FAILED
             ) from None
-
-    def _check_combinations(self, mode: str | None, options: dict[str, Any]) -> None:
-        send_only = {
-            "--to": options["to"],
-            "TEXT": options["text"],
-            "--sender": options["sender"],
-            "--type": options["message_type"],
-            "--at": options["at"],
-            "--queue": options["queue"],
-            "--dry-run": options["dry_run"],
-        }
-        if mode is not None:
-            given = [name for name, value in send_only.items() if value]
-            if given:
-                raise usage_error(
-                    _("%(options)s cannot be combined with --%(mode)s")
-                    % {"options": ", ".join(given), "mode": mode}
-                )
-        if options["limit"] is not None:
-            if mode not in ("flush", "refresh"):
-                raise usage_error(_("--limit only applies to --flush and --refresh"))
-            if options["limit"] < 1:
-                raise usage_error(
-                    _("--limit must be at least 1, not %(limit)s") % {"limit": options["limit"]}
-                )
-        if options["interval"] <= 0 or options["interval"] != options["interval"]:
-            raise usage_error(_("--interval must be a positive number of seconds"))
-        if mode is None:
-            if not options["to"]:
-                raise usage_error(
-                    _(
-                        "give at least one recipient with --to (or one of --flush, --sweep, "
-                        "--refresh, --credits); see --help"
-                    )
-                )
-            if options["text"] is None:
-                raise usage_error(_("give the message text, or '-' to read it from stdin"))
-            if options["queue"] and options["dry_run"]:
-                raise usage_error(_("--queue and --dry-run exclude each other"))
 
     # --- one message ------------------------------------------------------------------
 
