@@ -97,6 +97,7 @@ def test_sdist_contents(dist: dict[str, Path]) -> None:
     expected = {
         "pyproject.toml",
         "README.rst",
+        "ARCHITECTURE.rst",
         "CHANGELOG.rst",
         "django_smsrest/locale/it/LC_MESSAGES/django.po",
         "django_smsrest/locale/it/LC_MESSAGES/django.mo",
