@@ -1,0 +1,83 @@
+"""The gateway's date format: wall-clock ``yyyyMMddHHmmss`` in the gateway's zone, sent with
+the zone's name; in UTC on the night the clocks go back (see :func:`gateway_time`)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+logger = logging.getLogger("django_smsrest.client")
+
+_GATEWAY_DATE_FORMAT = "%Y%m%d%H%M%S"
+_GATEWAY_DATE_FORMATS = (
+    "%Y%m%d%H%M%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y%m%d%H%M",
+)
+
+
+#: The zone used instead of the gateway's when a local time would be ambiguous.
+UNAMBIGUOUS_ZONE = "UTC"
+
+
+def _local(value: datetime, tz: tzinfo) -> datetime:
+    """``value`` as a wall-clock time in ``tz``, through UTC.
+
+    Through UTC because ``value.astimezone(tz)`` returns ``value`` unchanged when it is
+    already in ``tz``, even when it names a time that does not exist there (02:30 on a
+    spring-forward day); via UTC it becomes the time that exists (03:30 summer time) for
+    the same instant.
+    """
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(
+            "the gateway needs an aware datetime (a naive one is ambiguous); "
+            "use django.utils.timezone.now() or datetime.now(tz)"
+        )
+    return value.astimezone(UTC).astimezone(tz)
+
+
+def is_ambiguous(local: datetime) -> bool:
+    """Whether the wall-clock time of ``local`` happens twice in its zone (the autumn
+    fold), so that ``yyyyMMddHHmmss`` plus the zone name does not say which instant."""
+    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
+
+
+def gateway_time(value: datetime, tz: tzinfo, zone: str) -> tuple[str, str]:
+    """``(text, zone name)`` that name ``value`` (aware) without ambiguity for the gateway.
+
+    The gateway reads a wall-clock ``yyyyMMddHHmmss`` in the IANA zone sent beside it
+    (``scheduled_delivery_timezone``, ``timezone``) and documents no offset syntax. So the
+    time goes in ``zone`` (``tz``'s name) as usual, except when that wall-clock time
+    happens twice there (02:00-02:59 on the last Sunday of October in Europe/Rome): then
+    it goes in UTC, which is a documented IANA zone and has no fold, so a gateway that
+    resolves a fold to the first occurrence cannot send an hour early.
+    """
+    local = _local(value, tz)
+    if is_ambiguous(local):
+        return value.astimezone(UTC).strftime(_GATEWAY_DATE_FORMAT), UNAMBIGUOUS_ZONE
+    return local.strftime(_GATEWAY_DATE_FORMAT), zone
+
+
+def format_gateway_datetime(value: datetime, tz: tzinfo) -> str:
+    """``value`` (aware) as the gateway's ``yyyyMMddHHmmss`` in ``tz`` (a time at a fold
+    stays ambiguous here: use :func:`gateway_time` for what is sent)."""
+    return _local(value, tz).strftime(_GATEWAY_DATE_FORMAT)
+
+
+def parse_gateway_datetime(value: Any, tz: tzinfo) -> datetime | None:
+    """A gateway date (``yyyyMMddHHmmss`` in ``tz``) as an aware datetime; ``None`` for
+    empty or unreadable values."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if value.endswith(".0"):
+        value = value[:-2]
+    for fmt in _GATEWAY_DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=tz)
+        except ValueError:
+            continue
+    logger.debug("unreadable gateway date %r", value[:40])
+    return None
