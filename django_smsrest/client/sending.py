@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from datetime import datetime, tzinfo
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from datetime import tzinfo
+from typing import Any
 
 import requests
 
@@ -35,6 +35,17 @@ SEND_EXTRA_FIELDS = frozenset(
 )
 
 # Documented rule for custom order ids (paramsms/smstogroups pages; assumed for sms too).
+#: The arguments every send endpoint reads itself (the rest go to the body as they are).
+_SHARED_FIELDS = frozenset(
+    {
+        "sender",
+        "scheduled_delivery_time",
+        "encoding",
+        "return_credits",
+        "return_remaining",
+        "allow_invalid_recipients",
+    }
+)
 _ORDER_ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")  # always used with fullmatch
 
 
@@ -77,39 +88,95 @@ class SendEndpoints(AuthSession):
         recipients: str | Iterable[str],
         *,
         message_type: str,
-        sender: str | None = None,
-        scheduled_delivery_time: datetime | None = None,
         order_id: str | None = None,
-        encoding: Literal["gsm", "ucs2"] | None = None,
-        return_credits: bool = False,
-        return_remaining: bool = True,
-        allow_invalid_recipients: bool = False,
-        **extra: Any,
+        **fields: Any,
     ) -> SendResult:
         """``POST sms``: one order to ``recipients`` (E.164 strings, already normalised).
 
         Exactly one POST, except the single repeat after a refused key (see the module
         docstring). Any 2xx is success. Pass ``order_id`` (≤ 32 chars of
-        ``[A-Za-z0-9_.-]``) so an unknown outcome can be reconciled with :meth:`get_order`.
-        ``scheduled_delivery_time`` must be aware; it is sent as ``yyyyMMddHHmmss`` in
-        ``gateway_timezone`` together with ``scheduled_delivery_timezone``, or in UTC when
-        that local time is ambiguous (the autumn fold, see :func:`gateway_time`). ``extra`` takes
-        the optional fields in :data:`SEND_EXTRA_FIELDS`; ``None`` values are left out.
+        ``[A-Za-z0-9_.-]``) so an unknown outcome can be reconciled with ``get_order``.
+        ``fields``: ``sender``, ``scheduled_delivery_time`` (aware; sent as ``yyyyMMddHHmmss``
+        in ``gateway_timezone`` with ``scheduled_delivery_timezone``, or in UTC when that
+        local time is ambiguous: the autumn fold, see :func:`gateway_time`), ``encoding``
+        (``"gsm"``/``"ucs2"``), ``return_credits``, ``return_remaining``,
+        ``allow_invalid_recipients`` and the optional gateway fields in
+        :data:`SEND_EXTRA_FIELDS`; ``None`` values are left out.
 
         Raises a :class:`~django_smsrest.exceptions.NotSentError` subclass when the
         gateway surely did not accept the order, a
         :class:`~django_smsrest.exceptions.MaybeSentError` subclass when it may have, and
         ``ValueError``/``TypeError`` for bad arguments (before any request).
         """
-        unknown = sorted(set(extra) - SEND_EXTRA_FIELDS)
-        if unknown:
-            raise TypeError(
-                f"send_sms() got unexpected keyword argument(s): {', '.join(unknown)}; "
-                f"optional gateway fields are {', '.join(sorted(SEND_EXTRA_FIELDS))}"
-            )
         numbers = [recipients] if isinstance(recipients, str) else list(recipients)
         if not numbers or not all(isinstance(n, str) and n.strip() for n in numbers):
             raise ValueError("recipients must be a non-empty list of phone numbers")
+        body = self._send_body("send_sms", message, message_type, order_id, fields)
+        body["recipient"] = numbers
+        return self._post_order("sms", body, order_id)
+
+    def send_params(
+        self,
+        message: str,
+        recipients: Iterable[Mapping[str, str]],
+        *,
+        message_type: str,
+        order_id: str | None = None,
+        keyed: bool = False,
+        **fields: Any,
+    ) -> SendResult:
+        """``POST paramsms``: one personalised order. ``message`` holds ``${name}``
+        placeholders; each of ``recipients`` is a map with ``recipient`` (E.164) and one
+        value per placeholder, substituted by the gateway. The map goes out as a JSON
+        array of objects, or (``keyed=True``, for accounts that want it) as an object keyed
+        ``"0"``, ``"1"``, ... ``fields`` and errors as :meth:`send_sms`. smSend answers
+        200, Skebby 201: any 2xx is success."""
+        maps = [dict(item) for item in recipients]
+        if not maps or not all(
+            isinstance(m.get("recipient"), str) and m["recipient"].strip() for m in maps
+        ):
+            raise ValueError("recipients must be maps, each with a 'recipient' number")
+        if not all(isinstance(v, str) for m in maps for v in m.values()):
+            raise ValueError("every parameter value must be a string")
+        body = self._send_body("send_params", message, message_type, order_id, fields)
+        body["recipients"] = {str(i): m for i, m in enumerate(maps)} if keyed else maps
+        return self._post_order("paramsms", body, order_id)
+
+    def send_to_groups(
+        self,
+        message: str,
+        groups: Iterable[str],
+        *,
+        message_type: str,
+        order_id: str | None = None,
+        **fields: Any,
+    ) -> SendResult:
+        """``POST smstogroups``: one order to the contact groups named in ``groups`` (as
+        kept in the provider's panel). An unknown group is a 400 (``GatewayRejected``)
+        with the gateway's reason. ``fields`` and errors as :meth:`send_sms`."""
+        names = [groups] if isinstance(groups, str) else list(groups)
+        if not names or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ValueError("groups must be a non-empty list of group names")
+        body = self._send_body("send_to_groups", message, message_type, order_id, fields)
+        body["recipient"] = names
+        return self._post_order("smstogroups", body, order_id)
+
+    def _send_body(
+        self,
+        method: str,
+        message: str,
+        message_type: str,
+        order_id: str | None,
+        fields: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The fields every send endpoint shares, checked before any request."""
+        extra = {k: v for k, v in fields.items() if k not in _SHARED_FIELDS}
+        unknown = sorted(set(extra) - SEND_EXTRA_FIELDS)
+        if unknown:
+            raise TypeError(
+                f"{method}() got unexpected keyword argument(s): {', '.join(unknown)}; "
+                f"optional gateway fields are {', '.join(sorted(SEND_EXTRA_FIELDS))}"
+            )
         if not isinstance(message, str) or not message:
             raise ValueError("message must be a non-empty string")
         if not message_type:
@@ -120,21 +187,22 @@ class SendEndpoints(AuthSession):
             raise ValueError(
                 f"order_id {order_id!r} must be 1-32 characters of letters, digits, '_', '.', '-'"
             )
+        encoding = fields.get("encoding")
         if encoding is not None and encoding not in ("gsm", "ucs2"):
             raise ValueError(f"encoding must be 'gsm' or 'ucs2', not {encoding!r}")
 
         body: dict[str, Any] = {
             "message_type": message_type,
             "message": message,
-            "recipient": numbers,
-            "returnCredits": bool(return_credits),
-            "returnRemaining": bool(return_remaining),
-            "allowInvalidRecipients": bool(allow_invalid_recipients),
+            "returnCredits": bool(fields.get("return_credits", False)),
+            "returnRemaining": bool(fields.get("return_remaining", True)),
+            "allowInvalidRecipients": bool(fields.get("allow_invalid_recipients", False)),
         }
-        if sender is not None:
-            body["sender"] = sender
-        if scheduled_delivery_time is not None:
-            text, zone = gateway_time(scheduled_delivery_time, self.tz, self.gateway_timezone)
+        if fields.get("sender") is not None:
+            body["sender"] = fields["sender"]
+        when = fields.get("scheduled_delivery_time")
+        if when is not None:
+            text, zone = gateway_time(when, self.tz, self.gateway_timezone)
             body["scheduled_delivery_time"] = text
             body["scheduled_delivery_timezone"] = zone
         if order_id is not None:
@@ -142,8 +210,11 @@ class SendEndpoints(AuthSession):
         if encoding is not None:
             body["encoding"] = encoding
         body.update({k: v for k, v in extra.items() if v is not None})
+        return body
 
-        call = _Call("POST", "sms", "sms", "send", order_id=order_id)
+    def _post_order(self, endpoint: str, body: dict[str, Any], order_id: str | None) -> SendResult:
+        """One POST of a send endpoint, its 2xx answer read as a :class:`SendResult`."""
+        call = _Call("POST", endpoint, endpoint, "send", order_id=order_id)
         response = self._call(call, json_body=body)
         data = self._json_object(response, call)
         result = _parse_send_result(data)
