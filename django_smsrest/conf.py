@@ -126,6 +126,7 @@ class SmsRestSettings:
     task_priority: int
     max_attempts: int
     send_max_age_hours: float
+    paramsms_keyed_recipients: bool
     retry_base_seconds: float
     retry_max_seconds: float
     lease_seconds: float
@@ -168,6 +169,8 @@ DEFAULTS: Mapping[str, Any] = {
     # A message the gateway could not be reached for fails after this long in the queue
     # (attempts that reached nobody do not count against MAX_ATTEMPTS).
     "SEND_MAX_AGE_HOURS": 24.0,
+    # POST paramsms: recipients as an object keyed "0", "1", ... instead of a JSON array.
+    "PARAMSMS_KEYED_RECIPIENTS": False,
     "RETRY_BASE_SECONDS": 30.0,
     "RETRY_MAX_SECONDS": 3600.0,
     "LEASE_SECONDS": None,
@@ -298,6 +301,12 @@ class _Reader:
         if value < low or (high is not None and value > high):
             bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
             return self.problem(key, f"must be {bounds}, not {value!r}")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.merged[key]
+        if not isinstance(value, bool):
+            return self.problem(key, f"must be True or False, not {value!r}")
         return value
 
     def seconds(self, key: str) -> float:
@@ -494,6 +503,7 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         "max_segments": reader.integer("MAX_SEGMENTS", 1),
         "max_attempts": reader.integer("MAX_ATTEMPTS", 1),
         "send_max_age_hours": reader.seconds("SEND_MAX_AGE_HOURS"),
+        "paramsms_keyed_recipients": reader.flag("PARAMSMS_KEYED_RECIPIENTS"),
         "retry_base_seconds": reader.seconds("RETRY_BASE_SECONDS"),
         "retry_max_seconds": reader.seconds("RETRY_MAX_SECONDS"),
         "status_poll_max_age_hours": reader.seconds("STATUS_POLL_MAX_AGE_HOURS"),

@@ -47,6 +47,14 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class Kind(models.TextChoices):
+    """Which send endpoint a message goes through."""
+
+    SMS = "sms", _("SMS")  # POST sms: the same text to every recipient
+    PARAMS = "params", _("Personalised")  # POST paramsms: ${placeholders} per recipient
+    GROUPS = "groups", _("Contact groups")  # POST smstogroups: the provider's groups
+
+
 class OrderStatus(models.TextChoices):
     """The state of one ``POST sms`` at the gateway."""
 
@@ -66,6 +74,9 @@ class SmsMessage(models.Model):
     encoding = models.CharField(
         _("encoding"), max_length=4, choices=Encoding.choices, default=Encoding.GSM
     )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.SMS)
+    # Kind.GROUPS: the names of the provider's contact groups it is sent to.
+    groups = models.JSONField(_("contact groups"), default=list, blank=True)
     segments = models.PositiveSmallIntegerField(_("segments"), default=1)
     recipient_count = models.PositiveIntegerField(_("recipients"), default=0)
 
@@ -162,6 +173,9 @@ class SmsRecipient(models.Model):
     message = models.ForeignKey(SmsMessage, on_delete=models.CASCADE, related_name="recipients")
     order = models.ForeignKey(SmsOrder, on_delete=models.CASCADE, related_name="recipients")
     phone_number = models.CharField(_("phone number"), max_length=16)
+    # Kind.PARAMS: this recipient's values of the message's ${placeholders}, kept so that a
+    # resend repeats exactly what was sent.
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
     # A DeliveryState wire value ("DLVRD", ...); empty until the gateway reports one.
     state = models.CharField(_("delivery state"), max_length=16, blank=True, default="")
     delivery_date = models.DateTimeField(_("delivery date"), null=True, blank=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
@@ -25,7 +25,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from django_smsrest.audience import Audience, check_audience
 from django_smsrest.conf import SmsRestSettings, get_settings
+from django_smsrest.models import Kind
+from django_smsrest.personalise import render
 
 __all__ = ["SmsOptions", "ValidatedSms", "validate_sms"]
 
@@ -45,24 +48,6 @@ MAX_SCHEDULE_AHEAD = timedelta(days=366)
 # Control characters a text message may carry: line breaks (GSM-7 has LF and CR) and tab.
 _ALLOWED_CONTROLS = frozenset("\n\r\t")
 
-_PHONE_MESSAGES = {
-    "empty": _("An empty phone number was given."),
-    "characters": _(
-        "“%(number)s” contains characters that are not part of a phone number "
-        "(only digits, “+”, spaces, dashes, dots and parentheses are allowed)."
-    ),
-    "extension": _("“%(number)s” has an extension; an SMS cannot be sent to an extension."),
-    "no_country_code": _(
-        "“%(number)s” has no country code. Write it in international format (+39 …), "
-        "or set SMSREST['DEFAULT_REGION'] to read national numbers."
-    ),
-    "country_code": _("“%(number)s” has an unknown country code."),
-    "too_short": _("“%(number)s” is too short to be a phone number."),
-    "too_long": _("“%(number)s” is too long to be a phone number."),
-    "not_a_number": _("“%(number)s” is not a phone number."),
-    "invalid": _("“%(number)s” is not a valid phone number."),
-}
-
 
 class SmsOptions(TypedDict, total=False):
     """The optional arguments of an SMS, written once here and shared by
@@ -71,12 +56,15 @@ class SmsOptions(TypedDict, total=False):
     ``sender``: ``None`` (the default) means ``DEFAULT_SENDER`` where the message type
     allows a custom sender, ``""`` the account's default. ``message_type``: ``None`` means
     ``DEFAULT_MESSAGE_TYPE``. ``scheduled_delivery_time``: an aware ``datetime`` in the
-    future (at most :data:`MAX_SCHEDULE_AHEAD`), or ``None`` to send now.
+    future (at most :data:`MAX_SCHEDULE_AHEAD`), or ``None`` to send now. ``groups``:
+    names of the provider's contact groups to send to (``POST smstogroups``) instead of
+    recipients.
     """
 
     sender: str | None
     message_type: str | None
     scheduled_delivery_time: datetime | None
+    groups: Sequence[str] | None
 
 
 @dataclass(frozen=True)
@@ -85,8 +73,9 @@ class ValidatedSms:
 
     ``recipients``: E.164, deduplicated, in first-seen order. ``sender``: resolved (the
     explicit one, else ``DEFAULT_SENDER`` when the type allows one, else ``""``).
-    ``segments``: parts per recipient; ``credits``: ``segments x recipients``;
-    ``orders``: how many ``POST sms`` the send takes (``MAX_RECIPIENTS_PER_ORDER``).
+    ``segments``: parts per recipient (the longest personalised text's); ``credits``: the
+    sum over recipients (for contact groups, per member: the members are not known here);
+    ``orders``: how many POSTs the send takes (``MAX_RECIPIENTS_PER_ORDER``).
     """
 
     message: str
@@ -98,6 +87,11 @@ class ValidatedSms:
     segments: int
     credits: int
     orders: int
+    kind: str = Kind.SMS
+    #: ``Kind.PARAMS``: each recipient's placeholder values, aligned with ``recipients``.
+    params: tuple[dict[str, str], ...] = ()
+    #: ``Kind.GROUPS``: the contact group names (``recipients`` is empty).
+    groups: tuple[str, ...] = ()
 
 
 def _error(message: Any, code: str, **params: Any) -> ValidationError:
@@ -123,10 +117,11 @@ def _unsendable_characters(text: str) -> list[str]:
 
 
 def _check_message(
-    message: Any, message_type: str | None, conf: SmsRestSettings
+    message: Any, message_type: str | None, conf: SmsRestSettings, *, length: bool = True
 ) -> tuple[list[ValidationError], str, int]:
-    """Errors for the text, plus its encoding and segment count (``"gsm"``, 0 when bad)."""
-    from django_smsrest.segments import MAX_CHARS, count_segments, non_gsm_characters
+    """Errors for the text, plus its encoding and segment count (``"gsm"``, 0 when bad).
+    ``length=False``: only what makes a text unusable (a template, checked for length once
+    rendered for each recipient)."""
 
     if not isinstance(message, str):
         return (
@@ -158,6 +153,18 @@ def _check_message(
             "gsm",
             0,
         )
+    if not length:
+        return [], "gsm", 0
+    return _check_length(message, message_type, conf)
+
+
+def _check_length(
+    message: str, message_type: str | None, conf: SmsRestSettings
+) -> tuple[list[ValidationError], str, int]:
+    """Errors for a text too long for the gateway, ``MAX_SEGMENTS`` or the message type,
+    plus its encoding and segment count."""
+    from django_smsrest.segments import MAX_CHARS, count_segments, non_gsm_characters
+
     count = count_segments(message)
     encoding, segments = count.encoding, count.segments
     because = ""
@@ -218,60 +225,6 @@ def _check_message(
             )
         )
     return errors, encoding, segments
-
-
-def _check_recipients(
-    recipients: Any, conf: SmsRestSettings
-) -> tuple[list[ValidationError], tuple[str, ...]]:
-    from django_smsrest.phone import normalize_many
-
-    if isinstance(recipients, str):  # one string: numbers separated by , ; or newlines
-        numbers, invalid = normalize_many(recipients, conf.default_region)
-        return _phone_errors(invalid, numbers, []), tuple(numbers)
-    items: list[Any]
-    if recipients is None:
-        items = []
-    elif isinstance(recipients, Iterable):
-        items = list(recipients)
-    else:
-        items = [recipients]
-    raws: list[str] = []
-    errors: list[ValidationError] = []
-    for item in items:
-        if isinstance(item, str):
-            raws.append(item)
-        elif isinstance(item, int) and not isinstance(item, bool):
-            raws.append(str(item))  # a bare number (393471234567) is its digits
-        else:  # a float (393471234567.0 would become +3934712345670), None, a list...
-            errors.append(
-                _error(
-                    _(
-                        "“%(number)s” is a %(type)s, not a phone number. Give phone numbers "
-                        'as text ("+393471234567").'
-                    ),
-                    "phone_type",
-                    number=repr(item),
-                    type=type(item).__name__,
-                )
-            )
-    numbers, invalid = normalize_many(raws, conf.default_region)
-    return _phone_errors(invalid, numbers, errors), tuple(numbers)
-
-
-def _phone_errors(
-    invalid: list[Any], numbers: list[str], errors: list[ValidationError]
-) -> list[ValidationError]:
-    errors = errors + [
-        _error(
-            _PHONE_MESSAGES.get(exc.code, _PHONE_MESSAGES["invalid"]),
-            f"phone_{exc.code}",
-            number=exc.raw.strip(),
-        )
-        for exc in invalid
-    ]
-    if not numbers and not errors:
-        errors.append(_error(_("Add at least one recipient."), "no_recipients"))
-    return errors
 
 
 def _known_types(conf: SmsRestSettings) -> str:
@@ -400,16 +353,19 @@ def _check_schedule(when: Any, now: datetime) -> list[ValidationError]:
 
 def validate_sms(
     message: str,
-    recipients: str | Iterable[str | int],
+    recipients: str | Iterable[str | int] | Iterable[Mapping[str, str]] | None = None,
     *,
     conf: SmsRestSettings | None = None,
     **options: Unpack[SmsOptions],
 ) -> ValidatedSms:
     """Check an SMS and resolve its defaults; raise ``ValidationError`` listing every problem.
 
-    ``recipients``: one string (numbers separated by commas, semicolons or newlines) or an
-    iterable of numbers (text, or an ``int`` for a bare number); national numbers need
-    ``SMSREST['DEFAULT_REGION']``. ``options``: see :class:`SmsOptions`.
+    ``recipients``: one string (numbers separated by commas, semicolons or newlines), an
+    iterable of numbers (text, or an ``int`` for a bare number), or an iterable of maps
+    ``{"recipient": number, "name": value}`` for a personalised message whose text uses
+    ``${name}`` (every placeholder needs a value for every recipient, and a value the text
+    does not use is refused); national numbers need ``SMSREST['DEFAULT_REGION']``.
+    ``options``: see :class:`SmsOptions` (``groups`` instead of recipients).
     """
     conf = conf or get_settings()
     sender = options.get("sender")
@@ -438,29 +394,67 @@ def validate_sms(
             )
         ]
 
-    text_errors, encoding, segments = _check_message(message, type_code, conf)
-    recipient_errors, numbers = _check_recipients(recipients, conf)
+    found, audience = check_audience(recipients, options.get("groups"), message, conf)
+    personalised = audience.kind == Kind.PARAMS
+    text_errors, encoding, segments = _check_message(
+        message, type_code, conf, length=not personalised
+    )
+    credits = segments * len(audience.numbers)
+    if personalised and not text_errors and audience.numbers:
+        text_errors, encoding, segments, credits = _check_personalised(
+            message, audience, type_code, conf
+        )
     sender_errors, resolved_sender = _check_sender(sender, type_code, conf)
     schedule_errors = _check_schedule(scheduled_delivery_time, timezone.now())
-    for name, found in (
-        ("message", text_errors),
-        ("recipients", recipient_errors),
+    found.setdefault("message", [])[:0] = text_errors
+    for name, errs in (
+        *found.items(),
         ("sender", sender_errors),
         ("scheduled_delivery_time", schedule_errors),
     ):
-        if found:
-            errors[name] = found
+        if errs:
+            errors[name] = errs
     if errors:
         raise ValidationError(errors)
 
     return ValidatedSms(
         message=message,
-        recipients=numbers,
+        recipients=audience.numbers,
         sender=resolved_sender,
         message_type=type_code,
         scheduled_delivery_time=scheduled_delivery_time,
         encoding=encoding,
         segments=segments,
-        credits=segments * len(numbers),
-        orders=math.ceil(len(numbers) / conf.max_recipients_per_order),
+        credits=credits if audience.kind != Kind.GROUPS else segments,
+        orders=max(1, math.ceil(len(audience.numbers) / conf.max_recipients_per_order)),
+        kind=audience.kind,
+        params=audience.params,
+        groups=audience.groups,
     )
+
+
+def _check_personalised(
+    template: str, audience: Audience, message_type: str, conf: SmsRestSettings
+) -> tuple[list[ValidationError], str, int, int]:
+    """Render every recipient's text: errors for the first that cannot be sent or is too
+    long (naming its number), the encoding (UCS-2 if any text needs it), the most
+    segments of any text, and the credits (the sum over recipients)."""
+    from django_smsrest.segments import count_segments
+
+    encoding, worst, credits = "gsm", 0, 0
+    for number, values in zip(audience.numbers, audience.params, strict=True):
+        text = render(template, values)
+        errors, _enc, _segs = _check_message(text, message_type, conf)
+        if errors:
+            lead = _error(
+                _("The text for %(number)s, “%(text)s”, cannot be sent:"),
+                "personalised_text",
+                number=number,
+                text=text[:60] + ("…" if len(text) > 60 else ""),
+            )
+            return [lead, *errors], "gsm", 0, 0
+        count = count_segments(text)
+        encoding = "ucs2" if count.encoding == "ucs2" else encoding
+        worst = max(worst, count.segments)
+        credits += count.segments
+    return [], encoding, worst, credits

@@ -34,6 +34,7 @@ class. A method whose flag is off raises :class:`UnsupportedOperation`.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, NoReturn
@@ -49,7 +50,10 @@ class UnsupportedOperation(SmsRestError, NotImplementedError):
 
 @dataclass(frozen=True)
 class OutgoingOrder:
-    """One ``POST sms``: the text, its recipients (E.164) and our own ``order_id``."""
+    """One POST to the gateway: the text, its recipients (E.164) and our own ``order_id``;
+    ``POST sms`` unless it carries ``params`` (``paramsms``) or ``groups``
+    (``smstogroups``). A backend without ``supports_params`` / ``supports_groups`` is
+    never handed such an order (the services refuse it before anything is written)."""
 
     message: str
     recipients: tuple[str, ...]
@@ -58,6 +62,11 @@ class OutgoingOrder:
     scheduled_delivery_time: datetime | None
     order_id: str
     encoding: str
+    #: A personalised order (``POST paramsms``): each recipient's ``${placeholder}``
+    #: values, aligned with ``recipients``; empty for the other kinds.
+    params: tuple[Mapping[str, str], ...] = ()
+    #: An order to contact groups (``POST smstogroups``): their names; ``recipients`` empty.
+    groups: tuple[str, ...] = ()
 
 
 class BaseBackend(abc.ABC):

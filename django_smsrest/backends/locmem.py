@@ -26,7 +26,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from django_smsrest.backends.base import BaseBackend, OutgoingOrder
-from django_smsrest.exceptions import OrderNotFound
+from django_smsrest.exceptions import GatewayRejected, OrderNotFound
 from django_smsrest.results import (
     AccountStatus,
     DeliveryState,
@@ -63,6 +63,7 @@ class _State:
     faults: deque[_Fault] = field(default_factory=deque)
     credits: int = DEFAULT_CREDITS
     calls: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _lock = threading.RLock()
@@ -77,6 +78,14 @@ def reset() -> None:
         _state.faults.clear()
         _state.credits = DEFAULT_CREDITS
         _state.calls.clear()
+        _state.groups.clear()
+
+
+def set_groups(groups: dict[str, list[str]]) -> None:
+    """Define the fake account's contact groups: name -> E.164 numbers. An order to a
+    group not defined here is refused with a 400, as the gateway does."""
+    with _lock:
+        _state.groups = {name: tuple(numbers) for name, numbers in groups.items()}
 
 
 def fail_next(operation: str, exc: BaseException, *, accept: bool = False) -> None:
@@ -143,6 +152,8 @@ class LocmemBackend(BaseBackend):
     name = "locmem"
     supports_status = True
     supports_cancel = True
+    supports_params = True
+    supports_groups = True
 
     def send(self, order: OutgoingOrder) -> SendResult:
         from django_smsrest.segments import count_segments
@@ -155,12 +166,13 @@ class LocmemBackend(BaseBackend):
             and order.scheduled_delivery_time > timezone.now()
         )
         initial = DeliveryState.SCHEDULED if scheduled else DeliveryState.SENT
-        cost = count_segments(order.message, order.encoding).segments * len(order.recipients)
         with _lock:
-            outbox.append(order)
-            _state.orders[order.order_id] = _Order(
-                order, dict.fromkeys(order.recipients, (initial, None))
+            numbers = self._destinations(order)
+            cost = sum(
+                count_segments(text, order.encoding).segments for text in _texts(order, numbers)
             )
+            outbox.append(order)
+            _state.orders[order.order_id] = _Order(order, dict.fromkeys(numbers, (initial, None)))
             _state.credits -= cost
             remaining = _state.credits
             accepted = len(outbox)
@@ -169,10 +181,23 @@ class LocmemBackend(BaseBackend):
             raise fault.exc
         return SendResult(
             order_id=order.order_id,
-            total_sent=len(order.recipients),
+            total_sent=len(numbers),
             remaining_credits=remaining,
             internal_order_id=f"LOCMEM-{accepted}",
         )
+
+    @staticmethod
+    def _destinations(order: OutgoingOrder) -> tuple[str, ...]:
+        """The numbers an order reaches: its recipients, or its groups' members (an
+        unknown group is the gateway's 400). Caller holds the lock."""
+        if not order.groups:
+            return order.recipients
+        unknown = [name for name in order.groups if name not in _state.groups]
+        if unknown:
+            raise GatewayRejected(
+                f"HTTP 400: group not found: {', '.join(unknown)}", status_code=400
+            )
+        return tuple(dict.fromkeys(n for name in order.groups for n in _state.groups[name]))
 
     def announce(self, order: OutgoingOrder) -> None:
         """Hook called after an order is accepted (the console backend prints it)."""
@@ -219,3 +244,12 @@ class LocmemBackend(BaseBackend):
         with _lock:
             credits = _state.credits
         return AccountStatus(credits=dict.fromkeys(self.conf.message_types, credits))
+
+
+def _texts(order: OutgoingOrder, numbers: tuple[str, ...]) -> list[str]:
+    """The text each destination receives (personalised per recipient for ``params``)."""
+    if order.params:
+        from django_smsrest.personalise import render
+
+        return [render(order.message, values) for values in order.params]
+    return [order.message] * len(numbers)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django_smsrest.backends.base import BaseBackend, OutgoingOrder
 from django_smsrest.conf import SmsRestSettings, require_credentials
@@ -72,23 +72,33 @@ class RestBackend(BaseBackend):
     name = "rest"
     supports_status = True
     supports_cancel = True
+    supports_params = True
+    supports_groups = True
 
     def __init__(self, conf: SmsRestSettings) -> None:
         super().__init__(conf)
         self.client = get_client(conf)
 
     def send(self, order: OutgoingOrder) -> SendResult:
-        return self.client.send_sms(
-            order.message,
-            list(order.recipients),
-            message_type=order.message_type,
+        fields: dict[str, Any] = {
             # None lets the gateway use the account's default sender; "" would be sent.
-            sender=order.sender or None,
-            scheduled_delivery_time=order.scheduled_delivery_time,
-            order_id=order.order_id,
-            encoding=order.encoding,  # type: ignore[arg-type]
-            return_remaining=True,
-        )
+            "sender": order.sender or None,
+            "scheduled_delivery_time": order.scheduled_delivery_time,
+            "order_id": order.order_id,
+            "encoding": order.encoding,
+            "message_type": order.message_type,
+            "return_remaining": True,
+        }
+        if order.groups:
+            return self.client.send_to_groups(order.message, order.groups, **fields)
+        if order.params:
+            maps = [
+                {"recipient": number, **values}
+                for number, values in zip(order.recipients, order.params, strict=True)
+            ]
+            keyed = self.conf.paramsms_keyed_recipients
+            return self.client.send_params(order.message, maps, keyed=keyed, **fields)
+        return self.client.send_sms(order.message, list(order.recipients), **fields)
 
     def get_order(self, order_id: str) -> OrderReport:
         return self.client.get_order(order_id)

@@ -12,6 +12,7 @@ from django_smsrest import lifecycle
 from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import (
+    Kind,
     OrderStatus,
     SmsMessage,
     SmsOrder,
@@ -36,6 +37,8 @@ class ClaimedMessage:
         self.results: list[SendResult] = []
         self._backend: BaseBackend | None = None
         self._orders: list[SmsOrder] | None = None
+        # Kind.PARAMS: each pending recipient's placeholder values, by number.
+        self._params: dict[str, dict[str, str]] = {}
 
     @classmethod
     def load(cls, pk: int, token: str, conf: SmsRestSettings) -> Self:
@@ -105,13 +108,17 @@ class ClaimedMessage:
         if not orders:
             return []
         numbers: dict[int, list[str]] = {order.pk: [] for order in orders}
-        rows = (
-            SmsRecipient.objects.filter(order_id__in=list(numbers))
-            .order_by("id")
-            .values_list("order_id", "phone_number")
+        personalised = self.msg.kind == Kind.PARAMS
+        fields = (
+            ("order_id", "phone_number", "params")
+            if personalised
+            else ("order_id", "phone_number")
         )
-        for order_pk, number in rows:
+        rows = SmsRecipient.objects.filter(order_id__in=list(numbers)).order_by("id")
+        for order_pk, number, *values in rows.values_list(*fields):
             numbers[order_pk].append(number)
+            if personalised:
+                self._params[number] = values[0]
         return [(order, tuple(numbers[order.pk])) for order in orders]
 
     def _sync_aggregates(self, accepted: list[SmsOrder]) -> None:
@@ -150,6 +157,8 @@ class ClaimedMessage:
             scheduled_delivery_time=when,
             order_id=order.order_id,
             encoding=msg.encoding,
+            params=tuple(self._params[number] for number in numbers) if self._params else (),
+            groups=tuple(msg.groups) if msg.kind == Kind.GROUPS else (),
         )
 
     def accept(self, order: SmsOrder, result: SendResult, *, last: bool) -> None:

@@ -13,7 +13,7 @@ from django_smsrest import lifecycle, signals
 from django_smsrest.backends import get_backend
 from django_smsrest.conf import get_settings
 from django_smsrest.exceptions import OrderNotFound
-from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
+from django_smsrest.models import Kind, OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.outbox import (
     ERROR_MAX,
     Job,
@@ -99,6 +99,8 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
                 "id", "phone_number", "state", "delivery_date"
             )
         )
+        if msg.kind == Kind.GROUPS:
+            rows += _group_members(msg, order, status.recipients, rows)
         for row in rows:
             new = reported.get(digits(row.phone_number))
             if new is None:
@@ -118,6 +120,9 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
         SmsRecipient.objects.bulk_update(
             changed, ["state", "delivery_date", "updated_at"], batch_size=BATCH_SIZE
         )
+    if msg.kind == Kind.GROUPS:
+        # The members became known with this report: count them from now on.
+        msg.recipient_count = SmsRecipient.objects.filter(message_id=msg.pk).count()
     counts = dict(
         SmsRecipient.objects.filter(message_id=msg.pk)
         .values_list("state")
@@ -127,6 +132,8 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
     new_status, finished = lifecycle.summarize(counts, msg.recipient_count, delivery_report)
     # We hold the claim, so the in-memory counter is current (saves a reload).
     fields: dict[str, Any] = {"status_checks": msg.status_checks + 1}
+    if msg.kind == Kind.GROUPS:
+        fields["recipient_count"] = msg.recipient_count
     if new_status is not None and new_status != msg.status:
         fields["status"] = new_status
     if failure is not None:
@@ -210,3 +217,22 @@ def refresh_due_statuses(*, limit: int | None = None, now: datetime | None = Non
             logger.exception("Could not refresh the delivery status of SMS #%s", pk)
         done += 1
     return done
+
+
+def _group_members(
+    msg: SmsMessage, order: SmsOrder, reported: Any, rows: list[SmsRecipient]
+) -> list[SmsRecipient]:
+    """A message to contact groups learns its recipients from the gateway's report: add
+    a row (no state yet) for each reported number that has none."""
+    known = {digits(row.phone_number) for row in rows}
+    new = [
+        SmsRecipient(message=msg, order=order, phone_number=r.destination)
+        for r in reported
+        if r.destination and digits(r.destination) not in known
+    ]
+    SmsRecipient.objects.bulk_create(new, batch_size=BATCH_SIZE, ignore_conflicts=True)
+    return list(
+        SmsRecipient.objects.filter(
+            order_id=order.pk, phone_number__in=[r.phone_number for r in new]
+        ).only("id", "phone_number", "state", "delivery_date")
+    )

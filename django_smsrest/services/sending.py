@@ -3,20 +3,22 @@ the send task's body :func:`send_message`, and :func:`reconcile` for unknown out
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Unpack
+from typing import Any, Unpack
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import dispatch, lifecycle, throttle
+from django_smsrest.backends import get_backend
 from django_smsrest.conf import SmsRestSettings, get_settings
 from django_smsrest.exceptions import GatewayError, OrderNotFound
-from django_smsrest.models import SmsMessage, SmsOrder, SmsRecipient, Status
+from django_smsrest.models import Kind, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.outbox import (
     Job,
     LostClaim,
@@ -48,11 +50,16 @@ def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | No
         encoding=sms.encoding,
         segments=sms.segments,
         recipient_count=len(sms.recipients),
+        kind=sms.kind,
+        groups=list(sms.groups),
         status=Status.QUEUED,
         resend_of=resend_of,
     )
     size = conf.max_recipients_per_order
-    chunks = [sms.recipients[i : i + size] for i in range(0, len(sms.recipients), size)]
+    # A message to contact groups is one order with no recipient rows (the gateway knows
+    # the members; they appear with the first delivery report).
+    chunks = [sms.recipients[i : i + size] for i in range(0, len(sms.recipients), size)] or [()]
+    params = dict(zip(sms.recipients, sms.params, strict=False))
     # The first order carries the message's own order_id, so the message's id is the one
     # the gateway knows for single-order messages (the common case).
     orders = [
@@ -64,7 +71,9 @@ def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | No
         orders = list(SmsOrder.objects.filter(message=msg).order_by("index"))
     SmsRecipient.objects.bulk_create(
         (
-            SmsRecipient(message=msg, order=order, phone_number=number)
+            SmsRecipient(
+                message=msg, order=order, phone_number=number, params=params.get(number, {})
+            )
             for order, chunk in zip(orders, chunks, strict=True)
             for number in chunk
         ),
@@ -75,7 +84,7 @@ def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | No
 
 def send_sms(
     message: str,
-    recipients: str | Iterable[str | int],
+    recipients: str | Iterable[str | int] | Iterable[Mapping[str, str]] | None = None,
     *,
     defer: bool = False,
     resend_of: SmsMessage | None = None,
@@ -100,6 +109,7 @@ def send_sms(
     """
     conf = get_settings()
     sms = validate_sms(message, recipients, conf=conf, **options)
+    _check_backend_supports(sms, conf)
     inline = not defer and not in_user_atomic()
     with transaction.atomic(using=outbox_db()):
         msg = _create(sms, conf, resend_of)
@@ -113,9 +123,22 @@ def send_sms(
     return msg
 
 
+def _check_backend_supports(sms: ValidatedSms, conf: SmsRestSettings) -> None:
+    """Refuse, before anything is written, a kind of message the backend cannot send."""
+    backend = get_backend(conf)
+    if sms.kind == Kind.PARAMS and not backend.supports_params:
+        raise ValidationError(
+            {"recipients": _("The configured backend cannot send personalised messages.")}
+        )
+    if sms.kind == Kind.GROUPS and not backend.supports_groups:
+        raise ValidationError(
+            {"groups": _("The configured backend cannot send to contact groups.")}
+        )
+
+
 def queue_sms(
     message: str,
-    recipients: str | Iterable[str | int],
+    recipients: str | Iterable[str | int] | Iterable[Mapping[str, str]] | None = None,
     **options: Unpack[SmsOptions],
 ) -> SmsMessage:
     """``send_sms(..., defer=True)``: store the SMS and let a worker send it."""
@@ -142,10 +165,18 @@ def resend(message: SmsMessage | int, *, defer: bool = True) -> SmsMessage:
     when = original.scheduled_delivery_time
     if when is not None and when <= timezone.now():
         when = None
-    numbers = list(original.recipients.order_by("id").values_list("phone_number", flat=True))
+    rows = original.recipients.order_by("id").values_list("phone_number", "params")
+    recipients: list[Any]
+    if original.kind == Kind.PARAMS:  # the same values, so the same texts
+        recipients = [{"recipient": number, **values} for number, values in rows]
+    else:
+        recipients = [number for number, _values in rows]
+    if original.kind == Kind.GROUPS:
+        recipients = []
     return send_sms(
         original.message,
-        numbers,
+        recipients,
+        groups=list(original.groups) if original.kind == Kind.GROUPS else None,
         sender=original.sender,
         message_type=original.message_type,
         scheduled_delivery_time=when,
