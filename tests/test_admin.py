@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_smsrest import services
-from django_smsrest.admin import CREDITS_CACHE_KEY, RECIPIENT_INLINE_LIMIT
+from django_smsrest.admin.changelist import CREDITS_CACHE_KEY
+from django_smsrest.admin.common import RECIPIENT_INLINE_LIMIT
 from django_smsrest.backends import locmem
 from django_smsrest.exceptions import GatewayConnectionError
 from django_smsrest.models import SmsMessage, Status
