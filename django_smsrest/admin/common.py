@@ -52,8 +52,9 @@ def may_send(request: HttpRequest) -> bool:
 
 
 def may_operate(request: HttpRequest) -> bool:
-    """The one check for every action and button."""
-    return may_send(request)
+    """The one check for every action, button and the add form: send permission and view
+    permission (the operations show or change a message the user must be allowed to see)."""
+    return may_send(request) and may_view_messages(request)
 
 
 def change_redirect(pk: int) -> HttpResponseRedirect:
