@@ -10,14 +10,17 @@ page answers 403.
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
-from django_smsrest import phone
+from django_smsrest import lifecycle, phone
 from django_smsrest.conf import get_settings
 from django_smsrest.exceptions import SmsRestError
-from django_smsrest.models import SmsMessage
+from django_smsrest.models import SmsMessage, Status
 
 #: Recipients shown inline on a message's page; the rest are one click away.
 RECIPIENT_INLINE_LIMIT = 50
@@ -78,3 +81,25 @@ def as_phone_number(term: str) -> str | None:
         return phone.normalize(term, get_settings().default_region)
     except (ValueError, ImproperlyConfigured):
         return None
+
+
+def outcome_level(status: str) -> int:
+    """The banner level a message's status deserves: an error when it reached nobody, a
+    warning while it is still open (queued for a retry, sending, unknown) or was stopped
+    or only partly delivered, success when the gateway took it."""
+    if status in lifecycle.FAILED_OUTCOMES:
+        return messages.ERROR
+    if status in lifecycle.IN_FLIGHT or status in (Status.CANCELLED, Status.PARTIALLY_DELIVERED):
+        return messages.WARNING
+    return messages.SUCCESS
+
+
+def outcome_text(msg: SmsMessage) -> str:
+    """``"Failed: <reason>"``, ``"Queued (next attempt at 15:32): <reason>"``, ``"Sent"``."""
+    text = str(msg.get_status_display())
+    if msg.status in lifecycle.IN_FLIGHT and msg.next_attempt_at is not None:
+        when = formats.time_format(timezone.localtime(msg.next_attempt_at), "TIME_FORMAT")
+        text = _("%(status)s (next attempt at %(time)s)") % {"status": text, "time": when}
+    if msg.last_error and (msg.status in lifecycle.FAILED_OUTCOMES | lifecycle.IN_FLIGHT):
+        text = f"{text}: {msg.last_error}"
+    return text

@@ -10,12 +10,14 @@ and the operations come from its mixins) and ``SmsRecipientAdmin``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied
+from django.db import router, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
@@ -29,11 +31,13 @@ from django_smsrest.admin.common import (
     as_phone_number,
     change_redirect,
     may_view_messages,
+    outcome_level,
+    outcome_text,
 )
 from django_smsrest.admin.inlines import SmsOrderInline, SmsRecipientInline
 from django_smsrest.admin.operations import OperationsMixin
 from django_smsrest.forms import SmsMessageAddForm
-from django_smsrest.models import Encoding, SmsMessage, SmsRecipient, Status
+from django_smsrest.models import Encoding, SmsMessage, SmsRecipient
 from django_smsrest.segments import non_gsm_characters
 
 
@@ -167,16 +171,28 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, admin.ModelAdmin):
     ) -> HttpResponse:
         if IS_POPUP_VAR in request.POST:
             return super().response_add(request, obj, post_url_continue)
-        obj.refresh_from_db()
-        self.message_user(
-            request,
-            _("SMS #%(pk)s to %(count)s recipient(s): %(status)s.")
-            % {"pk": obj.pk, "count": obj.recipient_count, "status": obj.get_status_display()},
-            messages.SUCCESS if obj.status != Status.FAILED else messages.ERROR,
+        # The add view runs in a transaction and the send runs when it commits, after this
+        # method: a banner built now would always say "Queued". Callbacks run in the order
+        # they were registered, so this one reads the row after the send did its work
+        # (with ATOMIC_REQUESTS too: the messages middleware stores the banner later).
+        transaction.on_commit(
+            partial(self._report_added, request, obj.pk),
+            using=router.db_for_write(SmsMessage),
+            robust=True,
         )
         if "_addanother" in request.POST:
             return HttpResponseRedirect(reverse("admin:django_smsrest_smsmessage_add"))
         return change_redirect(obj.pk)
+
+    def _report_added(self, request: HttpRequest, pk: int) -> None:
+        """The banner after an add: the row as the send left it, at the matching level."""
+        obj = SmsMessage.objects.get(pk=pk)
+        self.message_user(
+            request,
+            _("SMS #%(pk)s to %(count)s recipient(s): %(outcome)s.")
+            % {"pk": obj.pk, "count": obj.recipient_count, "outcome": outcome_text(obj)},
+            outcome_level(obj.status),
+        )
 
     def render_change_form(
         self,

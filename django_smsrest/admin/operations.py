@@ -14,6 +14,7 @@ anonymous users could call; this is the lesson applied.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,6 +38,8 @@ from django_smsrest.admin.common import (
     change_redirect,
     error_text,
     may_operate,
+    outcome_level,
+    outcome_text,
 )
 from django_smsrest.models import SmsMessage, SmsRecipient, Status
 
@@ -84,15 +87,13 @@ def _cancel_reason(request: HttpRequest) -> str:
     return f"Cancelled from the admin by {name}"
 
 
-def status_counts(pks: list[int]) -> dict[str, int]:
-    """``{status: count}`` of the messages ``pks``, in one query."""
-    rows = (
+def outcomes(pks: list[int]) -> list[SmsMessage]:
+    """The messages ``pks`` as they are now (status, last error), in one query."""
+    return list(
         SmsMessage.objects.filter(pk__in=pks)
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("id"))
+        .only("pk", "status", "last_error", "next_attempt_at")
+        .order_by("pk")
     )
-    return dict(rows)
 
 
 def state_counts(pks: list[int]) -> dict[int, dict[str, int]]:
@@ -124,14 +125,18 @@ class OperationsMixin(admin.ModelAdmin):
 
     def _run(
         self, request: HttpRequest, op: Operation, objs: Iterable[SmsMessage]
-    ) -> tuple[int, list[str], int]:
-        """Apply ``op`` to each message; return (done, error texts, skipped by services).
+    ) -> tuple[list[int], list[str], int]:
+        """Apply ``op`` to each message; return (the pks of the messages it produced, error
+        texts, skipped by services). For a resend the produced messages are the NEW ones:
+        their outcome, not the originals', is what the user asked about.
 
         Never raises for an expected failure of one message: the others still get their
         turn. ``send_message``/``reconcile`` return ``None`` when the row was not theirs to
         take (not due yet, or another worker has it); that counts as skipped.
         """
-        done, errors, skipped = 0, [], 0
+        done: list[int] = []
+        errors: list[str] = []
+        skipped = 0
         for obj in objs:
             try:
                 result = call_service(request, op.name, obj)
@@ -141,33 +146,46 @@ class OperationsMixin(admin.ModelAdmin):
                 if result is None and op.name in ("send", "refresh"):
                     skipped += 1
                 else:
-                    done += 1
+                    done.append(result.pk if isinstance(result, SmsMessage) else obj.pk)
         return done, errors, skipped
 
     def _report(
         self,
         request: HttpRequest,
         op: Operation,
-        done: int,
+        done: list[int],
         errors: list[str],
         skipped: int,
-        pks: list[int],
     ) -> None:
+        """One banner per kind of result. ``done`` is read again here (after the sends that
+        ran on commit): its statuses make the summary, the worst of them the level, and
+        the reasons of those that failed or wait for a retry are listed."""
         if done:
-            summary = ", ".join(
-                f"{count} {Status(status).label.lower()}"
-                for status, count in sorted(status_counts(pks).items())
-            )
-            self.message_user(
-                request,
-                ngettext(
+            rows = outcomes(done)
+            counts = Counter(str(m.get_status_display()).lower() for m in rows)
+            summary = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+            reasons = [
+                f"#{m.pk}: {outcome_text(m)}"
+                for m in rows
+                if m.last_error and outcome_level(m.status) != messages.SUCCESS
+            ]
+            if reasons:
+                summary += "; " + "; ".join(reasons[:10]) + (" …" if len(reasons) > 10 else "")
+            ids = ", ".join(f"#{pk}" for pk in done[:20]) + (" …" if len(done) > 20 else "")
+            params = {"op": op.label, "count": len(done), "summary": summary, "ids": ids}
+            if op.name == "resend":
+                text = ngettext(
+                    "%(op)s: %(count)d new message (%(ids)s): %(summary)s.",
+                    "%(op)s: %(count)d new messages (%(ids)s): %(summary)s.",
+                    len(done),
+                )
+            else:
+                text = ngettext(
                     "%(op)s: %(count)d message done (%(summary)s).",
                     "%(op)s: %(count)d messages done (%(summary)s).",
-                    done,
+                    len(done),
                 )
-                % {"op": op.label, "count": done, "summary": summary},
-                messages.SUCCESS,
-            )
+            self.message_user(request, text % params, max(outcome_level(m.status) for m in rows))
         if errors:
             shown = "; ".join(errors[:10]) + (" …" if len(errors) > 10 else "")
             self.message_user(
@@ -197,8 +215,7 @@ class OperationsMixin(admin.ModelAdmin):
         eligible = list(queryset.filter(status__in=op.statuses).order_by("pk"))
         skipped = queryset.exclude(status__in=op.statuses).count()
         done, errors, not_taken = self._run(request, op, eligible)
-        pks = [m.pk for m in eligible]
-        self._report(request, op, done, errors, skipped + not_taken, pks)
+        self._report(request, op, done, errors, skipped + not_taken)
 
     @admin.action(permissions=["send"], description=_("Send now (queued messages)"))
     def send_now(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -304,9 +321,9 @@ class OperationsMixin(admin.ModelAdmin):
             return self._resend_button(request, obj)
         if obj.status in op.statuses:
             done, errors, not_taken = self._run(request, op, [obj])
-            self._report(request, op, done, errors, not_taken, [obj.pk])
+            self._report(request, op, done, errors, not_taken)
         else:
-            self._report(request, op, 0, [], 1, [])
+            self._report(request, op, [], [], 1)
         return change_redirect(obj.pk)
 
     def _resend_button(self, request: HttpRequest, obj: SmsMessage) -> HttpResponse:
@@ -317,16 +334,18 @@ class OperationsMixin(admin.ModelAdmin):
             )
         op = OPERATIONS["resend"]
         if obj.status not in op.statuses:
-            self._report(request, op, 0, [], 1, [])
+            self._report(request, op, [], [], 1)
             return change_redirect(obj.pk)
         try:
             new = services.resend(obj, defer=True)
         except OPERATION_ERRORS as exc:
             self.message_user(request, f"{op.label}: #{obj.pk}: {error_text(exc)}", messages.ERROR)
             return change_redirect(obj.pk)
+        new.refresh_from_db()  # sent on commit (autocommit here: already done)
         self.message_user(
             request,
-            _("SMS #%(old)s resent as #%(new)s.") % {"old": obj.pk, "new": new.pk},
-            messages.SUCCESS,
+            _("SMS #%(old)s resent as #%(new)s: %(outcome)s.")
+            % {"old": obj.pk, "new": new.pk, "outcome": outcome_text(new)},
+            outcome_level(new.status),
         )
         return change_redirect(new.pk)
