@@ -320,8 +320,8 @@ def test_resend_action_confirms_first_then_creates_new_messages(
     assert "This is what already went out" in html
     assert "smsrest-status-sent" in html
     # Per-recipient states as the gateway reported them.
-    assert "DLVRD: 1" in html
-    assert "SENT: 1" in html
+    assert "Delivered (DLVRD): 1" in html
+    assert "Sent to the operator (SENT): 1" in html
     assert SmsMessage.objects.count() == 1
     assert len(locmem.outbox) == 1
 

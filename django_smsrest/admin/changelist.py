@@ -15,18 +15,22 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import services
-from django_smsrest.admin.common import as_phone_number
+from django_smsrest.admin.common import as_phone_number, delivery_label, may_view_messages
+from django_smsrest.conf import get_settings
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.forms import message_type_choices
 from django_smsrest.models import SmsMessage, SmsOrder, SmsRecipient
+from django_smsrest.results import DeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +77,27 @@ class RecipientMessageFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DeliveryStateFilter(admin.SimpleListFilter):
+    """Recipients by delivery state, every state the gateway knows with its label (no
+    ``SELECT DISTINCT`` over the table)."""
+
+    title = _("delivery state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[Any]:
+        return [("-", _("No report yet"))] + [
+            (state.value, delivery_label(state.value))
+            for state in DeliveryState
+            if state is not DeliveryState.UNKNOWN
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(state="" if value == "-" else value)
+
+
 class MessageListMixin(admin.ModelAdmin):
     """The changelist half of :class:`~django_smsrest.admin.message.SmsMessageAdmin`
     (a ``ModelAdmin`` subclass so that its options type-check as one; never registered)."""
@@ -92,9 +117,12 @@ class MessageListMixin(admin.ModelAdmin):
     list_filter = (
         "status",
         MessageTypeFilter,
-        "encoding",
         ("created_at", admin.DateFieldListFilter),
+        "encoding",
     )
+    # Two more queries per page whatever its size (MIN/MAX of the indexed created_at, and
+    # the distinct years/months/days of the current range).
+    date_hierarchy = "created_at"
     # Shown in the search help; the actual search is get_search_results below.
     search_fields = ("=order_id", "recipients__phone_number", "message")
     search_help_text = _(
@@ -160,8 +188,26 @@ class MessageListMixin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        extra_context = {**(extra_context or {}), "smsrest_credits": account_credits()}
+        extra_context = {
+            **(extra_context or {}),
+            "smsrest_credits": brand_credits(),
+            "smsrest_next": request.get_full_path(),
+            "smsrest_credits_refresh_url": reverse(
+                f"{self.admin_site.name}:django_smsrest_smsmessage_credits_refresh"
+            ),
+        }
         return super().changelist_view(request, extra_context)
+
+    def credits_refresh_view(self, request: HttpRequest) -> HttpResponse:
+        """Forget the cached credits (POST only, view permission) and go back to the list,
+        which reads them again. Nothing else happens: no send, no write."""
+        if not may_view_messages(request):
+            raise PermissionDenied
+        cache.delete(CREDITS_CACHE_KEY)
+        url = reverse(f"{self.admin_site.name}:django_smsrest_smsmessage_changelist")
+        back = request.POST.get("next", "")
+        # Only back to the changelist itself (with its filters), never to another host.
+        return HttpResponseRedirect(back if back.startswith(url) else url)
 
 
 def account_credits() -> dict[str, Any]:
@@ -188,6 +234,25 @@ def account_credits() -> dict[str, Any]:
         "ok": True,
         "credits": sorted(status.credits.items()),
         "money": status.money,
+        "as_of": timezone.now(),
     }
     cache.set(CREDITS_CACHE_KEY, value, CREDITS_CACHE_SECONDS)
+    return value
+
+
+def brand_credits() -> dict[str, Any]:
+    """:func:`account_credits` narrowed to the configured brand's message types, each with
+    its label: ``credits`` is ``[(code, label, quantity), ...]``. The gateway may report
+    types the brand does not sell (or another brand's); they mean nothing here."""
+    value = dict(account_credits())
+    if not value["ok"]:
+        return value
+    try:
+        types = get_settings().message_types
+    except ImproperlyConfigured:
+        return value
+    reported = dict(value["credits"])
+    value["credits"] = [
+        (code, mtype.label, reported[code]) for code, mtype in types.items() if code in reported
+    ]
     return value

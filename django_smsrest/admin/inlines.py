@@ -15,7 +15,11 @@ from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from django_smsrest.admin.common import RECIPIENT_INLINE_LIMIT, may_view_messages
+from django_smsrest.admin.common import (
+    RECIPIENT_INLINE_LIMIT,
+    delivery_label,
+    may_view_messages,
+)
 from django_smsrest.models import SmsOrder, SmsRecipient
 
 
@@ -63,7 +67,7 @@ class SmsRecipientInline(_ReadOnlyInline):
 
     @admin.display(description=_("delivery state"))
     def delivery_state(self, obj: SmsRecipient) -> str:
-        return obj.state or "—"
+        return delivery_label(obj.state)
 
 
 class SmsOrderInline(_ReadOnlyInline):

@@ -23,13 +23,19 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 from django.views.i18n import JavaScriptCatalog
 
-from django_smsrest.admin.changelist import MessageListMixin, RecipientMessageFilter
+from django_smsrest.admin.changelist import (
+    DeliveryStateFilter,
+    MessageListMixin,
+    RecipientMessageFilter,
+)
 from django_smsrest.admin.common import (
     RECIPIENT_INLINE_LIMIT,
     as_phone_number,
     change_redirect,
+    delivery_label,
     may_view_messages,
     outcome_level,
     outcome_text,
@@ -115,7 +121,16 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
-        custom = self.operation_urls()
+        # Fixed paths first: "credits/refresh/" would otherwise read as the "refresh"
+        # button of a message whose id is "credits".
+        custom = [
+            path(
+                "credits/refresh/",
+                self.admin_site.admin_view(require_POST(self.credits_refresh_view)),
+                name="{}_{}_credits_refresh".format(*info),
+            ),
+            *self.operation_urls(),
+        ]
         custom.append(
             path(
                 "jsi18n/",
@@ -257,8 +272,14 @@ def cost_summary(form: SmsMessageAddForm) -> dict[str, Any] | None:
 class SmsRecipientAdmin(admin.ModelAdmin):
     """Read-only, paginated list of recipients (the full list behind the capped inline)."""
 
-    list_display = ("phone_number", "message_link", "state", "delivery_date", "updated_at")
-    list_filter = (RecipientMessageFilter, "state")
+    list_display = (
+        "phone_number",
+        "message_link",
+        "delivery_state",
+        "delivery_date",
+        "updated_at",
+    )
+    list_filter = (RecipientMessageFilter, DeliveryStateFilter)
     search_fields = ("=phone_number",)
     search_help_text = _("Exact phone number, in any format.")
     show_full_result_count = False
@@ -276,6 +297,10 @@ class SmsRecipientAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return may_view_messages(request)
+
+    @admin.display(description=_("delivery state"), ordering="state")
+    def delivery_state(self, obj: SmsRecipient) -> str:
+        return delivery_label(obj.state)
 
     @admin.display(description=_("message"), ordering="message")
     def message_link(self, obj: SmsRecipient) -> str:

@@ -36,6 +36,7 @@ from django_smsrest.admin.common import (
     CONFIRMATION_LIST_LIMIT,
     OPERATION_ERRORS,
     change_redirect,
+    delivery_label,
     error_text,
     may_operate,
     outcome_level,
@@ -106,7 +107,7 @@ def state_counts(pks: list[int]) -> dict[int, dict[str, int]]:
         .annotate(n=Count("id"))
     )
     for message_id, state, n in rows:
-        result.setdefault(message_id, {})[state or str(_("no report yet"))] = n
+        result.setdefault(message_id, {})[delivery_label(state)] = n
     return result
 
 
