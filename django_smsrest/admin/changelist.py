@@ -77,6 +77,31 @@ class RecipientMessageFilter(admin.SimpleListFilter):
         return queryset
 
 
+#: The ``last_error`` filter's value for "no error text" (an empty value means no filter).
+EMPTY_ERROR = "-"
+
+
+class LastErrorFilter(admin.SimpleListFilter):
+    """``?last_error=<exact text>``: the dashboard's failure reasons link here. Lists only
+    the chosen reason (no ``SELECT DISTINCT`` over a text column)."""
+
+    title = _("failure reason")
+    parameter_name = "last_error"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[Any]:
+        value = self.value()
+        if not value:
+            return []
+        shown = _("(no error text)") if value == EMPTY_ERROR else Truncator(value).chars(60)
+        return [(value, shown)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(last_error="" if value == EMPTY_ERROR else value)
+
+
 class DeliveryStateFilter(admin.SimpleListFilter):
     """Recipients by delivery state, every state the gateway knows with its label (no
     ``SELECT DISTINCT`` over the table)."""
@@ -119,6 +144,7 @@ class MessageListMixin(admin.ModelAdmin):
         MessageTypeFilter,
         ("created_at", admin.DateFieldListFilter),
         "encoding",
+        LastErrorFilter,
     )
     # Two more queries per page whatever its size (MIN/MAX of the indexed created_at, and
     # the distinct years/months/days of the current range).
@@ -192,6 +218,9 @@ class MessageListMixin(admin.ModelAdmin):
             **(extra_context or {}),
             "smsrest_credits": brand_credits(),
             "smsrest_next": request.get_full_path(),
+            "smsrest_dashboard_url": reverse(
+                f"{self.admin_site.name}:django_smsrest_smsmessage_dashboard"
+            ),
             "smsrest_credits_refresh_url": reverse(
                 f"{self.admin_site.name}:django_smsrest_smsmessage_credits_refresh"
             ),

@@ -40,6 +40,7 @@ from django_smsrest.admin.common import (
     outcome_level,
     outcome_text,
 )
+from django_smsrest.admin.dashboard import DashboardMixin
 from django_smsrest.admin.inlines import SmsOrderInline, SmsRecipientInline
 from django_smsrest.admin.operations import OperationsMixin
 from django_smsrest.forms import SmsMessageAddForm
@@ -48,7 +49,7 @@ from django_smsrest.segments import non_gsm_characters
 
 
 @admin.register(SmsMessage)
-class SmsMessageAdmin(MessageListMixin, OperationsMixin, admin.ModelAdmin):
+class SmsMessageAdmin(MessageListMixin, OperationsMixin, DashboardMixin, admin.ModelAdmin):
     form = SmsMessageAddForm
     add_form_template = "django_smsrest/admin/change_form.html"
     change_form_template = "django_smsrest/admin/change_form.html"
@@ -124,6 +125,11 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, admin.ModelAdmin):
         # Fixed paths first: "credits/refresh/" would otherwise read as the "refresh"
         # button of a message whose id is "credits".
         custom = [
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="{}_{}_dashboard".format(*info),
+            ),
             path(
                 "credits/refresh/",
                 self.admin_site.admin_view(require_POST(self.credits_refresh_view)),
