@@ -111,8 +111,8 @@ def test_credits_only_for_the_brands_types_with_time_and_refresh(
 
     monkeypatch.setattr(services, "get_credits", get_credits)
     html = _page(client, reverse(CHANGELIST))
-    line = html[html.index('id="smsrest-credits"') :].split("</p>", 1)[0]
-    assert "<strong>120</strong> N" in line and "<strong>7</strong> LL" in line
+    line = html[html.index('id="smsrest-credits"') :].split("</div>", 1)[0]
+    assert "<strong>120</strong> N<" in line and "<strong>7</strong> LL<" in line
     assert "<strong>999</strong>" not in line and " GP " not in line  # not the brand's
     assert re.search(r"as of \d\d:\d\d", line)
     assert reverse(REFRESH) in line

@@ -127,15 +127,14 @@ class MessageListMixin(admin.ModelAdmin):
     """The changelist half of :class:`~django_smsrest.admin.message.SmsMessageAdmin`
     (a ``ModelAdmin`` subclass so that its options type-check as one; never registered)."""
 
+    # Few enough columns to fit 1280 px beside the admin's sidebars; segments, credits and
+    # the order id are on the message's page (and the search takes an order id).
     list_display = (
         "id",
         "status_badge",
         "recipient_count",
         "text_preview",
-        "segments",
         "message_type",
-        "short_order_id",
-        "remaining_credits",
         "created_at",
     )
     list_display_links = ("id", "text_preview")
