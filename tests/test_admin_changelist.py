@@ -100,6 +100,28 @@ def test_filters_by_status_type_and_date_and_a_date_hierarchy(client: Client) ->
     assert html.count('name="_selected_action"') == 1
 
 
+def test_date_hierarchy_without_a_distinct_scan(client: Client) -> None:
+    with no_worker:
+        msgs = [services.queue_sms(f"m{i}", [NUMBER]) for i in range(3)]
+    now = timezone.localtime()
+    stamps = [now.replace(year=2025, month=3, day=30), now.replace(year=2025, month=5, day=2), now]
+    for msg, stamp in zip(msgs, stamps, strict=True):
+        SmsMessage.objects.filter(pk=msg.pk).update(created_at=stamp)
+    with CaptureQueriesContext(connection) as ctx:
+        html = _page(client, reverse(CHANGELIST))
+    assert not [q for q in ctx.captured_queries if "DISTINCT" in q["sql"].upper()]
+    bar = html[html.index('<nav class="toplinks">') :].split("</nav>", 1)[0]
+    assert "created_at__year=2025" in bar and f"created_at__year={now.year}" in bar
+    html = _page(client, reverse(CHANGELIST), created_at__year="2025")
+    bar = html[html.index('<nav class="toplinks">') :].split("</nav>", 1)[0]
+    assert bar.count("created_at__month=") == 3  # March to May
+    assert html.count('name="_selected_action"') == 2
+    html = _page(client, reverse(CHANGELIST), created_at__year="2025", created_at__month="3")
+    bar = html[html.index('<nav class="toplinks">') :].split("</nav>", 1)[0]
+    assert "created_at__day=30" in bar
+    assert html.count('name="_selected_action"') == 1
+
+
 def test_credits_only_for_the_brands_types_with_time_and_refresh(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
