@@ -121,6 +121,38 @@ class SendSmsFormMixin:
         )
 
 
+class _MarkedRequiredBoundField(forms.BoundField):
+    """Labels its field as required (the admin's bold label, ``aria-required``) although
+    the field itself is not: see :class:`ServiceRequiredField`."""
+
+    def label_tag(
+        self,
+        contents: str | None = None,
+        attrs: dict[str, Any] | None = None,
+        label_suffix: str | None = None,
+        tag: str | None = None,
+    ) -> Any:
+        attrs = dict(attrs or {})
+        classes = attrs.get("class", "").split()
+        if "required" not in classes:
+            attrs["class"] = " ".join([*classes, "required"])
+        return super().label_tag(contents, attrs, label_suffix, tag)
+
+
+class ServiceRequiredField(forms.CharField):
+    """A ``CharField`` that must be filled in, shown as required, but validated by the
+    service: ``required=False`` so that an empty value gets the service's own message
+    ("The message is empty...") rather than Django's generic one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["required"] = False
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("aria-required", "true")
+
+    def get_bound_field(self, form: forms.BaseForm, field_name: str) -> forms.BoundField:
+        return _MarkedRequiredBoundField(form, self, field_name)
+
+
 _RECIPIENTS_HELP = _(
     "One number per line (or separated by commas), in international format such as "
     "+39 347 123 4567; national numbers use the default region."
@@ -164,16 +196,14 @@ class SendSmsForm(SendSmsFormMixin, forms.Form):
 class SmsMessageAddForm(SendSmsFormMixin, forms.ModelForm):
     """The admin's add form. Saving is done by the admin through :meth:`send`."""
 
-    message = forms.CharField(
+    message = ServiceRequiredField(
         label=_("Message"),
-        required=False,
         widget=admin_widgets.AdminTextareaWidget(
             attrs={"rows": 5, "data-smsrest-counter": "1", "class": "vLargeTextField"}
         ),
     )
-    recipients = forms.CharField(
+    recipients = ServiceRequiredField(
         label=_("Recipients"),
-        required=False,
         widget=admin_widgets.AdminTextareaWidget(attrs={"rows": 4}),
         help_text=_RECIPIENTS_HELP,
     )

@@ -47,6 +47,15 @@ class DeliveryState(enum.StrEnum):
             return cls.UNKNOWN
 
     @property
+    def label(self) -> Any:
+        """What the state means, for people: a lazy translation (``str()`` it where shown),
+        e.g. ``"Waiting for receipt"`` for ``WAIT4DLVR``. Django is imported here, on use,
+        so that the module stays importable without it (the sandbox)."""
+        from django.utils.translation import gettext_lazy
+
+        return gettext_lazy(_LABELS[self])
+
+    @property
     def is_failure(self) -> bool:
         return self in FAILURE_STATES
 
@@ -80,6 +89,32 @@ FAILURE_STATES = frozenset(
     }
 )
 FINAL_STATES = FAILURE_STATES | {DeliveryState.DLVRD, DeliveryState.DEMO}
+
+
+def _(text: str) -> str:
+    # Marks the labels for makemessages; DeliveryState.label translates them on use.
+    return text
+
+
+_LABELS: Mapping[DeliveryState, str] = {
+    DeliveryState.WAITING: _("Waiting to be sent"),
+    DeliveryState.SCHEDULED: _("Scheduled"),
+    DeliveryState.SENT: _("Sent to the operator"),
+    DeliveryState.WAIT4DLVR: _("Waiting for receipt"),
+    DeliveryState.DLVRD: _("Delivered"),
+    DeliveryState.ERROR: _("Delivery error"),
+    DeliveryState.TIMEOUT: _("No receipt within 48 hours"),
+    DeliveryState.TOOM4NUM: _("Too many messages to this number"),
+    DeliveryState.TOOM4USER: _("Too many messages from this account"),
+    DeliveryState.UNKNPFX: _("Unknown prefix"),
+    DeliveryState.UNKNRCPT: _("Unknown recipient"),
+    DeliveryState.INVALIDDST: _("Invalid destination"),
+    DeliveryState.BLACKLISTED: _("Number blacklisted"),
+    DeliveryState.KO: _("Rejected by the operator"),
+    DeliveryState.INVALIDCONTENTS: _("Content refused"),
+    DeliveryState.DEMO: _("Demo mode, not really sent"),
+    DeliveryState.UNKNOWN: _("Unknown state"),
+}
 
 
 @dataclass(frozen=True)

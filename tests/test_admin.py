@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_smsrest import services
-from django_smsrest.admin import CREDITS_CACHE_KEY, RECIPIENT_INLINE_LIMIT
+from django_smsrest.admin.changelist import CREDITS_CACHE_KEY
+from django_smsrest.admin.common import RECIPIENT_INLINE_LIMIT
 from django_smsrest.backends import locmem
 from django_smsrest.exceptions import GatewayConnectionError
 from django_smsrest.models import SmsMessage, Status
@@ -235,10 +236,11 @@ def test_add_form_sends_through_services(
         "sender": "",
         "_continue": "Send",
     }
-    # The add view queues the message; the send task runs when the transaction commits.
+    # The add view queues the message; the send task runs when the transaction commits,
+    # then the banner is written from the row the send left (tests/test_admin_feedback.py).
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = admin_client_.post(reverse(ADD), data)
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2
     msg = SmsMessage.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:django_smsrest_smsmessage_change", args=[msg.pk])
@@ -318,8 +320,8 @@ def test_resend_action_confirms_first_then_creates_new_messages(
     assert "This is what already went out" in html
     assert "smsrest-status-sent" in html
     # Per-recipient states as the gateway reported them.
-    assert "DLVRD: 1" in html
-    assert "SENT: 1" in html
+    assert "Delivered (DLVRD): 1" in html
+    assert "Sent to the operator (SENT): 1" in html
     assert SmsMessage.objects.count() == 1
     assert len(locmem.outbox) == 1
 

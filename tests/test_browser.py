@@ -2,7 +2,9 @@
 
 Logs in, selects a queued message, runs "Send now", sees its status change, checks the live
 segment counter on the add form, and saves screenshots of the changelist, the change page
-and the add form to ``artifacts/`` (git-ignored).
+and the add form to ``artifacts/`` (git-ignored). The dashboard test seeds a month of
+messages, checks every chart is drawn and every failure-reason link filters the changelist,
+and takes the README's pictures; ``SMSREST_UPDATE_SCREENSHOTS=1`` writes them to ``docs/``.
 
 Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (``apt-get install chromium
 chromium-driver``); skipped with that reason otherwise. The driver is given explicitly, so
@@ -27,6 +29,9 @@ from django_smsrest.testing.tasks import DUMMY_TASK_BACKEND
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: The README's pictures stay small.
+MAX_PICTURE_BYTES = 300_000
 NUMBER = "+393471234567"
 
 pytestmark = [
@@ -155,3 +160,121 @@ def test_admin_send_action_in_a_real_browser(browser, live_server) -> None:
     assert "4 segment(s)" in driver.find_element(By.ID, "smsrest-live-counter").text
     _shot(driver, "admin-add-form")
     assert SmsMessage.objects.count() == 2  # the preview sent nothing
+
+
+def _login(driver: object, live_server: object, next_url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{live_server.url}/admin/login/?next={next_url}")  # type: ignore[attr-defined]
+    driver.find_element(By.NAME, "username").send_keys("admin")  # type: ignore[attr-defined]
+    driver.find_element(By.NAME, "password").send_keys("browser-pw")  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()  # type: ignore[attr-defined]
+
+
+def _picture(driver: object, name: str, *, full_page: bool = False) -> Path:
+    """A screenshot 1280 px wide (the whole page when ``full_page``); copied to ``docs/``
+    when ``SMSREST_UPDATE_SCREENSHOTS=1``. Checked to stay under MAX_PICTURE_BYTES."""
+    height = 900
+    if full_page:
+        height = min(
+            int(driver.execute_script("return document.documentElement.scrollHeight")),  # type: ignore[attr-defined]
+            3000,
+        )
+    driver.set_window_size(1280, height + 140)  # type: ignore[attr-defined]
+    width = driver.execute_script("return window.innerWidth")  # type: ignore[attr-defined]
+    driver.set_window_size(1280 + (1280 - width), height + 140)  # type: ignore[attr-defined]
+    path = _shot(driver, name)
+    assert path.stat().st_size < MAX_PICTURE_BYTES, f"{path} is {path.stat().st_size} bytes"
+    if os.environ.get("SMSREST_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        (DOCS / path.name).write_bytes(path.read_bytes())
+    driver.set_window_size(1280, 1000)  # type: ignore[attr-defined]
+    return path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_charts_and_links_in_a_real_browser(browser, live_server) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    from tests.dashboard_seed import REASONS, seed
+
+    driver = browser
+    locmem.reset()
+    User.objects.create_superuser("admin", "admin@example.com", "browser-pw")
+    seed(900)
+    # A real message with recipients in three delivery states, for the message page.
+    msg = services.send_sms(
+        "Your appointment on Monday at 10:30 is confirmed. Reply STOP to opt out.",
+        [NUMBER, "+393481234567", "+393491234567"],
+        message_type="N",
+    )
+    locmem.set_delivery_state("DLVRD", to=NUMBER)
+    locmem.set_delivery_state("WAIT4DLVR", to="+393481234567")
+    locmem.set_delivery_state("UNKNRCPT", to="+393491234567")
+    services.refresh_status(msg)
+
+    _login(driver, live_server, "/admin/django_smsrest/smsmessage/dashboard/")
+    _wait(driver, ec.presence_of_element_located((By.ID, "smsrest-outcomes")))
+
+    # Each chart is drawn, with marks that carry the data.
+    charts = driver.find_elements(By.CSS_SELECTOR, "svg.smsrest-chart")
+    assert len(charts) == 3
+    for chart in charts:
+        assert chart.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+        assert chart.find_element(By.TAG_NAME, "desc").get_attribute("textContent")
+        marks = chart.find_elements(By.CSS_SELECTOR, ".smsrest-mark")
+        assert marks and all(int(m.get_attribute("data-value")) > 0 for m in marks)
+        assert chart.size["width"] > 600 and chart.size["height"] > 100
+    bars = driver.find_elements(By.CSS_SELECTOR, "svg.smsrest-chart-bars .smsrest-mark")
+    assert sum(int(b.get_attribute("data-value")) for b in bars) == SmsMessage.objects.count()
+    days = {
+        b.find_element(By.TAG_NAME, "title").get_attribute("textContent").split(":")[0]
+        for b in bars
+    }
+    assert len(days) == 30
+    _picture(driver, "admin-dashboard", full_page=True)
+
+    # Every failure reason links to the changelist filtered on it, with as many rows.
+    reasons = driver.find_elements(By.CSS_SELECTOR, "svg.smsrest-chart-reasons a.smsrest-reason")
+    assert len(reasons) == len(REASONS)
+    expected = [
+        int(m.get_attribute("data-value"))
+        for m in driver.find_elements(By.CSS_SELECTOR, "svg.smsrest-chart-reasons .smsrest-mark")
+    ]
+    # An SVG <a>'s href property is not a string: read the attribute (a path) itself.
+    links = [live_server.url + a.get_dom_attribute("href") for a in reasons]
+    for link, count in zip(links, expected, strict=True):
+        driver.get(link)
+        _wait(driver, ec.presence_of_element_located((By.ID, "changelist")))
+        paginator = driver.find_element(By.CSS_SELECTOR, "#changelist .paginator").text
+        assert paginator.startswith(f"{count} SMS message"), (link, paginator)
+        assert driver.find_elements(By.CSS_SELECTOR, "#changelist-filter li.selected")
+        badges = {
+            b.text for b in driver.find_elements(By.CSS_SELECTOR, "#result_list .smsrest-badge")
+        }
+        assert badges <= {"Failed", "Undelivered"}
+
+    # The pictures of the list and of a message's page, with the admin's navigation
+    # sidebar folded (its own toggle; the browser remembers it) to leave the room to the list.
+    driver.get(f"{live_server.url}/admin/django_smsrest/smsmessage/")
+    _wait(driver, ec.presence_of_element_located((By.ID, "result_list")))
+    driver.find_element(By.ID, "toggle-nav-sidebar").click()
+    table = driver.find_element(By.ID, "result_list")
+    results = driver.find_element(By.CSS_SELECTOR, "#changelist .results")
+    assert table.size["width"] <= results.size["width"]  # no horizontal scrolling
+    row = driver.find_element(By.CSS_SELECTOR, "#result_list tbody tr")
+    preview = row.find_element(By.CSS_SELECTOR, ".smsrest-preview")
+    assert preview.size["height"] < 30  # one line, not one word per line
+    assert preview.get_attribute("title").startswith("Your appointment on Monday")
+    _picture(driver, "admin-changelist")
+    driver.get(f"{live_server.url}/admin/django_smsrest/smsmessage/{msg.pk}/change/")
+    _wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, ".object-tools")))
+    page = driver.find_element(By.ID, "content-main").text
+    for label in (
+        "Delivered (DLVRD)",
+        "Waiting for receipt (WAIT4DLVR)",
+        "Unknown recipient (UNKNRCPT)",
+    ):
+        assert label in page
+    _picture(driver, "admin-change-page", full_page=True)

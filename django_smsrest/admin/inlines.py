@@ -1,0 +1,84 @@
+"""Read-only inlines of a message's page: its gateway orders and its recipients.
+
+A message may have 10,000 recipients; the inline shows the first
+:data:`~django_smsrest.admin.common.RECIPIENT_INLINE_LIMIT` (one query) and the page links to
+the paginated recipient list for the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from django_smsrest.admin.common import (
+    RECIPIENT_INLINE_LIMIT,
+    delivery_label,
+    may_view_messages,
+)
+from django_smsrest.models import SmsOrder, SmsRecipient
+
+
+class CappedInlineFormSet(BaseInlineFormSet):
+    """An inline formset that shows at most ``cap`` rows (evaluated once, one query)."""
+
+    cap = RECIPIENT_INLINE_LIMIT
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_capped_queryset"):
+            capped = super().get_queryset()[: self.cap]
+            # Evaluate now: the formset indexes the queryset once per form, and indexing an
+            # unevaluated sliced queryset would run one query per row.
+            len(capped)
+            self._capped_queryset = capped
+        return self._capped_queryset
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return may_view_messages(request)
+
+
+class SmsRecipientInline(_ReadOnlyInline):
+    model = SmsRecipient
+    formset = CappedInlineFormSet
+    fields = ("phone_number", "delivery_state", "delivery_date", "updated_at")
+    readonly_fields = fields
+    template = "django_smsrest/admin/recipient_inline.html"
+    verbose_name_plural = _("recipients (delivery state)")
+
+    @admin.display(description=_("delivery state"))
+    def delivery_state(self, obj: SmsRecipient) -> str:
+        return delivery_label(obj.state)
+
+
+class SmsOrderInline(_ReadOnlyInline):
+    model = SmsOrder
+    fields = (
+        "index",
+        "order_id",
+        "status",
+        "internal_order_id",
+        "total_sent",
+        "remaining_credits",
+        "accepted_at",
+    )
+    readonly_fields = fields
