@@ -235,3 +235,70 @@ def test_groups_end_to_end(sandbox: SandboxServer) -> None:
     assert msg.status == Status.DELIVERED and msg.recipient_count == 2
     failed = services.send_sms("Ciao", groups=["nessuno"])
     assert failed.status == Status.FAILED and "nessuno" in failed.last_error
+
+
+# --- manage.py send_sms --csv / --group -----------------------------------------------------
+
+
+def _command(*argv: str) -> tuple[int, str, str]:
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("send_sms", *argv, stdout=out, stderr=err)
+    except CommandError as exc:
+        return exc.returncode, out.getvalue(), str(exc)
+    return 0, out.getvalue(), err.getvalue()
+
+
+def test_command_csv_dry_run_shows_the_first_texts_and_the_credits(tmp_path: Any) -> None:
+    sheet = tmp_path / "reminders.csv"
+    sheet.write_text(
+        "\ufeffrecipient,name,time\n+393471234567,Anna,10:00\n+393471234568,Bruno,11:30\n",
+        encoding="utf-8",
+    )
+    code, out, _err = _command("--csv", str(sheet), "--dry-run", TEMPLATE)
+    assert code == 0, _err
+    assert f"text for {ADA}: Ciao Anna, a domani alle 10:00" in out
+    assert f"text for {BOB}: Ciao Bruno, a domani alle 11:30" in out
+    assert "credits:     2" in out
+    assert not SmsMessage.objects.exists()
+    code, out, _err = _command("--csv", str(sheet), TEMPLATE)
+    assert code == 0, _err
+    assert SmsMessage.objects.get().kind == Kind.PARAMS
+    assert len(locmem.outbox) == 1 and len(locmem.outbox[0].params) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("number,name\n+393471234567,Anna\n", "has no “recipient” column"),
+        ("recipient,name\n+393471234567\n", "line 2: not as many values as columns"),
+        ("recipient,name\n+393471234567,Anna,extra\n", "line 2: not as many values as columns"),
+        (b"recipient,name\n+393471234567,Caf\xe9\n", "is not UTF-8 text"),
+        ("recipient,name,room\n+393471234567,Anna,3\n", "does not use: remove them"),
+    ],
+)
+def test_command_csv_refusals_exit_2(tmp_path: Any, content: Any, expected: str) -> None:
+    sheet = tmp_path / "bad.csv"
+    (sheet.write_bytes if isinstance(content, bytes) else sheet.write_text)(content)
+    code, _out, err = _command("--csv", str(sheet), "Ciao ${name}")
+    assert code == 2 and expected in err
+    assert not SmsMessage.objects.exists()
+
+
+def test_command_csv_missing_file_exits_2() -> None:
+    code, _out, err = _command("--csv", "/nonexistent/file.csv", "Ciao ${name}")
+    assert code == 2 and "cannot read /nonexistent/file.csv" in err
+
+
+def test_command_group(tmp_path: Any) -> None:
+    locmem.set_groups({"clienti": [ADA, BOB]})
+    code, _out, err = _command("--group", "clienti", "Chiuso lunedì")
+    assert code == 0, err
+    assert SmsMessage.objects.get().groups == ["clienti"]
+    code, _out, err = _command("--group", "clienti", "--to", ADA, "Ciao")
+    assert code == 2 and "one of --to, --group or --csv" in err

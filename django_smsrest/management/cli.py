@@ -6,6 +6,7 @@ so that these rules can be tested without running a command.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -120,6 +121,22 @@ def add_arguments(parser: CommandParser) -> None:
             "(+39...); national numbers use SMSREST['DEFAULT_REGION']."
         ),
     )
+    send.add_argument(
+        "--group",
+        action="append",
+        metavar="NAME",
+        help=_(
+            "A contact group of the provider's panel to send to (repeatable), instead of --to."
+        ),
+    )
+    send.add_argument(
+        "--csv",
+        metavar="FILE",
+        help=_(
+            "A personalised message: one recipient per row of FILE (UTF-8, a header row "
+            "with a “recipient” column and one column per ${placeholder} of TEXT)."
+        ),
+    )
     send.add_argument("--sender", help=_("Sender alias or number (if the type allows one)."))
     send.add_argument(
         "--type", dest="message_type", metavar="TYPE", help=_("Message type code (e.g. N).")
@@ -164,6 +181,8 @@ def check_combinations(mode: str | None, options: dict[str, Any]) -> None:
     """Refuse options that do not go together, with exit status 2 and the reason."""
     send_only = {
         "--to": options["to"],
+        "--group": options["group"],
+        "--csv": options["csv"],
         "TEXT": options["text"],
         "--sender": options["sender"],
         "--type": options["message_type"],
@@ -188,14 +207,51 @@ def check_combinations(mode: str | None, options: dict[str, Any]) -> None:
     if options["interval"] <= 0 or options["interval"] != options["interval"]:
         raise usage_error(_("--interval must be a positive number of seconds"))
     if mode is None:
-        if not options["to"]:
+        audiences = [name for name in ("to", "group", "csv") if options[name]]
+        if not audiences:
             raise usage_error(
                 _(
-                    "give at least one recipient with --to (or one of --flush, --sweep, "
-                    "--refresh, --credits); see --help"
+                    "give at least one recipient with --to, --group or --csv (or one of "
+                    "--flush, --sweep, --refresh, --credits); see --help"
                 )
             )
+        if len(audiences) > 1:
+            raise usage_error(_("give the recipients with one of --to, --group or --csv"))
         if options["text"] is None:
             raise usage_error(_("give the message text, or '-' to read it from stdin"))
         if options["queue"] and options["dry_run"]:
             raise usage_error(_("--queue and --dry-run exclude each other"))
+
+
+def read_csv(path: str) -> list[dict[str, str]]:
+    """The rows of a ``--csv`` file as recipient maps (``recipient`` plus one value per
+    placeholder). Raises ``CommandError`` (exit 2) with the reason for a file that cannot
+    be read, is not UTF-8, has no ``recipient`` column or has a row of the wrong width."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            reader = csv.DictReader(stream)
+            columns = [name.strip() for name in reader.fieldnames or []]
+            if "recipient" not in columns:
+                raise usage_error(
+                    _("%(path)s has no “recipient” column (its header: %(columns)s)")
+                    % {"path": path, "columns": ", ".join(columns) or _("empty")}
+                )
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                if None in row or None in row.values():
+                    raise usage_error(
+                        _("%(path)s, line %(line)d: not as many values as columns")
+                        % {"path": path, "line": line}
+                    )
+                rows.append({key.strip(): value.strip() for key, value in row.items()})
+    except OSError as exc:
+        raise usage_error(
+            _("cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror}
+        ) from None
+    except UnicodeDecodeError:
+        raise usage_error(_("%(path)s is not UTF-8 text") % {"path": path}) from None
+    except csv.Error as exc:
+        raise usage_error(
+            _("%(path)s is not valid CSV: %(error)s") % {"path": path, "error": exc}
+        ) from None
+    return rows

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from django_smsrest import lifecycle
 from django_smsrest.models import Encoding, SmsMessage, Status
+from django_smsrest.personalise import render
 from django_smsrest.validation import ValidatedSms
 
 
@@ -32,7 +33,7 @@ def dry_run_lines(checked: ValidatedSms) -> list[str]:
         _("  encoding:    %(encoding)s") % {"encoding": Encoding(checked.encoding).label},
         _("  segments:    %(n)s per recipient") % {"n": checked.segments},
         _("  recipients:  %(n)s (%(numbers)s)")
-        % {"n": len(checked.recipients), "numbers": ", ".join(checked.recipients)},
+        % {"n": len(checked.recipients), "numbers": _first(checked.recipients)},
         _("  credits:     %(n)s") % {"n": checked.credits},
         _("  type:        %(type)s") % {"type": checked.message_type},
         _("  sender:      %(sender)s") % {"sender": checked.sender or _("(account default)")},
@@ -41,7 +42,24 @@ def dry_run_lines(checked: ValidatedSms) -> list[str]:
     ]
     if checked.orders > 1:
         lines.append(_("  orders:      %(n)s (POST sms requests)") % {"n": checked.orders})
+    if checked.groups:
+        lines[3] = _("  groups:      %(groups)s (credits per member)") % {
+            "groups": ", ".join(checked.groups)
+        }
+    for number, values in list(zip(checked.recipients, checked.params, strict=False))[:3]:
+        lines.append(
+            _("  text for %(number)s: %(text)s")
+            % {"number": number, "text": render(checked.message, values)}
+        )
     return lines
+
+
+def _first(numbers: tuple[str, ...], shown: int = 10) -> str:
+    """The first ``shown`` numbers, and how many more."""
+    text = ", ".join(numbers[:shown])
+    if len(numbers) > shown:
+        text += " " + _("and %(n)d more") % {"n": len(numbers) - shown}
+    return text
 
 
 def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:

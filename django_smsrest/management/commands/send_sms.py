@@ -39,11 +39,13 @@ from django_smsrest.management.cli import (
     add_arguments,
     check_combinations,
     parse_when,
+    read_csv,
     split_numbers,
     usage_error,
     validation_text,
 )
 from django_smsrest.models import SmsMessage
+from django_smsrest.validation import SmsOptions
 
 # Lazy: the command class is imported once, the help is shown in the active language.
 HELP = gettext_lazy("""\
@@ -133,20 +135,23 @@ class Command(BaseCommand):
 
     def send(self, options: dict[str, Any]) -> None:
         text = self._read_text(options)
-        numbers = split_numbers(options["to"])
+        recipients: list[Any] = (
+            read_csv(options["csv"]) if options["csv"] else split_numbers(options["to"])
+        )
         when = parse_when(options["at"]) if options["at"] else None
-        kwargs = {
+        kwargs: SmsOptions = {
             "sender": options["sender"],
             "message_type": options["message_type"],
             "scheduled_delivery_time": when,
+            "groups": options["group"],
         }
         try:
-            checked = services.validate_sms(text, numbers, **kwargs)
+            checked = services.validate_sms(text, recipients, **kwargs)
             if options["dry_run"]:
                 # A dry run prints even with --quiet: printing is its whole point.
                 self.stdout.write("\n".join(output.dry_run_lines(checked)))
                 return
-            message = services.send_sms(text, numbers, defer=options["queue"], **kwargs)
+            message = services.send_sms(text, recipients, defer=options["queue"], **kwargs)
         except ValidationError as exc:
             raise usage_error(validation_text(exc)) from None
         message.refresh_from_db()
