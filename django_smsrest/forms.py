@@ -29,7 +29,21 @@ if TYPE_CHECKING:
 
 # The fields services.validate_sms reports errors for. Anything else goes to the form's
 # non-field errors.
-SERVICE_FIELDS = ("message", "recipients", "sender", "message_type", "scheduled_delivery_time")
+SERVICE_FIELDS = (
+    "message",
+    "recipients",
+    "groups",
+    "sender",
+    "message_type",
+    "scheduled_delivery_time",
+)
+
+
+def split_groups(value: str | None) -> list[str] | None:
+    """Contact group names typed in one field (comma- or line-separated); ``None`` when
+    none were given (then the message goes to the recipients)."""
+    names = [name.strip() for name in (value or "").replace("\n", ",").split(",")]
+    return [name for name in names if name] or None
 
 
 def message_type_choices() -> list[tuple[str, str]]:
@@ -80,6 +94,7 @@ class SendSmsFormMixin:
                 sender=cleaned.get("sender") or None,
                 message_type=cleaned.get("message_type") or None,
                 scheduled_delivery_time=cleaned.get("scheduled_delivery_time"),
+                groups=split_groups(cleaned.get("groups")),
             )
         except ValidationError as exc:
             self._add_service_errors(exc)
@@ -117,6 +132,7 @@ class SendSmsFormMixin:
             sender=data.sender or None,
             message_type=data.message_type,
             scheduled_delivery_time=data.scheduled_delivery_time,
+            groups=list(data.groups) or None,
             defer=defer,
         )
 
@@ -206,6 +222,15 @@ class SmsMessageAddForm(SendSmsFormMixin, forms.ModelForm):
         label=_("Recipients"),
         widget=admin_widgets.AdminTextareaWidget(attrs={"rows": 4}),
         help_text=_RECIPIENTS_HELP,
+    )
+    groups = forms.CharField(
+        label=_("Contact groups"),
+        required=False,
+        widget=admin_widgets.AdminTextInputWidget(),
+        help_text=_(
+            "Or, instead of recipients: the names of contact groups kept in the provider's "
+            "panel, separated by commas."
+        ),
     )
     message_type = forms.ChoiceField(label=_("Message type"), choices=())
     # No max_length here: the service's error about the sender is the one to show.

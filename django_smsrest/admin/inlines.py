@@ -20,7 +20,8 @@ from django_smsrest.admin.common import (
     delivery_label,
     may_view_messages,
 )
-from django_smsrest.models import SmsOrder, SmsRecipient
+from django_smsrest.models import Kind, SmsOrder, SmsRecipient
+from django_smsrest.personalise import render
 
 
 class CappedInlineFormSet(BaseInlineFormSet):
@@ -60,7 +61,7 @@ class _ReadOnlyInline(admin.TabularInline):
 class SmsRecipientInline(_ReadOnlyInline):
     model = SmsRecipient
     formset = CappedInlineFormSet
-    fields = ("phone_number", "delivery_state", "delivery_date", "updated_at")
+    fields = ("phone_number", "delivery_state", "delivery_date", "updated_at", "text")
     readonly_fields = fields
     template = "django_smsrest/admin/recipient_inline.html"
     verbose_name_plural = _("recipients (delivery state)")
@@ -68,6 +69,17 @@ class SmsRecipientInline(_ReadOnlyInline):
     @admin.display(description=_("delivery state"))
     def delivery_state(self, obj: SmsRecipient) -> str:
         return delivery_label(obj.state)
+
+    @admin.display(description=_("text received"))
+    def text(self, obj: SmsRecipient) -> str:
+        """A personalised message's text for this recipient, as the gateway renders it
+        from the template and the recipient's values; empty for the other kinds."""
+        if obj.message.kind != Kind.PARAMS:
+            return ""
+        return render(obj.message.message, obj.params)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("message")
 
 
 class SmsOrderInline(_ReadOnlyInline):

@@ -62,6 +62,7 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, DashboardMixin, admin.M
             {
                 "fields": (
                     "message",
+                    ("kind", "groups"),
                     ("message_type", "sender"),
                     "scheduled_delivery_time",
                     ("encoding", "segments", "recipient_count"),
@@ -100,6 +101,7 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, DashboardMixin, admin.M
                 "fields": (
                     "message",
                     "recipients",
+                    "groups",
                     ("message_type", "sender"),
                     "scheduled_delivery_time",
                 )
