@@ -79,3 +79,20 @@ def test_services_ask_the_flags_instead_of_failing() -> None:
         assert refreshed.status == "scheduled" and refreshed.next_status_check_at is None
         msg.refresh_from_db()
         assert msg.next_status_check_at is None  # no longer polled
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_only_the_buttons_the_backend_can_do(client) -> None:
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    later = timezone.now() + timedelta(days=1)
+    with override_settings(SMSREST=SEND_ONLY):
+        msg = services.send_sms("Tomorrow", ["+393471234567"], scheduled_delivery_time=later)
+        page = client.get(reverse("admin:django_smsrest_smsmessage_change", args=[msg.pk]))
+    html = page.content.decode()
+    assert "/cancel/" not in html and "/refresh/" not in html
+    page = client.get(reverse("admin:django_smsrest_smsmessage_change", args=[msg.pk]))
+    html = page.content.decode()  # locmem can do both
+    assert "/cancel/" in html and "/refresh/" in html

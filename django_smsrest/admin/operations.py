@@ -15,7 +15,7 @@ anonymous users could call; this is the lesson applied.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib import admin, messages
@@ -42,16 +42,31 @@ from django_smsrest.admin.common import (
     outcome_level,
     outcome_text,
 )
+from django_smsrest.backends import BaseBackend, get_backend
 from django_smsrest.models import SmsMessage, SmsRecipient, Status
 
 
 class Operation:
-    """One operation on a message: its name (URL and action), label and eligible statuses."""
+    """One operation on a message: its name (URL and action), label, eligible statuses,
+    and the backend capability it needs in some of them (``{status: flag}``: the button
+    is shown only where the configured backend has that flag, e.g. no "Cancel" for a
+    scheduled message on a backend that cannot cancel)."""
 
-    def __init__(self, name: str, label: str | Promise, statuses: frozenset[str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        label: str | Promise,
+        statuses: frozenset[str],
+        needs: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.label = label
         self.statuses = statuses
+        self.needs = needs or {}
+
+    def applies(self, status: str, backend: BaseBackend) -> bool:
+        flag = self.needs.get(status)
+        return status in self.statuses and (flag is None or bool(getattr(backend, flag)))
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -59,8 +74,18 @@ OPERATIONS: dict[str, Operation] = {
     for op in (
         Operation("send", _("Send now"), lifecycle.SENDABLE),
         Operation("resend", _("Resend"), lifecycle.RESENDABLE),
-        Operation("refresh", _("Refresh delivery status"), lifecycle.REFRESHABLE),
-        Operation("cancel", _("Cancel sending"), lifecycle.CANCELLABLE),
+        Operation(
+            "refresh",
+            _("Refresh delivery status"),
+            lifecycle.REFRESHABLE,
+            dict.fromkeys(lifecycle.REFRESHABLE, "supports_status"),
+        ),
+        Operation(
+            "cancel",
+            _("Cancel sending"),
+            lifecycle.CANCELLABLE,
+            {Status.SCHEDULED: "supports_cancel"},
+        ),
     )
 }
 
@@ -285,6 +310,7 @@ class OperationsMixin(admin.ModelAdmin):
         without the permission)."""
         if not self.has_send_permission(request, obj):
             return []
+        backend = get_backend()
         return [
             {
                 "name": op.name,
@@ -292,7 +318,7 @@ class OperationsMixin(admin.ModelAdmin):
                 "url": reverse(f"admin:django_smsrest_smsmessage_{op.name}", args=[obj.pk]),
             }
             for op in OPERATIONS.values()
-            if obj.status in op.statuses
+            if op.applies(obj.status, backend)
         ]
 
     def operation_urls(self) -> list[URLPattern]:
