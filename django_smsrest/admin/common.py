@@ -10,6 +10,8 @@ page answers 403.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
@@ -113,3 +115,20 @@ def delivery_label(value: str) -> str:
     if not value:
         return _("No report yet")
     return f"{DeliveryState.parse(value).label} ({value})"
+
+
+class ReadOnlyForViewers:
+    """For the admin pages that only show rows (a message's recipients, its orders): nothing
+    is added, changed or deleted there, and whoever may view messages may see them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return may_view_messages(request)

@@ -7,8 +7,6 @@ the paginated recipient list for the rest.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet
@@ -17,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from django_smsrest.admin.common import (
     RECIPIENT_INLINE_LIMIT,
+    ReadOnlyForViewers,
     delivery_label,
-    may_view_messages,
 )
 from django_smsrest.models import Kind, SmsOrder, SmsRecipient
 from django_smsrest.personalise import render
@@ -39,23 +37,11 @@ class CappedInlineFormSet(BaseInlineFormSet):
         return self._capped_queryset
 
 
-class _ReadOnlyInline(admin.TabularInline):
+class _ReadOnlyInline(ReadOnlyForViewers, admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_view_messages(request)
 
 
 class SmsRecipientInline(_ReadOnlyInline):

@@ -33,10 +33,10 @@ from django_smsrest.admin.changelist import (
 )
 from django_smsrest.admin.common import (
     RECIPIENT_INLINE_LIMIT,
+    ReadOnlyForViewers,
     as_phone_number,
     change_redirect,
     delivery_label,
-    may_view_messages,
     outcome_level,
     outcome_text,
 )
@@ -277,7 +277,7 @@ def cost_summary(form: SmsMessageAddForm) -> dict[str, Any] | None:
 
 
 @admin.register(SmsRecipient)
-class SmsRecipientAdmin(admin.ModelAdmin):
+class SmsRecipientAdmin(ReadOnlyForViewers, admin.ModelAdmin):
     """Read-only, paginated list of recipients (the full list behind the capped inline)."""
 
     list_display = (
@@ -293,18 +293,6 @@ class SmsRecipientAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 100
     ordering = ("message", "id")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_view_messages(request)
 
     @admin.display(description=_("delivery state"), ordering="state")
     def delivery_state(self, obj: SmsRecipient) -> str:

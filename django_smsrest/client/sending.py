@@ -108,11 +108,8 @@ class SendEndpoints(AuthSession):
         :class:`~django_smsrest.exceptions.MaybeSentError` subclass when it may have, and
         ``ValueError``/``TypeError`` for bad arguments (before any request).
         """
-        numbers = [recipients] if isinstance(recipients, str) else list(recipients)
-        if not numbers or not all(isinstance(n, str) and n.strip() for n in numbers):
-            raise ValueError("recipients must be a non-empty list of phone numbers")
         body = self._send_body("send_sms", message, message_type, order_id, fields)
-        body["recipient"] = numbers
+        body["recipient"] = _non_empty_texts(recipients, "recipients", "phone numbers")
         return self._post_order("sms", body, order_id)
 
     def send_params(
@@ -154,11 +151,8 @@ class SendEndpoints(AuthSession):
         """``POST smstogroups``: one order to the contact groups named in ``groups`` (as
         kept in the provider's panel). An unknown group is a 400 (``GatewayRejected``)
         with the gateway's reason. ``fields`` and errors as :meth:`send_sms`."""
-        names = [groups] if isinstance(groups, str) else list(groups)
-        if not names or not all(isinstance(n, str) and n.strip() for n in names):
-            raise ValueError("groups must be a non-empty list of group names")
         body = self._send_body("send_to_groups", message, message_type, order_id, fields)
-        body["recipient"] = names
+        body["recipient"] = _non_empty_texts(groups, "groups", "group names")
         return self._post_order("smstogroups", body, order_id)
 
     def _send_body(
@@ -226,3 +220,12 @@ class SendEndpoints(AuthSession):
                 detail=redact(json.dumps(data)[:200], self._secrets(), limit=200),
             )
         return result
+
+
+def _non_empty_texts(values: str | Iterable[str], name: str, what: str) -> list[str]:
+    """``values`` (one string or several) as a list, or ``ValueError`` unless it holds at
+    least one value and every value is a non-blank string."""
+    items = [values] if isinstance(values, str) else list(values)
+    if not items or not all(isinstance(item, str) and item.strip() for item in items):
+        raise ValueError(f"{name} must be a non-empty list of {what}")
+    return items
