@@ -551,15 +551,11 @@ def _inbound(reader: _Reader) -> dict[str, Any]:
     if not isinstance(receive, bool):
         receive = reader.problem("RECEIVE", f"must be True or False, not {receive!r}", "True")
     tokens = reader.merged["CALLBACK_TOKENS"]
-    if isinstance(tokens, str) or not isinstance(tokens, list | tuple):
+    if not isinstance(tokens, list | tuple) or not all(
+        isinstance(t, str | Secret) and len(Secret(t).reveal()) >= 16 for t in tokens
+    ):  # the values are never shown: they are secrets
         tokens = reader.problem(
-            "CALLBACK_TOKENS", "must be a list of strings", "[env('SMS_TOKEN')]"
-        )
-    elif not all(isinstance(t, str | Secret) and len(Secret(t).reveal()) >= 16 for t in tokens):
-        tokens = reader.problem(
-            "CALLBACK_TOKENS",
-            "must hold only strings of at least 16 characters (the values are not shown)",
-            "[env('SMS_TOKEN')]",
+            "CALLBACK_TOKENS", "must be a list of strings of 16+ characters", "[env('TOKEN')]"
         )
     return {"receive": receive, "callback_tokens": tuple(Secret(t) for t in tokens)}
 

@@ -172,3 +172,34 @@ def test_a_message_held_by_a_worker_is_left_to_polling() -> None:
 
     assert response.content == b"OK busy"
     assert msg.recipients.get().state == ""
+
+
+def test_a_group_message_is_left_to_polling() -> None:
+    locmem.set_groups({"clienti": [A, B]})
+    msg = services.send_sms("Ciao", groups=["clienti"])
+    assert msg.status == Status.SENT
+
+    response = _call(NEW, order_id=msg.order_id, recipient=A, status="DLVRD")
+
+    assert response.content == b"OK busy"
+    msg.refresh_from_db()
+    assert msg.status == Status.SENT and msg.finished_at is None
+
+
+@pytest.mark.parametrize(
+    "tokens", ["a-single-string-token-0123", ["short"], [123456789012345678], None]
+)
+def test_callback_tokens_must_be_a_list_of_long_strings(tokens: Any) -> None:
+    from django_smsrest.conf import settings_problems
+
+    [problem] = settings_problems({**SMSREST, "CALLBACK_TOKENS": tokens})
+
+    assert problem.key == "CALLBACK_TOKENS"
+    assert "0123" not in problem.text and "short" not in problem.text  # never the value
+
+
+def test_callback_tokens_never_show_in_the_settings_repr() -> None:
+    from django_smsrest.conf import get_settings
+
+    conf = get_settings()
+    assert OLD not in repr(conf) and len(conf.callback_tokens) == 2
