@@ -134,6 +134,8 @@ class SmsRestSettings:
     status_poll_max_age_hours: float
     status_poll_base_seconds: float
     cache: str = "default"
+    receive: bool = False
+    callback_tokens: tuple[Secret, ...] = field(default=(), repr=False)
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -179,6 +181,10 @@ DEFAULTS: Mapping[str, Any] = {
     "STATUS_POLL_BASE_SECONDS": 60.0,
     # The CACHES alias holding the account-wide "paused until" after a 429 (throttle.py).
     "CACHE": "default",
+    # The sweep also polls received SMS (services.receive_sms).
+    "RECEIVE": False,
+    # Secret tokens accepted in the delivery-callback URL (a list: rotate without downtime).
+    "CALLBACK_TOKENS": [],
 }
 
 
@@ -516,6 +522,7 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
             f"RETRY_BASE_SECONDS ({values['retry_base_seconds']:g})",
         )
 
+    values.update(_inbound(reader))
     if reader.problems or brand is None:
         return None, reader.problems
     return (
@@ -535,6 +542,22 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         ),
         [],
     )
+
+
+def _inbound(reader: _Reader) -> dict[str, Any]:
+    """``RECEIVE`` (a bool) and ``CALLBACK_TOKENS`` (strings of 16+ characters, kept as
+    :class:`Secret` so that no repr or log shows them)."""
+    receive = reader.merged["RECEIVE"]
+    if not isinstance(receive, bool):
+        receive = reader.problem("RECEIVE", f"must be True or False, not {receive!r}", "True")
+    tokens = reader.merged["CALLBACK_TOKENS"]
+    if not isinstance(tokens, list | tuple) or not all(
+        isinstance(t, str | Secret) and len(Secret(t).reveal()) >= 16 for t in tokens
+    ):  # the values are never shown: they are secrets
+        tokens = reader.problem(
+            "CALLBACK_TOKENS", "must be a list of strings of 16+ characters", "[env('TOKEN')]"
+        )
+    return {"receive": receive, "callback_tokens": tuple(Secret(t) for t in tokens)}
 
 
 def missing_credentials(username: str, password: str | Secret) -> list[str]:

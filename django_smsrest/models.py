@@ -211,3 +211,50 @@ class OutboxLock(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReceivedSms(models.Model):
+    """An SMS the account received (``GET newsrsmsmessage``), stored once per gateway id.
+
+    Written only by :func:`django_smsrest.services.receive_sms`; ``gateway_id`` is unique,
+    so two pollers (or a poller and its recovery) can never store a message twice. The
+    item fields are not documented: ``raw`` keeps the item exactly as the gateway sent it.
+    """
+
+    gateway_id = models.CharField(_("gateway id"), max_length=64, unique=True)
+    sender = models.CharField(_("sender"), max_length=32, blank=True, db_index=True)
+    sim = models.CharField(_("receiving number"), max_length=32, blank=True)
+    text = models.TextField(_("text"), blank=True)
+    # None when the gateway's date could not be read (see ``raw``).
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True, db_index=True)
+    raw = models.JSONField(_("raw JSON"), default=dict, blank=True)
+    fetched_at = models.DateTimeField(_("fetched at"), auto_now_add=True)
+    # The poll that inserted the row: tells an insert that won from one that met a row
+    # already there (bulk_create(ignore_conflicts=True) does not say which).
+    batch = models.CharField(max_length=32, blank=True, default="", editable=False)
+
+    class Meta:
+        verbose_name = _("received SMS")
+        verbose_name_plural = _("received SMS")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.text[:40]}"
+
+
+class ReceiveCheckpoint(models.Model):
+    """How far received SMS are known to be stored: every message the gateway received
+    before ``covered_until`` is in :class:`ReceivedSms`. Each poll re-reads the history
+    from there (``GET srsmshistory``), which finds the messages a poller consumed from the
+    cursor but died before storing. One row (``name="default"``)."""
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    covered_until = models.DateTimeField(_("covered until"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("receive checkpoint")
+        verbose_name_plural = _("receive checkpoints")
+
+    def __str__(self) -> str:
+        return self.name

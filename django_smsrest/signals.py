@@ -12,6 +12,10 @@
     ``SmsRecipient`` rows) or the message's summary status.
 ``low_credit(message, remaining_credits, threshold)``
     The remaining credits reported by the gateway fell to or below ``LOW_CREDIT_THRESHOLD``.
+``sms_received(message)``
+    Sent with ``sender=ReceivedSms`` once per received SMS stored by
+    ``services.receive_sms``, after the transaction that stored it committed (never for
+    a message already stored, whoever polls again).
 """
 
 from django.dispatch import Signal
@@ -20,3 +24,4 @@ pre_send = Signal()
 post_send = Signal()
 delivery_status_changed = Signal()
 low_credit = Signal()
+sms_received = Signal()

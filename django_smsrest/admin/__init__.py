@@ -8,10 +8,11 @@ is the only code that changes a message's state, and every status set comes from
 * :mod:`.message` — the registered ``ModelAdmin`` classes: add form, read-only view page;
 * :mod:`.inlines` — the message page's orders and (capped) recipients;
 * :mod:`.operations` — send / resend / refresh / cancel as actions and POST-only buttons;
+* :mod:`.received` — the received SMS, read-only, with search;
 * :mod:`.common` — the one permission check, limits and small helpers.
 
 Django's admin autodiscovery imports this package; importing :mod:`.message` registers the
 admins.
 """
 
-from django_smsrest.admin import message  # noqa: F401  (registers the ModelAdmins)
+from django_smsrest.admin import message, received  # noqa: F401  (registers the ModelAdmins)

@@ -37,11 +37,14 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.results import AccountStatus, OrderReport, SendResult
+
+if TYPE_CHECKING:
+    from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 
 
 class UnsupportedOperation(SmsRestError, NotImplementedError):
@@ -102,6 +105,17 @@ class BaseBackend(abc.ABC):
         """Cancel a scheduled order; ``OrderNotFound`` if unknown or no longer scheduled.
         Only where ``supports_cancel``."""
         self._unsupported("supports_cancel", "cancel a scheduled message")
+
+    def receive(self, limit: int) -> list[ReceivedItem]:
+        """The received SMS not returned before (``GET newsrsmsmessage``), at most ``limit``
+        (1..100), oldest first. **Consumes** them: they are not returned again. Only where
+        ``supports_inbound``."""
+        self._unsupported("supports_inbound", "read received SMS")
+
+    def received_history(self, date_from: datetime, *, page: int, page_size: int) -> ReceivedPage:
+        """Received SMS from ``date_from`` to now (``GET srsmshistory``), one page;
+        consumes nothing. Only where ``supports_inbound``."""
+        self._unsupported("supports_inbound", "read received SMS")
 
     def _unsupported(self, flag: str, what: str) -> NoReturn:
         raise UnsupportedOperation(

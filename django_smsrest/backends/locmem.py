@@ -22,10 +22,12 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
 from django_smsrest.backends.base import BaseBackend, OutgoingOrder
+from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 from django_smsrest.exceptions import GatewayRejected, OrderNotFound
 from django_smsrest.results import (
     AccountStatus,
@@ -79,6 +81,7 @@ def reset() -> None:
         _state.credits = DEFAULT_CREDITS
         _state.calls.clear()
         _state.groups.clear()
+        _inbox.clear()
 
 
 def set_groups(groups: dict[str, list[str]]) -> None:
@@ -90,9 +93,10 @@ def set_groups(groups: dict[str, list[str]]) -> None:
 
 def fail_next(operation: str, exc: BaseException, *, accept: bool = False) -> None:
     """Make the next ``operation`` (``"send"``, ``"get_order"``, ``"cancel"``,
-    ``"get_status"``) raise ``exc``. With ``accept=True`` (``send`` only) the order is
-    accepted and recorded first: the "gateway got it but the answer was lost" case."""
-    if operation not in ("send", "get_order", "cancel", "get_status"):
+    ``"get_status"``, ``"receive"``, ``"received_history"``) raise ``exc``. With
+    ``accept=True`` (``send``, ``receive``) the order is accepted and recorded first (the
+    messages consumed): the "gateway got it but the answer was lost" case."""
+    if operation not in ("send", "get_order", "cancel", "get_status", *_INBOUND_OPERATIONS):
         raise ValueError(f"unknown operation {operation!r}")
     with _lock:
         _state.faults.append(_Fault(operation, exc, accept))
@@ -245,6 +249,39 @@ class LocmemBackend(BaseBackend):
             credits = _state.credits
         return AccountStatus(credits=dict.fromkeys(self.conf.message_types, credits))
 
+    # -- received SMS (see :func:`deliver_inbound`) -------------------------------------
+
+    supports_inbound = True
+
+    def receive(self, limit: int) -> list[ReceivedItem]:
+        fault = _take_fault("receive")
+        if fault is not None and not fault.accept:
+            raise fault.exc
+        with _lock:
+            fresh = [entry for entry in _inbox if not entry[1]][:limit]
+            for entry in fresh:
+                entry[1] = True  # consumed, like the gateway's cursor
+        if fault is not None:  # accept=True: consumed, then the answer is lost
+            raise fault.exc
+        return [item for item, _consumed in fresh]
+
+    def received_history(self, date_from: datetime, *, page: int, page_size: int) -> ReceivedPage:
+        fault = _take_fault("received_history")
+        if fault is not None:
+            raise fault.exc
+        with _lock:
+            found = [
+                item
+                for item, _consumed in reversed(_inbox)
+                if item.received_at is None or item.received_at >= date_from
+            ]
+        return ReceivedPage(
+            items=found[(page - 1) * page_size : page * page_size],
+            total=len(found),
+            page_number=page,
+            page_size=page_size,
+        )
+
 
 def _texts(order: OutgoingOrder, numbers: tuple[str, ...]) -> list[str]:
     """The text each destination receives (personalised per recipient for ``params``)."""
@@ -253,3 +290,23 @@ def _texts(order: OutgoingOrder, numbers: tuple[str, ...]) -> list[str]:
 
         return [render(order.message, values) for values in order.params]
     return [order.message] * len(numbers)
+
+
+_INBOUND_OPERATIONS = ("receive", "received_history")
+#: Received SMS, oldest first, each with its "consumed by the cursor" flag.
+_inbox: list[list[Any]] = []
+
+
+def deliver_inbound(
+    sender: str, text: str, *, sim: str = "+393400000000", received_at: datetime | None = None
+) -> ReceivedItem:
+    """Make the fake account receive an SMS: the next ``receive`` returns it (once), and
+    ``received_history`` always does. ``fail_next("receive", exc, accept=True)`` makes the
+    next ``receive`` consume messages and then raise, as a poller that died after the GET."""
+    when = received_at or timezone.now()
+    with _lock:
+        gateway_id = str(len(_inbox) + 1)
+        raw = {"id": gateway_id, "id_sim": sim, "phoneNumber": sender, "text": text}
+        item = ReceivedItem(gateway_id, sender, sim, text, when, raw)
+        _inbox.append([item, False])
+    return item

@@ -20,7 +20,10 @@ from django_smsrest.conf import SmsRestSettings, require_credentials
 from django_smsrest.results import AccountStatus, OrderReport, SendResult
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django_smsrest.client import SmsRestClient
+    from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 
 _lock = threading.Lock()
 _clients: dict[tuple[object, ...], SmsRestClient] = {}
@@ -108,3 +111,17 @@ class RestBackend(BaseBackend):
 
     def get_status(self) -> AccountStatus:
         return self.client.get_status()
+
+    # -- received SMS -------------------------------------------------------------------
+
+    supports_inbound = True
+
+    def receive(self, limit: int) -> list[ReceivedItem]:
+        from django_smsrest.client.inbound import get_new_received
+
+        return get_new_received(self.client, limit=limit)
+
+    def received_history(self, date_from: datetime, *, page: int, page_size: int) -> ReceivedPage:
+        from django_smsrest.client.inbound import get_received_history
+
+        return get_received_history(self.client, date_from, page=page, page_size=page_size)

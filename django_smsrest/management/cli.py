@@ -104,6 +104,11 @@ def add_arguments(parser: CommandParser) -> None:
     mode.add_argument(
         "--credits", action="store_true", help=_("Print the account's remaining credits.")
     )
+    mode.add_argument(
+        "--receive",
+        action="store_true",
+        help=_("Read the SMS the account received and store each one once."),
+    )
 
     send = parser.add_argument_group(_("sending one message"))
     send.add_argument(

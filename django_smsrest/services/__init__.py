@@ -25,7 +25,8 @@ nothing else. The flow, and the rules it keeps:
 The statuses and every move between them are in :mod:`django_smsrest.lifecycle`.
 
 The verbs live in submodules by job (:mod:`.sending`, :mod:`.delivery`, :mod:`.cancelling`,
-:mod:`.queue`) and are all re-exported here: call them as ``services.send_sms(...)``.
+:mod:`.queue`, :mod:`.inbound`, :mod:`.callbacks`) and are all re-exported here: call them as
+``services.send_sms(...)``.
 Validation lives in :mod:`django_smsrest.validation` and the claim/lease/backoff machinery
 in :mod:`django_smsrest.outbox`; :func:`validate_sms`, :class:`ValidatedSms` and
 :func:`retry_delay` are re-exported here too.
@@ -35,8 +36,10 @@ from __future__ import annotations
 
 from django_smsrest.outbox import retry_delay
 from django_smsrest.services.base import SmsStateError
+from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
+from django_smsrest.services.inbound import ReceiveReport, receive_sms
 from django_smsrest.services.queue import (
     FlushReport,
     SweepReport,
@@ -54,7 +57,9 @@ from django_smsrest.services.sending import (
 from django_smsrest.validation import ValidatedSms, validate_sms
 
 __all__ = [
+    "CallbackOutcome",
     "FlushReport",
+    "ReceiveReport",
     "SmsStateError",
     "SweepReport",
     "ValidatedSms",
@@ -63,7 +68,9 @@ __all__ = [
     "get_credits",
     "pending_count",
     "queue_sms",
+    "receive_sms",
     "reconcile",
+    "record_delivery_report",
     "refresh_due_statuses",
     "refresh_status",
     "resend",

@@ -24,7 +24,7 @@ from django_smsrest.outbox import (
     lease_free_q,
     send_robust,
 )
-from django_smsrest.results import DeliveryState
+from django_smsrest.results import DeliveryState, RecipientState
 from django_smsrest.services.base import (
     BATCH_SIZE,
     logger,
@@ -36,6 +36,36 @@ STATUS_POLL_MAX_INTERVAL = 3600.0
 
 
 # --- after sending ------------------------------------------------------------------------
+
+
+def advance(
+    row: SmsRecipient, new: RecipientState, *, delivery_report: bool, now: datetime
+) -> bool:
+    """Apply a reported state to ``row`` (in memory) if it moves forward
+    (:func:`~django_smsrest.lifecycle.delivery_moves_forward`); whether it changed. The one
+    rule for polling (:func:`refresh_status`) and callbacks (:mod:`.callbacks`)."""
+    old = DeliveryState.parse(row.state) if row.state else None
+    if not lifecycle.delivery_moves_forward(
+        old,
+        new.state,
+        delivery_report=delivery_report,
+        dated=bool(new.delivery_date and not row.delivery_date),
+    ):
+        return False
+    row.state = new.state.value
+    row.delivery_date = new.delivery_date or row.delivery_date
+    row.updated_at = now
+    return True
+
+
+def state_counts(msg: SmsMessage) -> dict[str, int]:
+    """How many of ``msg``'s recipients are in each wire state (for ``summarize``)."""
+    return dict(
+        SmsRecipient.objects.filter(message_id=msg.pk)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
 
 
 def refresh_status(message: SmsMessage | int) -> SmsMessage:
@@ -103,18 +133,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
             rows += _group_members(msg, order, status.recipients, rows)
         for row in rows:
             new = reported.get(digits(row.phone_number))
-            if new is None:
-                continue
-            old = DeliveryState.parse(row.state) if row.state else None
-            if lifecycle.delivery_moves_forward(
-                old,
-                new.state,
-                delivery_report=delivery_report,
-                dated=bool(new.delivery_date and not row.delivery_date),
-            ):
-                row.state = new.state.value
-                row.delivery_date = new.delivery_date or row.delivery_date
-                row.updated_at = now
+            if new is not None and advance(row, new, delivery_report=delivery_report, now=now):
                 changed.append(row)
     if changed:
         SmsRecipient.objects.bulk_update(
@@ -123,12 +142,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
     if msg.kind == Kind.GROUPS:
         # The members became known with this report: count them from now on.
         msg.recipient_count = SmsRecipient.objects.filter(message_id=msg.pk).count()
-    counts = dict(
-        SmsRecipient.objects.filter(message_id=msg.pk)
-        .values_list("state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    counts = state_counts(msg)
     new_status, finished = lifecycle.summarize(counts, msg.recipient_count, delivery_report)
     # We hold the claim, so the in-memory counter is current (saves a reload).
     fields: dict[str, Any] = {"status_checks": msg.status_checks + 1}

@@ -30,6 +30,7 @@ from django_smsrest.services.base import (
     pages,
 )
 from django_smsrest.services.delivery import refresh_due_statuses
+from django_smsrest.services.inbound import receive_sms
 from django_smsrest.services.sending import reconcile, send_message
 
 # Where a flusher jumps to after losing a claim; no cryptographic need.
@@ -74,6 +75,7 @@ class SweepReport:
     refreshed: int = 0  # status checks done
     errors: int = 0
     busy: bool = False  # another sweep holds the lock: this one did nothing
+    received: int | None = None  # received SMS stored (None: SMSREST["RECEIVE"] is off)
 
 
 # --- the queue ----------------------------------------------------------------------------
@@ -172,6 +174,7 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
        (``report.stopped_early``). Skipped while the account is paused after a 429
        (``report.paused_until``).
     4. Due status checks -> :func:`refresh_due_statuses`.
+    5. With ``SMSREST["RECEIVE"]``: received SMS -> :func:`~.inbound.receive_sms`.
     """
     token = take_lock("sweep", SWEEP_LOCK_SECONDS)
     if token is None:
@@ -221,6 +224,12 @@ def _sweep(now: datetime, limit: int | None) -> SweepReport:
                 on_commit(partial(dispatch.enqueue_send, pk))
                 report.enqueued += 1
     report.refreshed = refresh_due_statuses(limit=limit, now=now)
+    if get_settings().receive:
+        try:
+            report.received = receive_sms().stored
+        except Exception:
+            logger.exception("Could not poll the received SMS")
+            report.errors += 1
     return report
 
 

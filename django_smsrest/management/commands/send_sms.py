@@ -9,6 +9,7 @@ Usage::
     manage.py send_sms --loop [--interval S] [--quiet]   the sweep, every S seconds: a worker
     manage.py send_sms --refresh [--limit N] [--quiet]   poll due delivery states
     manage.py send_sms --credits                         print the account's credits
+    manage.py send_sms --receive                         store the SMS the account received
 
 Exit status: 0 success; 1 a message failed (or the gateway could not be reached);
 2 bad arguments, invalid input or configuration (nothing was sent).
@@ -92,7 +93,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.quiet = bool(options["quiet"]) or options.get("verbosity", 1) == 0
         mode = next(
-            (name for name in ("flush", "sweep", "loop", "refresh", "credits") if options[name]),
+            (
+                name
+                for name in ("flush", "sweep", "loop", "refresh", "credits", "receive")
+                if options[name]
+            ),
             None,
         )
         check_combinations(mode, options)
@@ -107,6 +112,8 @@ class Command(BaseCommand):
                 self.refresh(options["limit"])
             elif mode == "credits":
                 self.credits()
+            elif mode == "receive":
+                self.receive()
             else:
                 self.send(options)
         except ImproperlyConfigured as exc:
@@ -279,3 +286,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{kind}\t{quantity}")
         if status.money is not None:
             self.stdout.write(f"money\t{status.money}")
+
+    def receive(self) -> None:
+        report = services.receive_sms()
+        if not self.quiet:
+            self.stdout.write(
+                _("Received SMS: %(report)s.") % {"report": output.describe_report(report)}
+            )
