@@ -25,7 +25,6 @@ def test_every_readme_image_exists() -> None:
 def test_every_readme_image_is_in_the_sdist() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     include = pyproject["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
-    left_out = [
-        path for path in _images() if not any(path == i or path.startswith(i + "/") for i in include)
-    ]
+    shipped = [f"{entry}/" for entry in include]
+    left_out = [path for path in _images() if not path.startswith(tuple(shipped))]
     assert not left_out, f"the sdist leaves out README pictures: {left_out}"
