@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from django_smsrest import lifecycle
-from django_smsrest.models import Encoding, SmsMessage, Status
+from django_smsrest.models import Encoding, Kind, SmsMessage, Status
 from django_smsrest.personalise import render
 from django_smsrest.validation import ValidatedSms
 
@@ -64,13 +64,20 @@ def _first(numbers: tuple[str, ...], shown: int = 10) -> str:
 
 def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:
     """One styled line for a message just sent or queued: status, order, credits."""
-    parts = [
-        _("SMS #%(pk)s to %(count)s recipient(s): %(status)s")
-        % {
+    if message.kind == Kind.GROUPS:
+        lead = _("SMS #%(pk)s to the group(s) %(groups)s: %(status)s") % {
+            "pk": message.pk,
+            "groups": ", ".join(message.groups),
+            "status": message.get_status_display(),
+        }
+    else:
+        lead = _("SMS #%(pk)s to %(count)s recipient(s): %(status)s") % {
             "pk": message.pk,
             "count": message.recipient_count,
             "status": message.get_status_display(),
-        },
+        }
+    parts = [
+        lead,
         _("order %(order_id)s") % {"order_id": message.order_id},
     ]
     if message.total_sent is not None:

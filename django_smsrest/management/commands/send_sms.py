@@ -2,8 +2,8 @@
 
 Usage::
 
-    manage.py send_sms --to NUMBER [--to NUMBER ...] [--sender S] [--type T] [--at WHEN]
-                       [--queue] [--dry-run] (TEXT | -)
+    manage.py send_sms (--to NUMBER [--to ...] | --group NAME [--group ...] | --csv FILE)
+                       [--sender S] [--type T] [--at WHEN] [--queue] [--dry-run] (TEXT | -)
     manage.py send_sms --flush [--limit N] [--quiet]     send what is queued and due
     manage.py send_sms --sweep [--quiet]                 the every-minute cron job
     manage.py send_sms --loop [--interval S] [--quiet]   the sweep, every S seconds: a worker
@@ -57,6 +57,8 @@ Send an SMS, or run the outbox.
   send_sms --to ... --at 2030-01-31T09:00 "Hi"    scheduled (naive = TIME_ZONE)
   send_sms --to ... --queue "Hi"                  store for the task worker
   send_sms --to ... --dry-run "Hi"                show encoding, segments, credits
+  send_sms --group clienti "Hi"                   to a contact group of the panel
+  send_sms --csv rows.csv "Ciao ${name}"          personalised, one row per recipient
   send_sms --flush [--limit N]                    send queued messages that are due
   send_sms --sweep                                cron, every minute: recover, retry,
                                                   reconcile, poll delivery states
@@ -64,6 +66,7 @@ Send an SMS, or run the outbox.
                                                   Ctrl-C / SIGTERM (a worker process)
   send_sms --refresh [--limit N]                  poll delivery states that are due
   send_sms --credits                              print the account's credits
+  send_sms --receive                              store the SMS the account received
 
 Exit status: 0 ok, 1 a message failed, 2 bad arguments or invalid input.
 """)
