@@ -18,6 +18,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from django_smsrest.results import delivery_label
+
 
 def new_order_id() -> str:
     """A fresh gateway ``order_id``: 32 hex characters (the gateway allows at most 32 of
@@ -194,6 +196,11 @@ class SmsRecipient(models.Model):
 
     def __str__(self) -> str:
         return self.phone_number
+
+    @property
+    def state_label(self) -> str:
+        """The delivery state for people, with the gateway's code: "Delivered (DLVRD)"."""
+        return delivery_label(self.state)
 
 
 class OutboxLock(models.Model):

@@ -56,6 +56,11 @@ class DeliveryState(enum.StrEnum):
         return gettext_lazy(_LABELS[self])
 
     @property
+    def english(self) -> str:
+        """:attr:`label` untranslated, for places without Django settings (the sandbox)."""
+        return _LABELS[self]
+
+    @property
     def is_failure(self) -> bool:
         return self in FAILURE_STATES
 
@@ -115,6 +120,17 @@ _LABELS: Mapping[DeliveryState, str] = {
     DeliveryState.DEMO: _("Demo mode, not really sent"),
     DeliveryState.UNKNOWN: _("Unknown state"),
 }
+
+
+def delivery_label(value: str) -> str:
+    """A recipient's delivery state for people, with the gateway's code alongside:
+    ``"Delivered (DLVRD)"``, ``"Waiting for receipt (WAIT4DLVR)"`` (translated); an
+    unexpected code is shown as the gateway sent it, and no code as "No report yet"."""
+    from django.utils.translation import gettext
+
+    if not value:
+        return gettext("No report yet")
+    return f"{DeliveryState.parse(value).label} ({value})"
 
 
 @dataclass(frozen=True)

@@ -1331,3 +1331,20 @@ def test_tls_cli_refuses_a_missing_certificate(tmp_path: Any) -> None:
     assert result.returncode == 2
     assert "cannot load the TLS certificate" in result.stderr
     assert result.stdout == ""
+
+
+def test_the_page_shows_delivery_states_in_words_with_their_code() -> None:
+    """A person reads "Sent to the operator (SENT)", not the bare code (the sandbox has no
+    Django settings: the English label)."""
+    import requests
+
+    from django_smsrest.client import SmsRestClient
+    from django_smsrest.testing.sandbox import run_sandbox
+
+    with run_sandbox(step=3600) as server:
+        conf = server.smsrest_settings()
+        client = SmsRestClient(conf["BASE_URL"], conf["USERNAME"], conf["PASSWORD"])
+        client.send_sms("Ciao", ["+393471234567"], message_type="N", order_id="words-1")
+        page = requests.get(server.page_url, timeout=5).text
+    assert "(WAITING)" in page or "(SENT)" in page
+    assert "Waiting to be sent (WAITING)" in page or "Sent to the operator (SENT)" in page

@@ -26,12 +26,12 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import services
-from django_smsrest.admin.common import as_phone_number, delivery_label, may_view_messages
+from django_smsrest.admin.common import as_phone_number, may_view_messages
 from django_smsrest.conf import get_settings
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.forms import message_type_choices
 from django_smsrest.models import SmsMessage, SmsOrder, SmsRecipient
-from django_smsrest.results import DeliveryState
+from django_smsrest.results import DeliveryState, delivery_label
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from django_smsrest import lifecycle, phone
 from django_smsrest.conf import get_settings
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.models import SmsMessage, Status
-from django_smsrest.results import DeliveryState
 
 #: Recipients shown inline on a message's page; the rest are one click away.
 RECIPIENT_INLINE_LIMIT = 50
@@ -106,15 +105,6 @@ def outcome_text(msg: SmsMessage) -> str:
     if msg.last_error and (msg.status in lifecycle.FAILED_OUTCOMES | lifecycle.IN_FLIGHT):
         text = f"{text}: {msg.last_error}"
     return text
-
-
-def delivery_label(value: str) -> str:
-    """A recipient's delivery state for people, with the gateway's code alongside:
-    ``"Delivered (DLVRD)"``, ``"Waiting for receipt (WAIT4DLVR)"``; an unexpected code is
-    shown as the gateway sent it."""
-    if not value:
-        return _("No report yet")
-    return f"{DeliveryState.parse(value).label} ({value})"
 
 
 class ReadOnlyForViewers:

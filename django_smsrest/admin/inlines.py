@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from django_smsrest.admin.common import (
     RECIPIENT_INLINE_LIMIT,
     ReadOnlyForViewers,
-    delivery_label,
 )
 from django_smsrest.models import Kind, SmsOrder, SmsRecipient
 from django_smsrest.personalise import render
@@ -54,7 +53,7 @@ class SmsRecipientInline(_ReadOnlyInline):
 
     @admin.display(description=_("delivery state"))
     def delivery_state(self, obj: SmsRecipient) -> str:
-        return delivery_label(obj.state)
+        return obj.state_label
 
     @admin.display(description=_("text received"))
     def text(self, obj: SmsRecipient) -> str:

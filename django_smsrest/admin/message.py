@@ -36,7 +36,6 @@ from django_smsrest.admin.common import (
     ReadOnlyForViewers,
     as_phone_number,
     change_redirect,
-    delivery_label,
     outcome_level,
     outcome_text,
 )
@@ -296,7 +295,7 @@ class SmsRecipientAdmin(ReadOnlyForViewers, admin.ModelAdmin):
 
     @admin.display(description=_("delivery state"), ordering="state")
     def delivery_state(self, obj: SmsRecipient) -> str:
-        return delivery_label(obj.state)
+        return obj.state_label
 
     @admin.display(description=_("message"), ordering="message")
     def message_link(self, obj: SmsRecipient) -> str:

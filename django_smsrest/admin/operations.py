@@ -36,7 +36,6 @@ from django_smsrest.admin.common import (
     CONFIRMATION_LIST_LIMIT,
     OPERATION_ERRORS,
     change_redirect,
-    delivery_label,
     error_text,
     may_operate,
     outcome_level,
@@ -44,6 +43,7 @@ from django_smsrest.admin.common import (
 )
 from django_smsrest.backends import BaseBackend, get_backend
 from django_smsrest.models import SmsMessage, SmsRecipient, Status
+from django_smsrest.results import delivery_label
 
 
 class Operation:

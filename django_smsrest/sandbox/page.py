@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from django_smsrest.results import FAILURE_STATES
+from django_smsrest.results import FAILURE_STATES, DeliveryState
 from django_smsrest.sandbox.fidelity import FIDELITY
 from django_smsrest.sandbox.inbound import DEFAULT_SIM
 
@@ -54,7 +54,7 @@ def _message_cell(order: dict[str, Any]) -> str:
 def _order_row(order: dict[str, Any]) -> str:
     states = "<br>".join(
         f'{escape(s["destination"])} <span class="st {_state_class(s["status"])}">'
-        f"{escape(s['status'])}</span>"
+        f"{escape(DeliveryState.parse(s['status']).english)} ({escape(s['status'])})</span>"
         for s in order["states"]
     )
     notes = []  # safe HTML fragments

@@ -91,7 +91,7 @@ def test_status_page_refreshes_until_final(alice: Client) -> None:
     html = alice.get(url).content.decode()
     msg.refresh_from_db()
     assert msg.status == Status.DELIVERED
-    assert "DLVRD" in html
+    assert "Delivered (DLVRD)" in html
     assert '<meta http-equiv="refresh"' not in html
     assert 'id="sms-final"' in html
 
