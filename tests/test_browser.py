@@ -278,3 +278,34 @@ def test_dashboard_charts_and_links_in_a_real_browser(browser, live_server) -> N
     ):
         assert label in page
     _picture(driver, "admin-change-page", full_page=True)
+
+
+def test_sandbox_page_in_a_real_browser(browser) -> None:
+    """The sandbox's own page after a plain, a personalised and a group send, a received
+    SMS and some delivery progress: drawn by a real browser, and the README's picture."""
+    from selenium.webdriver.common.by import By
+
+    from django_smsrest.client import SmsRestClient
+    from django_smsrest.testing.sandbox import run_sandbox
+
+    ada, bob = "+393471234567", "+393471234568"
+    with run_sandbox(step=5, seed=1, groups={"clienti": [ada, bob]}) as server:
+        conf = server.smsrest_settings()
+        client = SmsRestClient(conf["BASE_URL"], conf["USERNAME"], conf["PASSWORD"])
+        client.send_sms("Promemoria: domani alle 10", [ada, bob], message_type="N")
+        client.send_params(
+            "Ciao ${name}, a domani alle ${time}",
+            [
+                {"recipient": ada, "name": "Ada", "time": "10:00"},
+                {"recipient": bob, "name": "Bob", "time": "11:30"},
+            ],
+            message_type="N",
+        )
+        client.send_to_groups("Chiuso lunedì", ["clienti"], message_type="N")
+        server.advance(12)
+        browser.get(server.page_url)
+        text = browser.find_element(By.TAG_NAME, "body").text
+        assert "Ciao Ada, a domani alle 10:00" in text
+        assert "Ciao Bob, a domani alle 11:30" in text
+        assert "(DLVRD)" in text or "(WAIT4DLVR)" in text or "(SENT)" in text
+        _picture(browser, "sandbox-page")
