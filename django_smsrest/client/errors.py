@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
@@ -268,13 +268,29 @@ def _response_detail(response: requests.Response, secrets: Iterable[object]) -> 
     return redact(_reason(data) or text, secrets)
 
 
+def _order_id_in_url(response: requests.Response) -> str | None:
+    """The ``{order_id}`` of a ``.../sms/{order_id}`` request, else ``None``."""
+    _, sep, tail = urlsplit(response.url or "").path.rpartition("/sms/")
+    return unquote(tail) if sep and tail and "/" not in tail else None
+
+
 def is_user_key_404(response: requests.Response) -> bool:
     """A 404 whose body says the ``user_key`` is unknown ("[Not found] The User_key was
-    not found"): the keys were refused, not an order missing."""
+    not found"): the keys were refused, not an order missing.
+
+    On ``sms/{order_id}`` the order id is taken out of the body first: an order-not-found
+    answer may quote it, and an id such as ``user-key-7`` must not read as the keys being
+    refused (that would log in again and raise ``AuthenticationError``, not
+    ``OrderNotFound``).
+    """
     if response.status_code != 404:
         return False
     try:
-        return bool(_USER_KEY_RE.search(response.text[:500]))
+        text = response.text
+        order_id = _order_id_in_url(response)
+        if order_id:
+            text = text.replace(order_id, "")
+        return bool(_USER_KEY_RE.search(text[:500]))
     except Exception:  # an undecodable body: not the gateway's text about keys
         return False
 
