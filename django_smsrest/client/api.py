@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -24,6 +24,7 @@ from django_smsrest.client.dates import (
     UNAMBIGUOUS_ZONE,
     format_gateway_datetime,
     gateway_time,
+    history_params,
     is_ambiguous,
     parse_gateway_datetime,
 )
@@ -217,23 +218,9 @@ class SmsRestClient(SendEndpoints):
     ) -> HistoryPage:
         """``GET smshistory``: orders created between ``date_from`` and ``date_to``
         (aware datetimes; ``date_to`` defaults to now on the gateway), one page."""
-        if page < 1 or page_size < 1:
-            raise ValueError("page and page_size must be >= 1")
-        dates = [date_from] if date_to is None else [date_from, date_to]
-        times = [gateway_time(d, self.tz, self.gateway_timezone) for d in dates]
-        zone = self.gateway_timezone
-        if any(z != zone for _, z in times):
-            # One zone for both filters: UTC for both when either is at a fold.
-            zone = UNAMBIGUOUS_ZONE
-            times = [gateway_time(d, UTC, zone) for d in dates]
-        params = {
-            "from": times[0][0],
-            "timezone": zone,
-            "pageNumber": str(page),
-            "pageSize": str(page_size),
-        }
-        if date_to is not None:
-            params["to"] = times[1][0]
+        params, _zone = history_params(
+            date_from, date_to, page, page_size, self.tz, self.gateway_timezone
+        )
         call = _Call("GET", "smshistory", "smshistory", "history")
         response = self._call(call, params=params)
         data = self._json_object(response, call)

@@ -81,3 +81,33 @@ def parse_gateway_datetime(value: Any, tz: tzinfo) -> datetime | None:
             continue
     logger.debug("unreadable gateway date %r", value[:40])
     return None
+
+
+def history_params(
+    date_from: datetime,
+    date_to: datetime | None,
+    page: int,
+    page_size: int,
+    tz: tzinfo,
+    zone: str,
+) -> tuple[dict[str, str], str]:
+    """The query of a history endpoint (``smshistory``, ``srsmshistory``) for the aware
+    ``date_from`` .. ``date_to`` (``None``: until now, on the gateway) and the page, and the
+    zone its dates are in: ``zone``, or UTC for both when either date is at the autumn
+    fold (one zone for both filters). ``ValueError`` for a page or size below 1."""
+    if page < 1 or page_size < 1:
+        raise ValueError("page and page_size must be >= 1")
+    dates = [date_from] if date_to is None else [date_from, date_to]
+    times = [gateway_time(d, tz, zone) for d in dates]
+    if any(z != zone for _, z in times):
+        zone = UNAMBIGUOUS_ZONE
+        times = [gateway_time(d, UTC, zone) for d in dates]
+    params = {
+        "from": times[0][0],
+        "timezone": zone,
+        "pageNumber": str(page),
+        "pageSize": str(page_size),
+    }
+    if date_to is not None:
+        params["to"] = times[1][0]
+    return params, zone

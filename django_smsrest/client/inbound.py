@@ -26,7 +26,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from django_smsrest.client.api import UNAMBIGUOUS_ZONE, gateway_time, parse_gateway_datetime
+from django_smsrest.client.dates import history_params, parse_gateway_datetime
 from django_smsrest.client.errors import _Call
 from django_smsrest.exceptions import UnexpectedResponse
 
@@ -247,22 +247,9 @@ def get_received_history(
 ) -> ReceivedPage:
     """``GET srsmshistory``: messages received between ``date_from`` and ``date_to``
     (aware; ``date_to`` defaults to now on the gateway), one page. Consumes nothing."""
-    if page < 1 or page_size < 1:
-        raise ValueError("page and page_size must be >= 1")
-    dates = [date_from] if date_to is None else [date_from, date_to]
-    times = [gateway_time(d, client.tz, client.gateway_timezone) for d in dates]
-    zone = client.gateway_timezone
-    if any(z != zone for _, z in times):
-        zone = UNAMBIGUOUS_ZONE  # one zone for both: UTC when either is at a fold
-        times = [gateway_time(d, UTC, zone) for d in dates]
-    params = {
-        "from": times[0][0],
-        "timezone": zone,
-        "pageNumber": str(page),
-        "pageSize": str(page_size),
-    }
-    if date_to is not None:
-        params["to"] = times[1][0]
+    params, zone = history_params(
+        date_from, date_to, page, page_size, client.tz, client.gateway_timezone
+    )
     call = _Call("GET", "srsmshistory", "srsmshistory", "history")
     data = _json(client, call, params)
     total = data.get("total")
