@@ -22,3 +22,18 @@ def _no_sending_pause():
     from django_smsrest import throttle
 
     throttle.clear_pause()
+
+
+@pytest.fixture
+def clean_gateway():
+    """An empty in-memory gateway and cache before and after the test (credits lines and
+    the 429 pause live in the cache)."""
+    from django.core.cache import cache
+
+    from django_smsrest.backends import locmem
+
+    locmem.reset()
+    cache.clear()
+    yield
+    locmem.reset()
+    cache.clear()

@@ -26,21 +26,12 @@ from django_smsrest.exceptions import GatewayConnectionError
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.testing.tasks import no_task_worker as no_worker
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_gateway")]
 
 CHANGELIST = "admin:django_smsrest_smsmessage_changelist"
 ADD = "admin:django_smsrest_smsmessage_add"
 NUMBER = "+393471234567"
 OTHER = "+393481234567"
-
-
-@pytest.fixture(autouse=True)
-def _clean_gateway():
-    locmem.reset()
-    cache.clear()
-    yield
-    locmem.reset()
-    cache.clear()
 
 
 @pytest.fixture

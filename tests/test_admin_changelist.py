@@ -23,22 +23,13 @@ from django_smsrest.models import SmsMessage
 from django_smsrest.results import AccountStatus, DeliveryState
 from django_smsrest.testing.tasks import no_task_worker as no_worker
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_gateway")]
 
 CHANGELIST = "admin:django_smsrest_smsmessage_changelist"
 REFRESH = "admin:django_smsrest_smsmessage_credits_refresh"
 NUMBER = "+393471234567"
 OTHER = "+393481234567"
 LONG = "Dear customer, your parcel 4711 is out for delivery today between 9 and 12. " * 3
-
-
-@pytest.fixture(autouse=True)
-def _clean_gateway():
-    locmem.reset()
-    cache.clear()
-    yield
-    locmem.reset()
-    cache.clear()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -18,21 +17,12 @@ from django_smsrest.backends import locmem
 from django_smsrest.exceptions import AuthenticationError, GatewayConnectionError
 from django_smsrest.models import SmsMessage, Status
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_gateway")]
 
 ADD = "admin:django_smsrest_smsmessage_add"
 CHANGELIST = "admin:django_smsrest_smsmessage_changelist"
 NUMBER = "+393471234567"
 OTHER = "+393481234567"
-
-
-@pytest.fixture(autouse=True)
-def _clean_gateway():
-    locmem.reset()
-    cache.clear()
-    yield
-    locmem.reset()
-    cache.clear()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -18,19 +17,10 @@ from django_smsrest.backends import locmem
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.testing.tasks import no_task_worker as no_worker
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_gateway")]
 
 NUMBER = "+393471234567"
 SECRET_TEXT = "Your one-time code is 918273"
-
-
-@pytest.fixture(autouse=True)
-def _clean_gateway():
-    locmem.reset()
-    cache.clear()
-    yield
-    locmem.reset()
-    cache.clear()
 
 
 def _staff(*perms: str) -> Client:
