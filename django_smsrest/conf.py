@@ -136,6 +136,7 @@ class SmsRestSettings:
     cache: str = "default"
     receive: bool = False
     callback_tokens: tuple[Secret, ...] = field(default=(), repr=False)
+    concurrency: int = 4
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -185,6 +186,8 @@ DEFAULTS: Mapping[str, Any] = {
     "RECEIVE": False,
     # Secret tokens accepted in the delivery-callback URL (a list: rotate without downtime).
     "CALLBACK_TOKENS": [],
+    # Requests one flush keeps in flight (threads sharing one login); 1 = one at a time.
+    "CONCURRENCY": 4,
 }
 
 
@@ -508,6 +511,7 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         "max_recipients_per_order": reader.integer("MAX_RECIPIENTS_PER_ORDER", 1),
         "max_segments": reader.integer("MAX_SEGMENTS", 1),
         "max_attempts": reader.integer("MAX_ATTEMPTS", 1),
+        "concurrency": reader.integer("CONCURRENCY", 1),
         "send_max_age_hours": reader.seconds("SEND_MAX_AGE_HOURS"),
         "paramsms_keyed_recipients": reader.flag("PARAMSMS_KEYED_RECIPIENTS"),
         "retry_base_seconds": reader.seconds("RETRY_BASE_SECONDS"),

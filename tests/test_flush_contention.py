@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from django_smsrest import services
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.testing.outbox import sms_outbox  # noqa: F401 (fixture)
+from tests.settings import SMSREST
 
 pytestmark = pytest.mark.django_db
 
 
+# The sequential path (CONCURRENCY 1) claims one message at a time; the batch path claims
+# a batch in one statement (tests/test_batch_flush.py covers its collisions).
+@override_settings(SMSREST={**SMSREST, "CONCURRENCY": 1})
 def test_after_a_lost_claim_the_flusher_skips_what_others_took(sms_outbox: list) -> None:  # noqa: F811
     queued = [services.queue_sms("Hello", ["+393471234567"]).pk for _ in range(6)]
     first, *others, last = queued

@@ -680,6 +680,8 @@ def _flush_queries(n: int, django_assert_max_num_queries: Any) -> int:
     return len(ctx.captured_queries)
 
 
+# The sequential path (CONCURRENCY 1); the batch path's budget: tests/test_batch_flush.py.
+@override_settings(SMSREST={**SMSREST, "CONCURRENCY": 1})
 def test_queries_per_message_do_not_grow_with_the_queue(
     sms_outbox: list, django_assert_max_num_queries: Any
 ) -> None:

@@ -19,10 +19,12 @@ The invariants every piece here keeps:
 from __future__ import annotations
 
 from django_smsrest.outbox.backoff import RETRY_AFTER_MAX, retry_delay
+from django_smsrest.outbox.batch import BatchFlush
 from django_smsrest.outbox.claimed import ClaimedMessage
 from django_smsrest.outbox.claims import (
     LostClaim,
     claim,
+    claim_batch,
     due_q,
     lease_free_q,
     on_commit,
@@ -36,10 +38,12 @@ from django_smsrest.outbox.reporting import ERROR_MAX, describe_error, digits, s
 __all__ = [
     "ERROR_MAX",
     "RETRY_AFTER_MAX",
+    "BatchFlush",
     "ClaimedMessage",
     "Job",
     "LostClaim",
     "claim",
+    "claim_batch",
     "describe_error",
     "digits",
     "due_q",

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import router, transaction
-from django.db.models import F, Q
+from django.db import connections, router, transaction
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from django_smsrest.conf import SmsRestSettings
@@ -21,6 +21,7 @@ from django_smsrest.models import (
 
 
 def due_q(now: datetime) -> Q:
+    """Due: no next attempt planned, or its time has come."""
     return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
 
 
@@ -65,6 +66,47 @@ def claim(
         changes.update(status=Status.SENDING, attempts=F("attempts") + 1)
     won = SmsMessage.objects.filter(*conditions, pk=pk, **match).update(**changes)
     return token if won else None
+
+
+def claim_batch(
+    token: str,
+    now: datetime,
+    conf: SmsRestSettings,
+    *,
+    after: int,
+    size: int,
+) -> int:
+    """Claim up to ``size`` due QUEUED messages with a primary key above ``after``, oldest
+    first, in ONE statement, all with ``token``: each moves to SENDING, counts an attempt
+    and gets a lease, like :func:`claim` with ``sending=True``. Returns how many rows were
+    claimed (read them back by ``claim_token=token``).
+
+    PostgreSQL: ``UPDATE ... WHERE id IN (SELECT id ... ORDER BY id LIMIT n FOR UPDATE
+    SKIP LOCKED)``, in a transaction of its own (one statement): concurrent flushers skip
+    each other's rows instead of waiting on them. SQLite has one writer at a time, so the
+    same UPDATE over a subquery (without the lock clause, which it has not) is already
+    atomic. Elsewhere the pks are read first and the UPDATE repeats the conditions, so a
+    row another worker claimed in between is simply not matched.
+    """
+    due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED, pk__gt=after).order_by("pk")
+    changes: dict[str, Any] = {
+        "claim_token": token,
+        "lease_until": now + timedelta(seconds=conf.lease_seconds),
+        "updated_at": now,
+        "status": Status.SENDING,
+        "attempts": F("attempts") + 1,
+    }
+    db = outbox_db()
+    vendor = connections[db].vendor
+    still_due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
+    if vendor == "postgresql":
+        picked = due.select_for_update(skip_locked=True).values("pk")[:size]
+        with transaction.atomic(using=db):
+            return still_due.filter(pk__in=Subquery(picked)).update(**changes)
+    if vendor == "sqlite":
+        return still_due.filter(pk__in=Subquery(due.values("pk")[:size])).update(**changes)
+    pks = list(due.values_list("pk", flat=True)[:size])
+    return still_due.filter(pk__in=pks).update(**changes) if pks else 0
 
 
 def take_lock(name: str, seconds: float, now: datetime | None = None) -> str | None:

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import dispatch, throttle
-from django_smsrest.conf import get_settings
+from django_smsrest.conf import SmsRestSettings, get_settings
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.outbox import (
+    BatchFlush,
     due_q,
     lease_free_q,
     on_commit,
@@ -31,7 +32,7 @@ from django_smsrest.services.base import (
 )
 from django_smsrest.services.delivery import refresh_due_statuses
 from django_smsrest.services.inbound import receive_sms
-from django_smsrest.services.sending import reconcile, send_message
+from django_smsrest.services.sending import _hint_retry, reconcile, send_message
 
 # Where a flusher jumps to after losing a claim; no cryptographic need.
 _shuffle = random.Random()
@@ -100,6 +101,8 @@ def flush_queue(
     (``report.paused_until``; see :mod:`django_smsrest.throttle`).
     """
     conf = get_settings()
+    if conf.concurrency > 1:
+        return _flush_concurrently(conf, limit, on_progress)
     now = timezone.now()
     report = FlushReport()
     due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
@@ -137,6 +140,37 @@ def flush_queue(
                 )
                 report.stopped_early = True
                 return report
+    return report
+
+
+def _flush_concurrently(
+    conf: SmsRestSettings,
+    limit: int | None,
+    on_progress: Callable[[int, SmsMessage | None], None] | None,
+) -> FlushReport:
+    """:func:`flush_queue` with ``CONCURRENCY`` > 1: :class:`~django_smsrest.outbox.batch.
+    BatchFlush` claims due messages a batch at a time, keeps that many POSTs in flight
+    (one thread each, one shared login) and writes the results a batch at a time. Same
+    report, same brakes (a 429 stops it, ``FLUSH_GIVE_WAY_AFTER`` retries in a row stop
+    it), and each settled message is reported to ``on_progress`` as it is written."""
+    report = FlushReport()
+
+    def settled(pk: int, msg: SmsMessage | None, error: bool) -> None:
+        if error:
+            report.errors += 1
+        elif msg is None:
+            report.skipped += 1
+        else:
+            report.by_status[str(msg.status)] += 1
+        if msg is not None:
+            _hint_retry(msg)
+        if on_progress is not None:
+            on_progress(pk, msg)
+
+    flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER)
+    flush.run()
+    report.stopped_early = flush.stopped is not None
+    report.paused_until = flush.paused_until
     return report
 
 

@@ -1,0 +1,359 @@
+"""The concurrent flush: claim due messages a batch at a time, keep up to
+``SMSREST['CONCURRENCY']`` POSTs in flight, write the results a batch at a time.
+
+Why threads and ``requests``
+----------------------------
+HTTP runs in a :class:`~concurrent.futures.ThreadPoolExecutor` of ``CONCURRENCY`` threads
+calling ``backend.send``; the REST client already keeps one keep-alive
+``requests.Session`` per thread and shares one login (session key) across them, renewed
+once under a lock when refused (:mod:`django_smsrest.client.session`). So K threads are K
+kept-alive connections and one login, with the same client, the same error mapping and
+the same "no hidden repetition" contract as the sequential path. An async client (httpx)
+would need a second client with its own error mapping, an event loop inside a synchronous
+management command / task, and an async-safe way to reach the ORM; the work a thread does
+here is waiting on a socket, which releases the GIL, so threads reach the same K / latency
+limit for the K of a gateway (tens, not thousands).
+
+What stays on the flush's own thread
+------------------------------------
+Every database access: claims, loads, lease renewals, result writes, the per-message
+outcomes of a failed POST. The pool threads only call ``backend.send`` (no ORM, no
+connection of their own). No transaction is open while a POST is in flight on *this*
+thread's connection: each claim and each result write is its own short transaction.
+
+Exactly once
+------------
+Each order's ``order_id`` was committed with the message, before any POST. A crash
+between a POST and the batch's result write leaves the row SENDING with a lease: the
+sweeper moves it to UNKNOWN and reconciles it with ``GET sms/{order_id}``, exactly as for
+the sequential path. Before each POST the row's lease must still cover a whole HTTP
+exchange, else it is renewed with a guarded UPDATE (:func:`renew_leases`): a flush that
+stalled past its lease and was taken over does not POST.
+
+One brake
+---------
+The flush starts with one request in flight and opens up to ``CONCURRENCY`` after the
+first success (so a gateway that refuses everything costs one request, not K). A 429
+(the account is paused, once, by the ordinary retry path) or a refused login stops new
+POSTs for the whole flush; an unreachable gateway drains what is in flight and probes with
+one request again; ``give_way_after`` retried outcomes in a row stop the flush. Claimed
+messages that were not POSTed go back to QUEUED untouched (no attempt counted).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from django_smsrest import signals, throttle
+from django_smsrest.backends import BaseBackend, get_backend
+from django_smsrest.conf import SmsRestSettings
+from django_smsrest.exceptions import (
+    AuthenticationError,
+    GatewayConnectionError,
+    GatewayError,
+    GatewayRejected,
+    MaybeSentError,
+    NotSentError,
+    OrderNotFound,
+    RateLimited,
+)
+from django_smsrest.models import SmsMessage, SmsOrder, Status
+from django_smsrest.outbox.batch_rows import (
+    Post,
+    load_batch,
+    release_untouched,
+    renew_leases,
+    write_accepted,
+)
+from django_smsrest.outbox.claims import LostClaim, claim_batch
+from django_smsrest.outbox.job import Job
+from django_smsrest.outbox.reporting import describe_error, logger, send_robust
+from django_smsrest.results import SendResult
+
+#: Messages claimed (and results written) per statement.
+BATCH = 100
+
+#: ``on_settled(pk, message_or_None, error)``: a message this flush is done with (``None``:
+#: another worker had it; ``error``: an unexpected exception, logged).
+Settled = Callable[[int, SmsMessage | None, bool], None]
+
+
+def settle_failure(job: Job, order: SmsOrder, exc: BaseException) -> SmsMessage:
+    """The outcome of a failed POST of ``order``, the last pending order of ``job``: the
+    same classification as :meth:`Job.run` (retry / give up / maybe sent -> look up)."""
+    if isinstance(exc, NotSentError):
+        if exc.retryable:
+            return job.retry(exc)
+        if isinstance(exc, GatewayRejected) and job.msg.attempts > 1:
+            # An earlier attempt may have gone out after all (see Job.run): ask first.
+            try:
+                result = job.lookup(order)
+            except OrderNotFound:
+                return job.give_up(describe_error(exc, job.conf), exc)
+            except GatewayError as lookup_exc:
+                return job.stay_unknown(lookup_exc)
+            job.accept(order, result, last=True)
+            return job.succeed()
+        return job.give_up(describe_error(exc, job.conf), exc)
+    # MaybeSentError, or anything unexpected after the POST went out: never resend blind.
+    if not isinstance(exc, MaybeSentError):
+        logger.error("Unexpected error sending SMS #%s", job.msg.pk, exc_info=exc)
+    job.unknown(exc)
+    try:
+        result = job.lookup(order)
+    except OrderNotFound:
+        return job.retry(exc)
+    except Exception as lookup_exc:
+        if not isinstance(lookup_exc, GatewayError):
+            logger.exception("Unexpected error reconciling SMS #%s", job.msg.pk)
+        return job.stay_unknown(lookup_exc)
+    job.accept(order, result, last=True)
+    return job.succeed()
+
+
+class BatchFlush:
+    """One flush of the due queue with ``conf.concurrency`` POSTs in flight (see the
+    module docstring). Use once: ``BatchFlush(conf, ...).run()``."""
+
+    def __init__(
+        self,
+        conf: SmsRestSettings,
+        on_settled: Settled,
+        *,
+        limit: int | None = None,
+        give_way_after: int = 3,
+    ) -> None:
+        self.conf = conf
+        self.on_settled = on_settled
+        self.limit = limit
+        self.give_way_after = give_way_after
+        # One token for every row this flush claims: the flush is one claimant.
+        self.token = uuid.uuid4().hex
+        self.window = 1  # requests allowed in flight now (slow start, brake)
+        self.claimed: deque[Post | Job] = deque()
+        self.in_flight: dict[Future[SendResult], Post] = {}
+        self.accepted: list[tuple[Post, SendResult]] = []
+        self.after = 0
+        self.claimed_total = 0
+        self.exhausted = False
+        self.retried_in_a_row = 0
+        #: Why the flush stopped early: ``"paused"`` (429), ``"gave_way"``, ``"refused"``
+        #: (login refused), or ``None`` when it went through the queue.
+        self.stopped: str | None = None
+        self.paused_until: datetime | None = None
+        self.backend: BaseBackend | None = None
+        self._needed = timedelta(seconds=sum(conf.timeout) + 1)
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.backend = get_backend(self.conf)
+        with ThreadPoolExecutor(
+            max_workers=self.conf.concurrency, thread_name_prefix="smsrest-post"
+        ) as pool:
+            try:
+                while True:
+                    self._fill(pool)
+                    if not self.in_flight:
+                        break
+                    done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._landed(future)
+                    if len(self.accepted) >= BATCH:
+                        self._write()
+            finally:
+                # Whatever happened (a database error, an interrupt), the POSTs already
+                # out are answered and recorded before the flush returns; a crash here
+                # leaves SENDING rows for the sweeper to reconcile.
+                for future in list(self.in_flight):
+                    future.exception()  # waits
+                    self._landed(future)
+                self._write()
+                self._release()
+
+    def _fill(self, pool: ThreadPoolExecutor) -> None:
+        """Submit POSTs while the window allows (DB work for them on this thread)."""
+        while self.stopped is None and len(self.in_flight) < self.window:
+            item = self._next()
+            if item is None:
+                return
+            if isinstance(item, Job):
+                self._run_sequential(item)
+                continue
+            # pre_send first, then the lease (as Job.run): a receiver that stalls past
+            # the lease must not be followed by a POST of a row taken over meanwhile.
+            if not self._pre_send(item):
+                continue
+            if not self._hold_lease(item):
+                continue
+            assert self.backend is not None
+            outgoing = item.job.outgoing(item.order, item.numbers)
+            self.in_flight[pool.submit(self.backend.send, outgoing)] = item
+
+    def _next(self) -> Post | Job | None:
+        """The next claimed message, claiming a batch when none is left."""
+        while not self.claimed:
+            if self.exhausted or self.stopped is not None:
+                return None
+            self._write()  # results first: the rows they free are not claimed twice
+            paused = throttle.sending_paused_until(conf=self.conf)
+            if paused is not None:
+                logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
+                self.stopped, self.paused_until = "paused", paused
+                return None
+            self._claim()
+        return self.claimed.popleft()
+
+    def _claim(self) -> None:
+        size = BATCH if self.limit is None else min(BATCH, self.limit - self.claimed_total)
+        if size <= 0:
+            self.exhausted = True
+            return
+        count = claim_batch(self.token, timezone.now(), self.conf, after=self.after, size=size)
+        if not count:
+            self.exhausted = True
+            return
+        items, self.after = load_batch(self.token, self.after, count, self.conf)
+        self.claimed_total += count
+        self.claimed.extend(items)
+
+    # --- before a POST ----------------------------------------------------------------
+
+    def _hold_lease(self, post: Post) -> bool:
+        """Like :meth:`ClaimedMessage.hold_lease` for a batch: free while the lease still
+        covers a whole POST; otherwise renew it for this message and the claimed ones
+        behind it in one guarded UPDATE. ``False`` (and settled as skipped) when the row
+        was taken over: it must not be POSTed by us."""
+        until = post.job.msg.lease_until
+        now = timezone.now()
+        if until is not None and until - now >= self._needed:
+            return True
+        waiting = [post, *(item for item in self.claimed if isinstance(item, Post))]
+        ours = renew_leases(self.token, waiting, post.job.lease())
+        lost = [item for item in waiting if item.pk not in ours]
+        if lost:
+            logger.warning("%d claimed SMS taken over by another worker", len(lost))
+            for item in lost:
+                if item is not post:
+                    self.claimed.remove(item)
+                self.on_settled(item.pk, None, False)
+        return post.pk in ours
+
+    def _pre_send(self, post: Post) -> bool:
+        """The ``pre_send`` signal for one message (as :meth:`Job.pre_send`); ``False``
+        when it was vetoed or a receiver failed (settled here)."""
+        try:
+            veto = post.job.pre_send()
+        except LostClaim:
+            self.on_settled(post.pk, None, False)
+            return False
+        except Exception:
+            logger.exception("Could not send SMS #%s", post.pk)
+            self.on_settled(post.pk, post.job.msg, True)
+            return False
+        if veto is not None:
+            self.on_settled(post.pk, veto, False)
+            return False
+        return True
+
+    def _run_sequential(self, job: Job) -> None:
+        """A message with several orders or a partly sent one: :meth:`Job.run`, on this
+        thread (rare; it knows every corner of a partly sent message)."""
+        msg: SmsMessage | None = job.msg
+        error = False
+        try:
+            msg = job.run()
+        except LostClaim:
+            job.msg.refresh_from_db()
+            msg = job.msg
+        except Exception:
+            logger.exception("Could not send SMS #%s", job.msg.pk)
+            error = True
+        self.on_settled(job.msg.pk, msg, error)
+        if msg is not None and not error:
+            self._count(msg)
+
+    # --- after a POST -----------------------------------------------------------------
+
+    def _landed(self, future: Future[SendResult]) -> None:
+        post = self.in_flight.pop(future)
+        exc = future.exception()
+        if exc is None:
+            self.accepted.append((post, future.result()))
+            self.window = self.conf.concurrency
+            self.retried_in_a_row = 0
+            return
+        msg: SmsMessage | None = None
+        error = False
+        try:
+            msg = settle_failure(post.job, post.order, exc)
+        except LostClaim:
+            post.job.msg.refresh_from_db()
+            msg = post.job.msg
+        except Exception:
+            logger.exception("Could not send SMS #%s", post.pk)
+            msg, error = post.job.msg, True
+        self.on_settled(post.pk, msg, error)
+        if isinstance(exc, RateLimited):
+            self.stopped = "paused"
+            self.paused_until = throttle.sending_paused_until(conf=self.conf) or (
+                msg.next_attempt_at if msg is not None else None
+            )
+        elif isinstance(exc, AuthenticationError):
+            logger.error("Flush stopped: the gateway refused the login")
+            self.stopped = "refused"
+        elif isinstance(exc, GatewayConnectionError):
+            # Drain what is in flight, then probe with one request.
+            self.window = 1
+        if not error and msg is not None:
+            self._count(msg)
+
+    def _count(self, msg: SmsMessage) -> None:
+        """The give-way rule: ``give_way_after`` messages in a row back in the queue."""
+        self.retried_in_a_row = self.retried_in_a_row + 1 if msg.status == Status.QUEUED else 0
+        if self.retried_in_a_row >= self.give_way_after and self.stopped is None:
+            logger.warning(
+                "Flush stopped: %d messages in a row must be retried later (%s)",
+                self.retried_in_a_row,
+                msg.last_error,
+            )
+            self.stopped = "gave_way"
+
+    def _write(self) -> None:
+        """Write the accepted results (constant number of statements), then tell."""
+        if not self.accepted:
+            return
+        batch, self.accepted = self.accepted, []
+        batch.sort(key=lambda item: item[0].pk)
+        lost = write_accepted(self.token, batch, self.conf)
+        for post, result in batch:
+            job = post.job
+            if post.pk in lost:
+                logger.warning(
+                    "SMS #%s: lease lost while sending; another worker took over", post.pk
+                )
+                job.msg.refresh_from_db()
+            else:
+                job.results.append(result)
+                send_robust(
+                    signals.post_send,
+                    message=job.msg,
+                    result=result,
+                    results=list(job.results),
+                    error=None,
+                )
+                job.check_credit()
+            self.on_settled(post.pk, job.msg, False)
+
+    def _release(self) -> None:
+        """Give back what was claimed and never POSTed (no attempt counted)."""
+        left = [item.msg.pk if isinstance(item, Job) else item.pk for item in self.claimed]
+        self.claimed.clear()
+        if left:
+            release_untouched(self.token, left)

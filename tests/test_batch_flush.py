@@ -1,0 +1,300 @@
+"""The concurrent flush (``SMSREST['CONCURRENCY']`` > 1, django_smsrest.outbox.batch):
+batched claims and result writes (queries counted), the same outcomes as the sequential
+path, one brake for every request in flight, leases held before each POST."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_smsrest import services, signals, throttle
+from django_smsrest.backends import locmem
+from django_smsrest.backends.base import OutgoingOrder
+from django_smsrest.conf import get_settings
+from django_smsrest.exceptions import (
+    AuthenticationError,
+    GatewayConnectionError,
+    GatewayTimeout,
+    RateLimited,
+)
+from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, Status
+from django_smsrest.outbox import claim_batch
+from django_smsrest.outbox.batch_rows import load_batch, write_accepted
+from django_smsrest.results import SendResult
+from django_smsrest.testing import outbox as outbox_helpers
+from tests.settings import SMSREST
+
+sms_outbox = outbox_helpers.sms_outbox
+
+pytestmark = pytest.mark.django_db
+
+A = "+393471234567"
+
+
+def concurrency(k: int, **more: Any) -> override_settings:
+    return override_settings(SMSREST={**SMSREST, "CONCURRENCY": k, **more})
+
+
+def queued(n: int, numbers: list[str] | None = None) -> list[int]:
+    return [services.queue_sms(f"n{i}", numbers or [A]).pk for i in range(n)]
+
+
+class Scripted(locmem.LocmemBackend):
+    """locmem, slowed down a little (so requests really overlap) and scripted: call
+    number N (1-based, in the order the POSTs start) raises ``script[N]``. Records how
+    many POSTs were in flight at most. A scripted failure answers at once, an acceptance
+    after ``delay`` (so a refusal lands before the requests started with it)."""
+
+    script: dict[int, BaseException] = {}
+    delay = 0.01
+    lock = threading.Lock()
+    started = 0
+    in_flight = 0
+    peak = 0
+
+    @classmethod
+    def reset(cls, script: dict[int, BaseException] | None = None, delay: float = 0.05) -> None:
+        cls.script, cls.delay = dict(script or {}), delay
+        cls.started = cls.in_flight = cls.peak = 0
+
+    def send(self, order: OutgoingOrder) -> SendResult:
+        cls = type(self)
+        with cls.lock:
+            cls.started += 1
+            number = cls.started
+            cls.in_flight += 1
+            cls.peak = max(cls.peak, cls.in_flight)
+        try:
+            fault = cls.script.get(number)
+            if fault is not None:
+                raise fault  # a refusal comes back at once; the others take a while
+            time.sleep(cls.delay)
+            return super().send(order)
+        finally:
+            with cls.lock:
+                cls.in_flight -= 1
+
+
+SCRIPTED = "tests.test_batch_flush.Scripted"
+
+
+@pytest.fixture(autouse=True)
+def _scripted() -> Any:
+    Scripted.reset()
+    throttle.clear_pause()
+    yield
+    Scripted.reset()
+    throttle.clear_pause()
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [100, 250])
+def test_queries_per_message_at_most_1_5_amortised(sms_outbox: list, n: int) -> None:
+    queued(n)
+    with concurrency(8), CaptureQueriesContext(connection) as ctx:
+        report = services.flush_queue()
+    assert report.by_status == {Status.SENT: n}
+    queries = len(ctx.captured_queries)
+    # Per batch of 100: claim, orders+messages, recipients, the two result UPDATEs (and
+    # the transaction around them); plus one final empty claim. Not per message.
+    assert queries <= 1.5 * n, queries
+    assert queries <= 8 * (-(-n // 100)) + 2, [q["sql"][:80] for q in ctx.captured_queries]
+    # Exactly once: one POST per order, every order accepted.
+    assert sorted(Counter(o.order_id for o in sms_outbox).values()) == [1] * n
+    assert not SmsOrder.objects.exclude(status=OrderStatus.ACCEPTED).exists()
+
+
+def test_the_batch_path_writes_what_the_sequential_path_writes(sms_outbox: list) -> None:
+    fields = (
+        "status",
+        "total_sent",
+        "claim_token",
+        "lease_until",
+        "next_attempt_at",
+        "status_checks",
+        "last_error",
+        "attempts",
+    )
+    later = timezone.now() + timedelta(days=1)
+    rows = []
+    for k in (1, 4):
+        now_pk = services.queue_sms("now", [A]).pk
+        sched_pk = services.queue_sms("later", [A], scheduled_delivery_time=later).pk
+        with concurrency(k):
+            services.flush_queue()
+        got = SmsMessage.objects.filter(pk__in=[now_pk, sched_pk]).order_by("pk")
+        rows.append([tuple(getattr(m, f) for f in fields) for m in got])
+        for m in got:
+            assert m.sent_at is not None and m.next_status_check_at is not None
+        scheduled = got.get(pk=sched_pk)
+        assert scheduled.next_status_check_at >= later
+    assert rows[0] == rows[1]
+    assert rows[1][0][0] == Status.SENT and rows[1][1][0] == Status.SCHEDULED
+
+
+def test_messages_with_several_orders_go_the_sequential_way(sms_outbox: list) -> None:
+    with concurrency(4, MAX_RECIPIENTS_PER_ORDER=1):
+        multi = services.queue_sms("multi", [A, "+393471234568", "+393471234569"]).pk
+        singles = queued(5)
+        report = services.flush_queue()
+    assert report.by_status == {Status.SENT: 6}
+    assert SmsOrder.objects.filter(message_id=multi, status=OrderStatus.ACCEPTED).count() == 3
+    assert SmsMessage.objects.get(pk=multi).total_sent == 3
+    assert SmsMessage.objects.filter(pk__in=singles, status=Status.SENT).count() == 5
+    assert len(sms_outbox) == 8
+
+
+def test_requests_really_overlap_and_never_exceed_concurrency(sms_outbox: list) -> None:
+    queued(40)
+    with concurrency(4, BACKEND=SCRIPTED):
+        report = services.flush_queue()
+    assert report.by_status == {Status.SENT: 40}
+    assert Scripted.peak == 4
+
+
+def test_progress_is_reported_in_queue_order(sms_outbox: list) -> None:
+    pks = queued(12)
+    seen: list[int] = []
+    with concurrency(4, BACKEND=SCRIPTED):
+        services.flush_queue(on_progress=lambda pk, msg: seen.append(pk))
+    assert seen == pks
+
+
+def test_limit_is_honoured(sms_outbox: list) -> None:
+    pks = queued(10)
+    with concurrency(4):
+        report = services.flush_queue(limit=3)
+    assert report.by_status == {Status.SENT: 3}
+    assert SmsMessage.objects.filter(pk__in=pks[3:], status=Status.QUEUED, attempts=0).count() == 7
+
+
+# --- the brake ----------------------------------------------------------------------------
+
+
+def test_a_429_stops_every_new_post_and_the_pause_is_set_once(sms_outbox: list) -> None:
+    pks = queued(30)
+    # Call 1 goes alone (slow start); then 4 in flight: calls 2-5. Calls 3 and 4 get 429.
+    Scripted.reset({3: RateLimited("HTTP 429", retry_after=60), 4: RateLimited("HTTP 429")})
+    with concurrency(4, BACKEND=SCRIPTED):
+        report = services.flush_queue()
+    assert report.stopped_early
+    assert Scripted.started == 5  # nothing submitted after the first 429
+    assert report.by_status == {Status.SENT: 3, Status.QUEUED: 2}
+    limited = SmsMessage.objects.filter(pk__in=pks[:5], status=Status.QUEUED)
+    assert limited.count() == 2 and set(limited.values_list("attempts", flat=True)) == {1}
+    until = throttle.sending_paused_until()
+    assert until is not None and report.paused_until == until
+    assert until >= timezone.now() + timedelta(seconds=55)  # Retry-After: 60 honoured
+    # Claimed but never posted: back in the queue untouched (no attempt counted).
+    untouched = SmsMessage.objects.filter(
+        pk__in=pks[5:], status=Status.QUEUED, attempts=0, next_attempt_at=None, claim_token=""
+    )
+    assert untouched.count() == 25
+
+
+def test_a_refused_login_stops_the_batch(sms_outbox: list) -> None:
+    pks = queued(10)
+    Scripted.reset({1: AuthenticationError("login refused", status_code=401)})
+    with concurrency(4, BACKEND=SCRIPTED):
+        report = services.flush_queue()
+    assert report.stopped_early and Scripted.started == 1
+    assert report.by_status == {Status.FAILED: 1}
+    assert SmsMessage.objects.filter(pk__in=pks[1:], status=Status.QUEUED, attempts=0).count() == 9
+
+
+def test_an_unreachable_gateway_drains_then_probes_with_one_request(sms_outbox: list) -> None:
+    queued(20)
+    refused = GatewayConnectionError("connection refused")
+    # Window opens after call 1; call 3 is refused: nothing new starts until calls 2-5
+    # have landed, then one probe (call 6) alone, which succeeds and opens the window.
+    Scripted.reset({3: refused})
+    with concurrency(4, BACKEND=SCRIPTED):
+        report = services.flush_queue()
+    assert not report.stopped_early
+    assert report.by_status == {Status.SENT: 19, Status.QUEUED: 1}
+    # Three refusals in a row: the flush gives way, the rest untouched.
+    more = queued(10)
+    Scripted.reset({1: refused, 2: refused, 3: refused})
+    with concurrency(4, BACKEND=SCRIPTED):
+        report = services.flush_queue()
+    assert report.stopped_early and Scripted.started == 3 and Scripted.peak == 1
+    assert report.by_status == {Status.QUEUED: 3}
+    assert SmsMessage.objects.filter(pk__in=more, attempts=0, status=Status.QUEUED).count() == 10
+
+
+def test_a_maybe_sent_answer_is_reconciled_not_resent(sms_outbox: list) -> None:
+    pks = queued(6)
+    locmem.fail_next("send", GatewayTimeout("read timeout"), accept=True)
+    with concurrency(4):
+        report = services.flush_queue()
+    assert report.by_status == {Status.SENT: 6}
+    assert locmem.calls("get_order") == 1
+    assert sorted(Counter(o.order_id for o in sms_outbox).values()) == [1] * 6
+    assert SmsMessage.objects.filter(pk__in=pks, status=Status.SENT).count() == 6
+
+
+# --- claims and leases --------------------------------------------------------------------
+
+
+def test_a_flush_that_stalled_past_its_lease_posts_nothing_taken_over(sms_outbox: list) -> None:
+    pks = queued(3)
+    stalls: list[int] = []
+
+    def stall(sender: Any, message: SmsMessage, **kwargs: Any) -> None:
+        if not stalls:
+            stalls.append(message.pk)
+            time.sleep(1.2)  # past the 1 s lease; meanwhile another worker takes over
+            SmsMessage.objects.filter(pk__in=pks).update(claim_token="b" * 32)
+
+    signals.pre_send.connect(stall)
+    try:
+        with concurrency(4, LEASE_SECONDS=1.0, TIMEOUT=[0.05, 0.05]):
+            report = services.flush_queue()
+    finally:
+        signals.pre_send.disconnect(stall)
+    assert locmem.calls("send") == 0
+    assert report.skipped == 3 and not report.by_status
+
+
+def test_a_claim_lost_before_the_result_write_leaves_the_row_to_its_new_owner() -> None:
+    conf = get_settings()
+    pks = queued(3)
+    assert claim_batch("t" * 32, timezone.now(), conf, after=0, size=10) == 3
+    posts, last = load_batch("t" * 32, 0, 3, conf)
+    assert last == pks[-1] and [p.pk for p in posts] == pks  # type: ignore[union-attr]
+    SmsMessage.objects.filter(pk=pks[1]).update(claim_token="b" * 32)
+    results = [
+        (post, SendResult(order_id=post.order.order_id, total_sent=1))  # type: ignore[union-attr]
+        for post in posts
+    ]
+    lost = write_accepted("t" * 32, results, conf)  # type: ignore[arg-type]
+    assert lost == {pks[1]}
+    # The accepted order is recorded whoever holds the claim; the message row is not ours.
+    assert not SmsOrder.objects.exclude(status=OrderStatus.ACCEPTED).exists()
+    taken = SmsMessage.objects.get(pk=pks[1])
+    assert taken.status == Status.SENDING and taken.claim_token == "b" * 32
+    assert SmsMessage.objects.filter(pk__in=[pks[0], pks[2]], status=Status.SENT).count() == 2
+
+
+def test_claim_batch_takes_only_due_queued_rows_above_the_cursor() -> None:
+    conf = get_settings()
+    pks = queued(6)
+    SmsMessage.objects.filter(pk=pks[1]).update(
+        next_attempt_at=timezone.now() + timedelta(hours=1)
+    )
+    SmsMessage.objects.filter(pk=pks[2]).update(status=Status.SENDING)
+    assert claim_batch("x" * 32, timezone.now(), conf, after=pks[0], size=2) == 2
+    claimed = SmsMessage.objects.filter(claim_token="x" * 32)
+    assert sorted(claimed.values_list("pk", flat=True)) == [pks[3], pks[4]]
+    assert set(claimed.values_list("status", "attempts")) == {(Status.SENDING, 1)}
