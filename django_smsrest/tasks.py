@@ -28,6 +28,7 @@ from django_smsrest import services
 from django_smsrest.models import SmsMessage
 
 __all__ = [
+    "flush_queue_task",
     "refresh_status_task",
     "send_message_task",
     "sweep_task",
@@ -40,6 +41,20 @@ def send_message_task(message_id: int) -> str | None:
     when there was nothing to do (already claimed, sent, cancelled, or not due)."""
     msg = services.send_message(message_id)
     return None if msg is None else str(msg.status)
+
+
+@task()
+def flush_queue_task(limit: int | None = None) -> dict[str, Any]:
+    """Run :func:`django_smsrest.services.flush_queue` in the worker: every due queued
+    message, ``SMSREST['CONCURRENCY']`` requests in flight over one login per worker
+    process. Several workers may flush at once (batched claims skip each other's rows)."""
+    report = services.flush_queue(limit=limit)
+    return {
+        "by_status": dict(report.by_status),
+        "skipped": report.skipped,
+        "errors": report.errors,
+        "stopped_early": report.stopped_early,
+    }
 
 
 @task()

@@ -233,7 +233,9 @@ def assert_exactly_once(result: RunResult, *, messages: int, faulted: bool) -> d
     assert report["statuses"] == {"sent": messages}, report["problems"]
     db_orders = {order_id for order_id, _status in report["orders"]}
     assert len(db_orders) == len(report["orders"])
-    assert {status for _id, status in report["orders"]} == {"accepted"}
+    assert {status for _id, status in report["orders"]} == {"accepted"}, report.get(
+        "orders_not_accepted"
+    )
     gateway = snapshot["orders"]
     gateway_ids = [order["order_id"] for order in gateway]
     assert len(gateway_ids) == len(set(gateway_ids)) == len(db_orders)

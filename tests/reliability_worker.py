@@ -110,6 +110,11 @@ def report() -> dict[str, Any]:
         "problems": list(
             SmsMessage.objects.exclude(status="sent").values("pk", "status", "last_error")[:20]
         ),
+        "orders_not_accepted": list(
+            SmsOrder.objects.exclude(status="accepted").values(
+                "message_id", "index", "status", "message__status", "message__last_error"
+            )[:20]
+        ),
     }
 
 
@@ -123,6 +128,8 @@ def main(argv: list[str]) -> int:
     p_work.add_argument("--deadline", type=float, default=120.0)
     p_work.add_argument("--pause", type=float, default=0.05)
     sub.add_parser("report")
+    p_enqueue = sub.add_parser("enqueue-flush")  # on the configured task backend (RQ)
+    p_enqueue.add_argument("count", type=int)
     args = parser.parse_args(argv)
     _setup()
     if args.command == "seed":
@@ -130,6 +137,13 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "work":
         return work(args.deadline, args.pause)
+    if args.command == "enqueue-flush":
+        from django_smsrest import dispatch
+
+        for _ in range(args.count):
+            dispatch.enqueue("django_smsrest.tasks.flush_queue_task")
+        print(json.dumps({"enqueued": args.count}))
+        return 0
     print(json.dumps(report()))
     return 0
 

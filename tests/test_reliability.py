@@ -119,27 +119,33 @@ def _print_figures(label: str, result: RunResult, baseline: RunResult | None = N
     print(line)
 
 
-def _run(kind: str, messages: int, chaos: Chaos | None = None) -> RunResult:
+def _run(
+    kind: str, messages: int, chaos: Chaos | None = None, *, concurrency: int = 1
+) -> RunResult:
+    smsrest = {**FAST, "CONCURRENCY": concurrency}
     with own_database(kind) as db, start_sandbox_process(seed=7) as sandbox:
-        seeded = seed(db, messages, FAST)
+        seeded = seed(db, messages, smsrest)
         assert seeded["statuses"] == {"queued": messages}
-        return run_workers(db, sandbox, workers=WORKERS, smsrest=FAST, chaos=chaos)
+        return run_workers(db, sandbox, workers=WORKERS, smsrest=smsrest, chaos=chaos)
 
 
-def _no_faults_then_all_faults(kind: str) -> None:
-    baseline = _run(kind, MESSAGES)
+def _no_faults_then_all_faults(kind: str, concurrency: int) -> None:
+    kind_label = f"{kind}, CONCURRENCY {concurrency}"
+    baseline = _run(kind, MESSAGES, concurrency=concurrency)
     answers = assert_exactly_once(baseline, messages=MESSAGES, faulted=False)
-    _print_figures(f"{kind}, no faults", baseline)
+    _print_figures(f"{kind_label}, no faults", baseline)
     # The baseline costs exactly one POST per order plus a login per worker (re-logins
     # only when a session idles out, which it cannot in a run this short).
     assert baseline.requests["POST sms"] == answers["201"]
     assert baseline.requests["GET login"] == WORKERS
     assert baseline.requests["GET sms/{order_id}"] == 0
 
-    faulted = _run(kind, MESSAGES, Chaos(dict(ALL_FAULTS), expire_every=0.5))
+    faulted = _run(
+        kind, MESSAGES, Chaos(dict(ALL_FAULTS), expire_every=0.5), concurrency=concurrency
+    )
     answers = assert_exactly_once(faulted, messages=MESSAGES, faulted=True)
-    _print_figures(f"{kind}, all faults", faulted, baseline)
-    print(f"[reliability] {kind}, all faults: POST answers {answers}")
+    _print_figures(f"{kind_label}, all faults", faulted, baseline)
+    print(f"[reliability] {kind_label}, all faults: POST answers {answers}")
     # Every kind of fault really happened.
     for kind_seen in ("429", "500 before acceptance", "500 after acceptance", "timeout", "drop"):
         assert answers.get(kind_seen, 0) > 0, (kind_seen, answers)
@@ -156,21 +162,34 @@ def _no_faults_then_all_faults(kind: str) -> None:
     assert reconciling_gets <= maybe_sent + faulted.requests["GET login"]
 
 
+# CONCURRENCY 1: the sequential flush; 8: the batch flush (batched claims, 8 POSTs in
+# flight per worker process, batched result writes).
+BOTH_PATHS = pytest.mark.parametrize("concurrency", [1, 8])
+
+
 @sqlite_only
-def test_four_workers_sqlite_no_duplicates_no_losses_with_and_without_faults() -> None:
-    _no_faults_then_all_faults("sqlite")
+@BOTH_PATHS
+def test_four_workers_sqlite_no_duplicates_no_losses_with_and_without_faults(
+    concurrency: int,
+) -> None:
+    _no_faults_then_all_faults("sqlite", concurrency)
 
 
 @pytest.mark.postgres
 @postgres_only
-def test_four_workers_postgres_no_duplicates_no_losses_with_and_without_faults() -> None:
-    _no_faults_then_all_faults("postgres")
+@BOTH_PATHS
+def test_four_workers_postgres_no_duplicates_no_losses_with_and_without_faults(
+    concurrency: int,
+) -> None:
+    _no_faults_then_all_faults("postgres", concurrency)
 
 
 @sqlite_only
 def test_price_of_each_fault_type() -> None:
     """One fault type per run (200 messages each): how many extra HTTP calls each costs,
-    and the same invariants. SQLite only: the figures do not depend on the database."""
+    and the same invariants. SQLite only: the figures do not depend on the database.
+    CONCURRENCY 1: with K requests in flight one expired session costs one login for the
+    K requests it refused, so the exact price per occurrence is the sequential one."""
     baseline = _run("sqlite", SINGLE_FAULT_MESSAGES)
     assert_exactly_once(baseline, messages=SINGLE_FAULT_MESSAGES, faulted=False)
     _print_figures("sqlite, no faults", baseline)
