@@ -2,8 +2,9 @@
 """Benchmarks of django-smsrest against its own sandbox gateway, over loopback.
 
     python bench/bench.py [--n 2000] [--latency-ms 0] [--workers 1,2,4,8] [--db sqlite|postgres]
-                          [--quick] [--parts baselines,app,scale,big,latency,tls,concurrency,
-                          admin,rq] [--tls] [--profile] [--json results.json]   (--help for sizes)
+                          [--quick] [--parts baselines,app,scale,big,latency,sweep,journal,
+                          tls,concurrency,admin,rq] [--tls] [--profile] [--json results.json]
+                          (--help for sizes)
 
 One run starts one sandbox (``python -m django_smsrest.sandbox --port 0``) and measures,
 against it:
@@ -18,6 +19,11 @@ against it:
    show queries and memory per message flat in N; one message to 10,000 recipients.
 4. **Latency**: A, B and the app again with the sandbox answering in 30-80 ms, where the
    seed's extra round trip per message shows (loopback has no TLS handshake to pay).
+4a. **Latency x CONCURRENCY** (parts ``sweep`` and ``journal``, SQLite): sandbox latency
+   0, 10, 40, 100 ms x ``SMSREST["CONCURRENCY"]`` 1, 4, 8, 16, one flushing process per
+   cell: msg/s, x the single-connection floor, x the physical limit K/L, queries per
+   message, logins, peak memory; then zero latency on SQLite WAL vs the rollback journal
+   (see :mod:`bench.sweep`).
 4b. **Over TLS** (part ``tls``): A, B and the app again against a second sandbox serving
    HTTPS with a throwaway self-signed certificate, at zero latency and at 30-80 ms. The
    real gateway is HTTPS, so the seed's new connection per request pays a TCP + TLS
@@ -73,6 +79,7 @@ from bench.common import (  # noqa: E402
     sandbox_counts,
 )
 from bench.report import render  # noqa: E402
+from bench.sweep import run_journal, run_sweep  # noqa: E402
 from django_smsrest.testing.sandbox import (  # noqa: E402
     TlsCertificate,
     make_self_signed_cert,
@@ -80,7 +87,19 @@ from django_smsrest.testing.sandbox import (  # noqa: E402
 )
 
 PY = sys.executable
-PARTS = ("baselines", "app", "scale", "big", "latency", "tls", "concurrency", "admin", "rq")
+PARTS = (
+    "baselines",
+    "app",
+    "scale",
+    "big",
+    "latency",
+    "sweep",
+    "journal",
+    "tls",
+    "concurrency",
+    "admin",
+    "rq",
+)
 BIG_RECIPIENTS = 10_000
 
 
@@ -160,7 +179,9 @@ class Runner:
         self.log = log
         self.ca_bundle = ca_bundle
 
-    def env(self, db: str, settings: str = "bench.settings") -> dict[str, str]:
+    def env(
+        self, db: str, settings: str = "bench.settings", extra: dict[str, str] | None = None
+    ) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             DJANGO_SETTINGS_MODULE=settings,
@@ -173,6 +194,7 @@ class Runner:
         env.pop(CA_BUNDLE_ENV, None)
         if self.ca_bundle:
             env[CA_BUNDLE_ENV] = self.ca_bundle
+        env.update(extra or {})
         return env
 
     def phase(
@@ -183,6 +205,7 @@ class Runner:
         db: str,
         settings: str = "bench.settings",
         timeout: float = 600,
+        env: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         proc = subprocess.run(
             [
@@ -193,7 +216,7 @@ class Runner:
                 json.dumps({"base_url": self.base_url, **(params or {})}),
             ],
             cwd=ROOT,
-            env=self.env(db, settings),
+            env=self.env(db, settings, env),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -776,6 +799,20 @@ def main(argv: list[str] | None = None) -> int:
                     results["with_latency"]["app"] = run_app(runner, sandbox, lat_n, args.db, lat)[
                         "flush"
                     ]["per_s"]
+            if "sweep" in parts and args.db == "sqlite":
+                with step(f"latency x CONCURRENCY sweep{over} (SQLite WAL)"):
+                    results["sweep"] = run_sweep(
+                        runner,
+                        sandbox,
+                        baseline_floor,
+                        zero_n=300 if quick else 1000,
+                        quick=quick,
+                    )
+            if "journal" in parts and args.db == "sqlite":
+                with step("SQLite WAL vs rollback journal, zero latency"):
+                    results["journal"] = run_journal(
+                        runner, sandbox, baseline_floor, n=300 if quick else 1000
+                    )
             if "tls" in parts and args.tls:
                 notes.append("part tls skipped: with --tls every part already ran over TLS")
             elif "tls" in parts and tls_problem:

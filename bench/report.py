@@ -427,7 +427,9 @@ def render(results: dict[str, Any], notes: list[str]) -> str:
         out += lines
         targets += found
     targets += _scale_targets(results) + _big_targets(results)
-    for section in (_concurrency_section, _admin_section, _rq_section):
+    from bench.sweep import render_sweep  # imports Target from here
+
+    for section in (render_sweep, _concurrency_section, _admin_section, _rq_section):
         lines, found = section(results)
         out += lines
         targets += found

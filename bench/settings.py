@@ -18,6 +18,9 @@ database and the same sandbox:
 ``SMSREST_BENCH_TASKS``       ``dummy`` (default: enqueue records the task and runs
                               nothing, so ``queue_sms`` only writes rows) or ``immediate``.
 ``SMSREST_BENCH_MAX_RECIPIENTS``  ``MAX_RECIPIENTS_PER_ORDER`` (default: the app's default).
+``SMSREST_BENCH_CONCURRENCY``     ``CONCURRENCY`` (default: the app's default, 4).
+``SMSREST_BENCH_SQLITE_JOURNAL``  ``wal`` (default) or ``delete`` (SQLite's rollback journal,
+                              its default when nothing is configured).
 
 The sandbox's account is ``sandbox`` / ``sandbox``; nothing here is secret.
 """
@@ -95,7 +98,11 @@ else:
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                    if os.environ.get("SMSREST_BENCH_SQLITE_JOURNAL", "wal") == "wal"
+                    else "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
+                ),
             },
         }
     }
@@ -109,6 +116,8 @@ SMSREST: dict[str, object] = {
 }
 if os.environ.get("SMSREST_BENCH_CA_BUNDLE"):
     SMSREST["VERIFY_TLS"] = os.environ["SMSREST_BENCH_CA_BUNDLE"]
+if os.environ.get("SMSREST_BENCH_CONCURRENCY"):
+    SMSREST["CONCURRENCY"] = int(os.environ["SMSREST_BENCH_CONCURRENCY"])
 if os.environ.get("SMSREST_BENCH_MAX_RECIPIENTS"):
     SMSREST["MAX_RECIPIENTS_PER_ORDER"] = int(os.environ["SMSREST_BENCH_MAX_RECIPIENTS"])
 
