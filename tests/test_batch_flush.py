@@ -116,6 +116,13 @@ def test_queries_per_message_at_most_1_5_amortised(sms_outbox: list, n: int) -> 
     # Exactly once: one POST per order, every order accepted.
     assert sorted(Counter(o.order_id for o in sms_outbox).values()) == [1] * n
     assert not SmsOrder.objects.exclude(status=OrderStatus.ACCEPTED).exists()
+    # The per-row values (one CASE per column) landed on the right rows.
+    for order in SmsOrder.objects.select_related("message"):
+        msg = order.message
+        assert order.internal_order_id and msg.internal_order_id == order.internal_order_id
+        assert msg.remaining_credits == order.remaining_credits is not None
+        assert msg.total_sent == order.total_sent == 1 and order.accepted_at is not None
+    assert len(set(SmsMessage.objects.values_list("remaining_credits", flat=True))) == n
 
 
 def test_the_batch_path_writes_what_the_sequential_path_writes(sms_outbox: list) -> None:

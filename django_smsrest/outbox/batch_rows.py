@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, CharField, DateTimeField, F, IntegerField, Value, When
-from django.db.models.fields import Field
+from django.db.models import Expression, F, Field, Model, Value
 from django.utils import timezone
 
 from django_smsrest import lifecycle
@@ -102,15 +101,45 @@ def load_batch(
     return items, max(jobs, default=after)
 
 
-def _case(values: dict[int, Any], field: Field[Any, Any]) -> Any:
-    """One value for every row (a plain ``Value``) or ``CASE WHEN pk = ... THEN ...``."""
+class _ByPk(Expression):
+    """``CASE pk WHEN 1 THEN v1 WHEN 2 THEN v2 ... ELSE column END``, compiled straight to
+    SQL. Django's own ``Case(When(pk=1, then=...))`` (what ``bulk_update`` builds) resolves
+    a whole filter per row: profiled at 2 s of a 3.3 s zero-latency flush of 600
+    messages, more than the HTTP. Values go through the field's ``get_db_prep_save`` and
+    are bound as parameters; on PostgreSQL each is cast to the column's type (a CASE of
+    untyped literals would be text)."""
+
+    def __init__(self, model: type[Model], name: str, values: dict[int, Any]) -> None:
+        target = model._meta.get_field(name)
+        assert isinstance(target, Field)
+        super().__init__(output_field=target)
+        self.target: Field[Any, Any] = target
+        self.values = values
+        self.pk_column = str(model._meta.pk.column)
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        quote = connection.ops.quote_name
+        target = self.target
+        then = "%s"
+        if connection.vendor == "postgresql":
+            then = f"CAST(%s AS {target.cast_db_type(connection)})"
+        whens: list[str] = []
+        params: list[Any] = []
+        for pk, value in self.values.items():
+            whens.append(f"WHEN %s THEN {then}")
+            params += [pk, target.get_db_prep_save(value, connection)]
+        column = quote(target.column)
+        return f"CASE {quote(self.pk_column)} {' '.join(whens)} ELSE {column} END", params
+
+
+def _case(model: type[Model], name: str, values: dict[int, Any]) -> Any:
+    """One value for every row (a plain ``Value``), or a :class:`_ByPk` CASE."""
     distinct = set(values.values())
     if len(distinct) == 1:
-        return Value(distinct.pop(), output_field=field)
-    return Case(
-        *(When(pk=pk, then=Value(value, output_field=field)) for pk, value in values.items()),
-        output_field=field,
-    )
+        target = model._meta.get_field(name)
+        assert isinstance(target, Field)
+        return Value(distinct.pop(), output_field=target)
+    return _ByPk(model, name, values)
 
 
 def write_accepted(
@@ -166,27 +195,28 @@ def write_accepted(
         for name, value in values.items():
             fields[name][msg.pk] = value
     pks = list(fields["status"])
-    text, number, moment = CharField(), IntegerField(), DateTimeField()
     with transaction.atomic(using=outbox_db()):
         SmsOrder.objects.filter(pk__in=list(order_ids), status=OrderStatus.PENDING).update(
             status=OrderStatus.ACCEPTED,
             accepted_at=now,
-            internal_order_id=_case(order_ids, text),
-            total_sent=_case(order_sent, number),
-            remaining_credits=_case(order_credits, number),
+            internal_order_id=_case(SmsOrder, "internal_order_id", order_ids),
+            total_sent=_case(SmsOrder, "total_sent", order_sent),
+            remaining_credits=_case(SmsOrder, "remaining_credits", order_credits),
         )
         done = SmsMessage.objects.filter(pk__in=pks, claim_token=token).update(
-            status=_case(fields["status"], text),
+            status=_case(SmsMessage, "status", fields["status"]),
             claim_token="",
             lease_until=None,
             next_attempt_at=None,
-            next_status_check_at=_case(fields["next_status_check_at"], moment),
+            next_status_check_at=_case(
+                SmsMessage, "next_status_check_at", fields["next_status_check_at"]
+            ),
             status_checks=0,
             last_error="",
-            total_sent=_case(fields["total_sent"], number),
-            remaining_credits=_case(fields["remaining_credits"], number),
-            internal_order_id=_case(fields["internal_order_id"], text),
-            sent_at=_case(fields["sent_at"], moment),
+            total_sent=_case(SmsMessage, "total_sent", fields["total_sent"]),
+            remaining_credits=_case(SmsMessage, "remaining_credits", fields["remaining_credits"]),
+            internal_order_id=_case(SmsMessage, "internal_order_id", fields["internal_order_id"]),
+            sent_at=_case(SmsMessage, "sent_at", fields["sent_at"]),
             updated_at=now,
         )
         lost: set[int] = set()

@@ -126,7 +126,7 @@ def _claim_batch_postgresql(
         sets = ", ".join(f"{quote(name)} = %s" for name in changes if name != "attempts")
         values = [value for name, value in changes.items() if name != "attempts"]
         attempts = quote("attempts")
-        pk = quote(SmsMessage._meta.pk.column)
+        pk = quote(str(SmsMessage._meta.pk.column))
         # Names quoted by the backend, every value bound: nothing user-given in the text.
         sql = f"UPDATE {table} SET {sets}, {attempts} = {attempts} + 1 WHERE {pk} = ANY(ARRAY({picked}))"  # noqa: E501, S608
         with connection.cursor() as cursor:

@@ -27,6 +27,7 @@ from django_smsrest.outbox import (
 )
 from django_smsrest.services.base import (
     id_pages,
+    in_user_atomic,
     logger,
     pages,
 )
@@ -99,9 +100,18 @@ def flush_queue(
     (``report.stopped_early``); the next flush or sweep carries on. It also stops, before
     the next message, as soon as the account is paused after a 429
     (``report.paused_until``; see :mod:`django_smsrest.throttle`).
+
+    ``SMSREST['CONCURRENCY']`` (default 4) is the number of POSTs kept in flight: above 1
+    the flush claims due messages a batch at a time (one UPDATE), POSTs them from a pool of
+    that many threads sharing the process's one login, and writes their results a batch at
+    a time (:class:`~django_smsrest.outbox.batch.BatchFlush`); ``on_progress`` is then
+    called as each batch is written. ``1`` sends one message at a time, as described
+    above.
     """
     conf = get_settings()
-    if conf.concurrency > 1:
+    if conf.concurrency > 1 and not in_user_atomic():
+        # (Inside the caller's transaction the sequential path defers every send to the
+        # commit, as send_message does: no POST may go out under an open transaction.)
         return _flush_concurrently(conf, limit, on_progress)
     now = timezone.now()
     report = FlushReport()
