@@ -665,6 +665,22 @@ def main(argv: list[str] | None = None) -> int:
         help="CA bundle the clients verify with over TLS: certifi's plus the sandbox "
         "certificate (like verify=True; default) or the sandbox certificate alone",
     )
+    parser.add_argument(
+        "--sweep-latencies",
+        default="0,10,40,100",
+        help="sandbox latencies (ms) of the sweep (default 0,10,40,100)",
+    )
+    parser.add_argument(
+        "--sweep-concurrency",
+        default="1,4,8,16",
+        help="SMSREST['CONCURRENCY'] values of the sweep (default 1,4,8,16)",
+    )
+    parser.add_argument(
+        "--sweep-n",
+        type=int,
+        default=None,
+        help="messages per sweep cell and journal run (default: by latency, see bench.sweep)",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
     parser.add_argument(
         "--profile",
@@ -805,13 +821,16 @@ def main(argv: list[str] | None = None) -> int:
                         runner,
                         sandbox,
                         baseline_floor,
-                        zero_n=300 if quick else 1000,
+                        latencies=tuple(int(x) for x in args.sweep_latencies.split(",")),
+                        concurrencies=tuple(int(x) for x in args.sweep_concurrency.split(",")),
+                        zero_n=200 if quick else 500,
                         quick=quick,
+                        fixed_n=args.sweep_n,
                     )
             if "journal" in parts and args.db == "sqlite":
                 with step("SQLite WAL vs rollback journal, zero latency"):
                     results["journal"] = run_journal(
-                        runner, sandbox, baseline_floor, n=300 if quick else 1000
+                        runner, sandbox, baseline_floor, n=args.sweep_n or (150 if quick else 400)
                     )
             if "tls" in parts and args.tls:
                 notes.append("part tls skipped: with --tls every part already ran over TLS")

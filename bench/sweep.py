@@ -6,9 +6,9 @@ keep-alive session, one login, POSTs in a loop, no database: the best one connec
 do), then for each CONCURRENCY K (1, 4, 8, 16) one ``flush_queue`` of N messages in its
 own process. Per cell: msg/s, x the floor, x the physical limit K / L (K connections each
 waiting L per request; none at zero latency), queries per message, logins, peak RSS of the
-flushing process. N shrinks with the time a cell needs (about 2.5 s of sending at the
-limit, 60 to 600 messages; 1,000 at zero latency), so the whole sweep stays around two
-minutes.
+flushing process (and what the flush added to it). N shrinks with the time a cell needs
+(about 2.5 s of sending at the limit, 60 to 600 messages; 500 at zero latency), so the
+whole sweep stays under two minutes.
 
 Journal: at zero latency, the flush on SQLite with WAL (``journal_mode=WAL,
 synchronous=NORMAL``, what the example project configures) and with SQLite's default
@@ -48,8 +48,10 @@ LATENCIES = (0, 10, 40, 100)
 CONCURRENCIES = (1, 4, 8, 16)
 
 
-def cell_n(latency_ms: int, k: int, zero_n: int, quick: bool) -> int:
+def cell_n(latency_ms: int, k: int, zero_n: int, quick: bool, fixed: int | None = None) -> int:
     """Messages for one cell: ~2.5 s of sending at the physical limit (60..600)."""
+    if fixed:
+        return fixed
     if latency_ms == 0:
         return zero_n
     n = int(k / (latency_ms / 1000) * 2.5)
@@ -81,6 +83,9 @@ def flush_cell(
         "exactly_once": counts["posts_total"] == counts["orders"] == n
         and flushed["by_status"] == {"sent": n},
         "rss_peak_mb": flushed["rss_peak_mb"],
+        # What the flush added to the process's peak (0: it stayed below the start-up
+        # peak of Django and the app).
+        "rss_growth_mb": flushed["rss_peak_mb"] - flushed["rss_before_mb"],
         "by_status": flushed["by_status"],
     }
 
@@ -92,32 +97,32 @@ def run_sweep(
     *,
     latencies: tuple[int, ...] = LATENCIES,
     concurrencies: tuple[int, ...] = CONCURRENCIES,
-    zero_n: int = 1000,
+    zero_n: int = 500,
     quick: bool = False,
+    fixed_n: int | None = None,
 ) -> list[dict[str, Any]]:
     """One row per latency: the floor and a cell per K (SQLite, WAL)."""
     rows = []
     for latency_ms in latencies:
         latency = str(latency_ms) if latency_ms else None
         sandbox.reset(latency)
-        before = floor(sandbox.base_url, floor_n(latency_ms, zero_n), sandbox.verify)
+        floor_size = fixed_n or floor_n(latency_ms, zero_n)
+        before = floor(sandbox.base_url, floor_size, sandbox.verify)
         row: dict[str, Any] = {"latency_ms": latency_ms, "cells": []}
         for k in concurrencies:
-            n = cell_n(latency_ms, k, zero_n, quick)
+            n = cell_n(latency_ms, k, zero_n, quick, fixed_n)
             row["cells"].append(flush_cell(runner, sandbox, n, k, latency, {}))
         # The floor before and after the row's cells, averaged: on a shared machine the
         # zero-latency figures move by 2x within a minute.
         sandbox.reset(latency)
-        after = floor(sandbox.base_url, floor_n(latency_ms, zero_n), sandbox.verify)
+        after = floor(sandbox.base_url, floor_size, sandbox.verify)
         row["floor_runs"] = [before, after]
         row["floor_per_s"] = (before + after) / 2
         rows.append(row)
     return rows
 
 
-def run_journal(
-    runner: _Runner, sandbox: _Sandbox, floor: Any, *, n: int = 1000
-) -> dict[str, Any]:
+def run_journal(runner: _Runner, sandbox: _Sandbox, floor: Any, *, n: int = 400) -> dict[str, Any]:
     """Zero latency, SQLite WAL vs rollback journal, K = 1 and 8, and the floor."""
     floors = []
     out: dict[str, Any] = {"n": n}
@@ -144,7 +149,8 @@ def render_sweep(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
             "\nlatency x CONCURRENCY (one flush_queue process, SQLite WAL, one login shared):"
         )
         lines.append(
-            "  latency  floor/s   K   N     msg/s  x floor  x K/L   q/msg  logins  RSS MB  once"
+            "  latency  floor/s   K   N     msg/s  x floor  x K/L   q/msg  logins  RSS MB  "
+            "+flush  once"
         )
         for row in rows:
             lat, floor = row["latency_ms"], row["floor_per_s"]
@@ -155,7 +161,8 @@ def render_sweep(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
                     f"  {lat:4d} ms {floor:8.1f} {cell['k']:3d} {cell['n']:4d} "
                     f"{cell['per_s']:8.1f} {cell['per_s'] / floor:7.2f}  {x_limit} "
                     f"{cell['queries_per_msg']:6.3f} {cell['logins']:6d} "
-                    f"{cell['rss_peak_mb']:7.1f}  {'yes' if cell['exactly_once'] else 'NO'}"
+                    f"{cell['rss_peak_mb']:7.1f} {cell.get('rss_growth_mb', 0):6.1f}  "
+                    f"{'yes' if cell['exactly_once'] else 'NO'}"
                 )
         by = {(r["latency_ms"], c["k"]): (c, r["floor_per_s"]) for r in rows for c in r["cells"]}
         if (40, 8) in by:

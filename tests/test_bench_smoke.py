@@ -115,6 +115,37 @@ def test_bench_quick_run(tmp_path: Path) -> None:
     assert "over TLS" in proc.stdout
 
 
+def test_bench_sweep_and_journal(tmp_path: Path) -> None:
+    """The latency x CONCURRENCY sweep and the journal comparison run end to end; counts
+    only: one login per flush, one POST per message, the batch path's queries."""
+    out = tmp_path / "bench.json"
+    proc, results = run_bench(
+        out,
+        "--parts",
+        "sweep,journal",
+        "--sweep-latencies",
+        "0,5",
+        "--sweep-concurrency",
+        "1,4",
+        "--sweep-n",
+        "12",
+    )
+    assert "latency x CONCURRENCY" in proc.stdout and "SQLite journal modes" in proc.stdout
+    rows = results["sweep"]
+    assert [row["latency_ms"] for row in rows] == [0, 5]
+    for row in rows:
+        assert [cell["k"] for cell in row["cells"]] == [1, 4]
+        for cell in row["cells"]:
+            assert cell["exactly_once"], cell
+            assert (cell["logins"], cell["posts"], cell["n"]) == (1, 12, 12)
+        sequential, batched = row["cells"]
+        assert sequential["queries_per_msg"] >= 5  # claim, load, recipients, order, result
+        assert batched["queries_per_msg"] <= 1.5
+    for mode in ("wal", "delete"):
+        assert [cell["k"] for cell in results["journal"][mode]] == [1, 8]
+        assert all(cell["exactly_once"] for cell in results["journal"][mode])
+
+
 @pytest.mark.skipif(NO_TLS is not None, reason=NO_TLS or "")
 def test_bench_quick_run_with_tls(tmp_path: Path) -> None:
     """``--tls``: every part against the HTTPS sandbox, certificates verified."""
