@@ -99,12 +99,14 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-def _print_figures(label: str, result: RunResult, baseline: RunResult | None = None) -> None:
+def _print_figures(
+    label: str, result: RunResult, baseline: RunResult | None = None, workers: int = WORKERS
+) -> None:
     requests = dict(sorted(result.requests.items()))
     line = (
         f"\n[reliability] {label}: {result.report['messages']} messages, "
         f"{len(result.report['orders'])} orders, {result.report['recipients']} recipients, "
-        f"{WORKERS} workers, {result.seconds:.1f} s, {result.total_requests} HTTP calls "
+        f"{workers} workers, {result.seconds:.1f} s, {result.total_requests} HTTP calls "
         f"{requests}"
     )
     if baseline is not None:
@@ -211,3 +213,23 @@ def test_price_of_each_fault_type() -> None:
     for label, occurrences, extra, _answers in table:
         per = f"{extra / occurrences:.2f}" if occurrences else "-"
         print(f"  {label:40s} occurrences {occurrences:4d}  extra calls {extra:4d}  per {per}")
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_eight_processes_times_concurrency_8_at_40_ms_postgres() -> None:
+    """Scale out and in at once: 8 worker processes, each with 8 requests in flight (64
+    against the gateway), a gateway 40 ms away, 600 messages on PostgreSQL (batched
+    claims with SKIP LOCKED racing each other): every order POSTed exactly once, at most
+    one login per process."""
+    messages, workers = 600, 8
+    smsrest = {**FAST, "MAX_RECIPIENTS_PER_ORDER": 1000, "CONCURRENCY": 8}
+    with own_database("postgres") as db, start_sandbox_process(seed=7, latency=40) as sandbox:
+        seeded = seed(db, messages, smsrest)
+        assert seeded["statuses"] == {"queued": messages}
+        result = run_workers(db, sandbox, workers=workers, smsrest=smsrest)
+    answers = assert_exactly_once(result, messages=messages, faulted=False)
+    _print_figures("postgres, CONCURRENCY 8, 40 ms", result, workers=workers)
+    assert result.requests["POST sms"] == answers["201"] == messages
+    assert 1 <= result.requests["GET login"] <= workers
+    assert result.requests["GET sms/{order_id}"] == 0
