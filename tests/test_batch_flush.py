@@ -317,3 +317,48 @@ def test_concurrency_must_be_a_whole_number_at_least_1(value: object) -> None:
     assert [p.key for p in settings_problems({**SMSREST, "CONCURRENCY": value})] == ["CONCURRENCY"]
     assert build_settings(SMSREST).concurrency == 4
     assert build_settings({**SMSREST, "CONCURRENCY": 16}).concurrency == 16
+
+
+def test_a_database_error_mid_flush_loses_nothing_and_sends_nothing_twice(
+    sms_outbox: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first result write fails (the database went away): the flush raises, the POSTs
+    already out are not forgotten but left SENDING under their lease, and the sweeper
+    settles them with GET sms/{order_id}, never a second POST."""
+    from django.db import OperationalError
+
+    from django_smsrest.outbox import batch
+
+    pks = queued(150)
+    real_write = batch.write_accepted
+    calls: list[int] = []
+
+    def failing_once(*args: Any, **kwargs: Any) -> set[int]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "write_accepted", failing_once)
+    with concurrency(4), pytest.raises(OperationalError):
+        services.flush_queue()
+    monkeypatch.undo()
+    posted = locmem.calls("send")
+    assert 100 <= posted < 150  # the first batch, not the second
+    sending = SmsMessage.objects.filter(status=Status.SENDING)
+    assert 0 < sending.count() <= 100
+    assert (
+        SmsMessage.objects.filter(pk__in=pks[100:], status=Status.QUEUED, attempts=0).count() == 50
+    )
+
+    # Later: their leases run out; the sweep reconciles them and sends the rest.
+    sending.update(lease_until=timezone.now() - timedelta(seconds=1))
+    unsettled = sending.count()
+    with concurrency(4):
+        report = services.sweep()
+    assert report.expired_leases == unsettled
+    assert report.reconciled == {Status.SENT: unsettled}
+    assert SmsMessage.objects.filter(status=Status.SENT).count() == 150
+    assert locmem.calls("get_order") == unsettled
+    assert locmem.calls("send") == 150  # one POST per order, whatever happened
+    assert sorted(Counter(o.order_id for o in sms_outbox).values()) == [1] * 150

@@ -47,6 +47,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -167,15 +168,32 @@ class BatchFlush:
                         self._landed(future)
                     if len(self.accepted) >= BATCH:
                         self._write()
-            finally:
-                # Whatever happened (a database error, an interrupt), the POSTs already
-                # out are answered and recorded before the flush returns; a crash here
-                # leaves SENDING rows for the sweeper to reconcile.
-                for future in list(self.in_flight):
-                    future.exception()  # waits
-                    self._landed(future)
-                self._write()
-                self._release()
+            except BaseException:
+                # A database error, an interrupt: the POSTs already out are answered and,
+                # as far as the database lets us, recorded; the original error is raised.
+                self._wind_down(quietly=True)
+                raise
+            self._wind_down(quietly=False)
+
+    def _wind_down(self, *, quietly: bool) -> None:
+        """Land what is in flight, write the results, give back what was not POSTed.
+        ``quietly``: an error here is logged, not raised (another one is on its way up).
+        Whatever is not written stays SENDING under its lease: the sweeper moves it to
+        UNKNOWN and reconciles it with ``GET sms/{order_id}``, never a blind re-POST."""
+        for future in list(self.in_flight):
+            future.exception()  # waits for the answer
+            self._guarded(quietly, self._landed, future)
+        self._guarded(quietly, self._write)
+        self._guarded(quietly, self._release)
+
+    @staticmethod
+    def _guarded(quietly: bool, func: Callable[..., None], *args: Any) -> None:
+        try:
+            func(*args)
+        except Exception:
+            if not quietly:
+                raise
+            logger.exception("Flush: could not record the end of a batch")
 
     def _fill(self, pool: ThreadPoolExecutor) -> None:
         """Submit POSTs while the window allows (DB work for them on this thread)."""
