@@ -362,3 +362,38 @@ def test_a_database_error_mid_flush_loses_nothing_and_sends_nothing_twice(
     assert locmem.calls("get_order") == unsettled
     assert locmem.calls("send") == 150  # one POST per order, whatever happened
     assert sorted(Counter(o.order_id for o in sms_outbox).values()) == [1] * 150
+
+
+def test_personalised_and_group_messages_take_the_batch_path_with_their_data(
+    sms_outbox: list,
+) -> None:
+    """paramsms values and contact groups reach the gateway exactly as on the sequential
+    path (ClaimedMessage.outgoing() builds every order; the batch only loads the rows)."""
+    ada, bob = A, "+393471234568"
+    rows = [
+        {"recipient": ada, "name": "Ada", "time": "10:00"},
+        {"recipient": bob, "name": "Bob", "time": "11:30"},
+    ]
+    locmem.set_groups({"clienti": [ada, bob]})
+    personalised = services.queue_sms("Ciao ${name}, alle ${time}", rows).pk
+    plain = services.queue_sms("plain", [ada]).pk
+    group = services.queue_sms("Chiuso lunedì", groups=["clienti"]).pk
+    with concurrency(4):
+        report = services.flush_queue()
+    assert report.by_status == {Status.SENT: 3}
+    by_text = {order.message: order for order in sms_outbox}
+    sent = by_text["Ciao ${name}, alle ${time}"]
+    assert sent.recipients == (ada, bob)
+    assert [dict(p) for p in sent.params] == [
+        {"name": "Ada", "time": "10:00"},
+        {"name": "Bob", "time": "11:30"},
+    ]
+    assert by_text["plain"].params == () and by_text["plain"].groups == ()
+    assert by_text["Chiuso lunedì"].groups == ("clienti",)
+    assert by_text["Chiuso lunedì"].recipients == ()
+    totals = dict(
+        SmsMessage.objects.filter(pk__in=[personalised, plain, group]).values_list(
+            "pk", "total_sent"
+        )
+    )
+    assert totals == {personalised: 2, plain: 1, group: 2}

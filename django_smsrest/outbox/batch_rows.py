@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from django_smsrest import lifecycle
 from django_smsrest.conf import SmsRestSettings
-from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
+from django_smsrest.models import Kind, OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.outbox.claims import outbox_db
 from django_smsrest.outbox.job import Job
 from django_smsrest.results import SendResult
@@ -82,14 +82,19 @@ def load_batch(
         and jobs[pk].msg.total_sent is None
     }
     numbers: dict[int, list[str]] = {order.pk: [] for order in fast.values()}
+    # Kind.PARAMS: each recipient's placeholder values, loaded in the same query and kept
+    # on the job as ClaimedMessage.pending_orders() keeps them (outgoing() reads them).
+    # Kind.GROUPS: one order without recipient rows (outgoing() reads msg.groups).
+    personalised = {
+        order.pk: jobs[pk] for pk, order in fast.items() if jobs[pk].msg.kind == Kind.PARAMS
+    }
     if numbers:
-        rows = (
-            SmsRecipient.objects.filter(order_id__in=list(numbers))
-            .order_by("id")
-            .values_list("order_id", "phone_number")
-        )
-        for order_pk, number in rows:
+        fields = ("order_id", "phone_number", *(("params",) if personalised else ()))
+        rows = SmsRecipient.objects.filter(order_id__in=list(numbers)).order_by("id")
+        for order_pk, number, *values in rows.values_list(*fields):
             numbers[order_pk].append(number)
+            if order_pk in personalised:
+                personalised[order_pk]._params[number] = values[0]
     items: list[Post | Job] = []
     for pk in sorted(jobs):
         if pk in fast:
