@@ -219,7 +219,9 @@ class BatchFlush:
         while not self.claimed:
             if self.exhausted or self.stopped is not None:
                 return None
-            self._write()  # results first: the rows they free are not claimed twice
+            # What has landed is written before more is claimed: results reach the
+            # database at least once per batch, and no row stays SENDING longer than that.
+            self._write()
             paused = throttle.sending_paused_until(conf=self.conf)
             if paused is not None:
                 logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
