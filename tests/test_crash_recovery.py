@@ -73,12 +73,20 @@ def _sweep(db: str, smsrest: dict[str, Any]) -> str:
     )
 
 
-def test_worker_killed_after_its_post_was_accepted_is_reconciled_not_resent() -> None:
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_worker_killed_after_its_post_was_accepted_is_reconciled_not_resent(
+    concurrency: int,
+) -> None:
+    """CONCURRENCY 1 claims one message at a time; 4 claims all five at once (a batch)
+    and POSTs the first alone (the flush's slow start), so the dead worker leaves five
+    SENDING rows of which one was POSTed: each costs one reconciling GET, never a
+    second POST."""
+    claimed = 1 if concurrency == 1 else 5
     with own_database(_kind()) as db, start_sandbox_process(seed=3) as sandbox:
         seed(db, 5, HANGING)
         # The first POST is accepted and stored, then the answer never comes.
         sandbox.configure(timeout_after_next=1, timeout_seconds=60)
-        smsrest = {**sandbox.smsrest_settings(), **HANGING}
+        smsrest = {**sandbox.smsrest_settings(), **HANGING, "CONCURRENCY": concurrency}
         worker = start_worker(db, smsrest, deadline=60)
         hung = _wait_for(
             lambda: [o for o in sandbox.orders() if o["fault"] == "timeout_after"],
@@ -89,15 +97,16 @@ def test_worker_killed_after_its_post_was_accepted_is_reconciled_not_resent() ->
         assert sandbox.post_count(hung["order_id"]) == 1
 
         state = db_report(db)
-        assert state["statuses"].get("sending") == 1, state  # the dead worker's claim
+        assert state["statuses"].get("sending") == claimed, state  # the dead worker's claim
 
         # A sweep while the lease still runs leaves the row alone (the worker might be
         # alive and about to record the answer) and asks the gateway nothing.
         gets_before = sandbox.snapshot()["requests"].get("GET sms/{order_id}", 0)
         out = _sweep(db, smsrest)
         assert "expired leases: 0" in out, out
-        assert db_report(db)["statuses"].get("sending") == 1
+        assert db_report(db)["statuses"].get("sending") == claimed
         assert sandbox.snapshot()["requests"].get("GET sms/{order_id}", 0) == gets_before
+        assert sandbox.snapshot()["posts_total"] == 1  # the rest of a batch waits its turn
 
         time.sleep(LEASE + 0.2)  # let the lease run out (not a timing assertion)
         restarted = start_worker(db, smsrest, deadline=60)
@@ -110,8 +119,9 @@ def test_worker_killed_after_its_post_was_accepted_is_reconciled_not_resent() ->
         assert snapshot["post_counts"][hung["order_id"]] == 1  # never POSTed again
         assert set(snapshot["post_counts"].values()) == {1}
         assert {o for o, _s in final["orders"]} == set(snapshot["post_counts"])
-        # Exactly one reconciling GET: the killed worker's order, found at the gateway.
-        assert snapshot["requests"].get("GET sms/{order_id}", 0) == 1
+        # One reconciling GET per row the dead worker held: its POSTed order, found at the
+        # gateway; (with a batch) the others, not found, then POSTed once.
+        assert snapshot["requests"].get("GET sms/{order_id}", 0) == claimed
 
 
 def test_workers_killed_at_random_moments_lose_nothing_and_send_nothing_twice() -> None:

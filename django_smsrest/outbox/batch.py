@@ -77,8 +77,13 @@ from django_smsrest.outbox.job import Job
 from django_smsrest.outbox.reporting import describe_error, logger, send_robust
 from django_smsrest.results import SendResult
 
-#: Messages claimed (and results written) per statement.
+#: Results written per statement at most, and the largest claim.
 BATCH = 100
+#: A claim takes this many messages per request in flight (at most ``BATCH``): enough to
+#: keep the pool fed between two claims, few enough that a worker killed with its claim
+#: leaves few rows for the sweeper to reconcile (one ``GET sms/{order_id}`` each: nobody
+#: knows which of them were POSTed) and that concurrent flushers share the queue evenly.
+CLAIM_PER_REQUEST = 4
 
 #: ``on_settled(pk, message_or_None, error)``: a message this flush is done with (``None``:
 #: another worker had it; ``error``: an unexpected exception, logged).
@@ -231,7 +236,9 @@ class BatchFlush:
         return self.claimed.popleft()
 
     def _claim(self) -> None:
-        size = BATCH if self.limit is None else min(BATCH, self.limit - self.claimed_total)
+        size = min(BATCH, CLAIM_PER_REQUEST * self.conf.concurrency)
+        if self.limit is not None:
+            size = min(size, self.limit - self.claimed_total)
         if size <= 0:
             self.exhausted = True
             return
