@@ -16,7 +16,10 @@ before a call when its key has been idle longer than ``session_idle_relogin`` se
 
 The only repetition of a request is after a 401 (or a 404 "user_key not found"), which
 proves the gateway did not accept it: the client logs in again once (one login for N
-threads that were refused together) and repeats the request once.
+threads that were refused together) and repeats the request once; a second time only when
+the repeat used keys another thread had logged in for (they may have expired before this
+thread used them), so the refusal that counts is always one right after a login of the
+calling thread's own.
 """
 
 from __future__ import annotations
@@ -143,6 +146,10 @@ class AuthSession(Transport):
 
     def _current_keys(self) -> _Keys:
         """The cached keys, logging in first when there are none (or they idled out)."""
+        return self._keys_for_call()[0]
+
+    def _keys_for_call(self) -> tuple[_Keys, bool]:
+        """:meth:`_current_keys`, and whether this call logged in to get them."""
         self._check_fork()
         with self._lock:
             keys = self._keys
@@ -153,10 +160,12 @@ class AuthSession(Transport):
                 and keys is not None
                 and now - self._keys_used_at > self.session_idle_relogin
             )
-            if keys is None or idle_out:
+            logged_in = keys is None or idle_out
+            if logged_in:
                 keys = self._login_locked()
             self._keys_used_at = now
-            return keys
+            assert keys is not None
+            return keys, logged_in
 
     def _invalidate(self, keys: _Keys) -> None:
         """Forget ``keys`` unless another thread already replaced them (so N threads that
@@ -179,12 +188,17 @@ class AuthSession(Transport):
         """An authenticated request, repeated once after a fresh login when the keys are
         refused (401; 404 "user_key not found", see :func:`_keys_refused`).
         Returns only 2xx responses; everything else raises via :func:`map_error`."""
-        for attempt in (1, 2):
-            keys = self._current_keys()
+        for attempt in (1, 2, 3):
+            keys, own_login = self._keys_for_call()
             response = self._request(
                 call, params=params, headers=self._auth_headers(keys), json_body=json_body
             )
-            if attempt == 1 and _keys_refused(response, call.operation):
+            # Repeated once after a refusal; a second time only when the keys refused on
+            # the repeat came from another thread's login (threads share the keys, and the
+            # session may have expired between that login and this use): the refusal is
+            # final only after a login of this call's own.
+            final = attempt == 3 or (attempt == 2 and own_login)
+            if not final and _keys_refused(response, call.operation):
                 # The keys were refused, so the gateway did not act on the request: logging
                 # in again and repeating it once is safe, also for POST sms.
                 logger.info(
