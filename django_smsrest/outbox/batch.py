@@ -166,6 +166,11 @@ class BatchFlush:
             try:
                 while True:
                     self._fill(pool)
+                    if len(self.claimed) < self.conf.concurrency:
+                        # Claim the next batch while the requests in flight are out, not
+                        # after they landed: the database work overlaps the HTTP.
+                        self._refill()
+                        self._fill(pool)
                     if not self.in_flight:
                         break
                     done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
@@ -224,16 +229,21 @@ class BatchFlush:
         while not self.claimed:
             if self.exhausted or self.stopped is not None:
                 return None
-            # What has landed is written before more is claimed: results reach the
-            # database at least once per batch, and no row stays SENDING longer than that.
-            self._write()
-            paused = throttle.sending_paused_until(conf=self.conf)
-            if paused is not None:
-                logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
-                self.stopped, self.paused_until = "paused", paused
-                return None
-            self._claim()
+            self._refill()
         return self.claimed.popleft()
+
+    def _refill(self) -> None:
+        """Write what has landed, then claim the next batch unless the account is paused.
+        Results reach the database once per claim, so no row stays SENDING longer."""
+        if self.exhausted or self.stopped is not None:
+            return
+        self._write()
+        paused = throttle.sending_paused_until(conf=self.conf)
+        if paused is not None:
+            logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
+            self.stopped, self.paused_until = "paused", paused
+            return
+        self._claim()
 
     def _claim(self) -> None:
         size = min(BATCH, CLAIM_PER_REQUEST * self.conf.concurrency)
