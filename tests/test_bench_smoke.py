@@ -76,11 +76,13 @@ def test_bench_quick_run(tmp_path: Path) -> None:
     assert app["sandbox"]["requests"] == {"GET login": 1, "POST sms": 20}
     assert app["verify"]["ok"], app["verify"]
 
-    # Queries per message do not depend on N (the same marginal cost at both sizes).
+    # Queries per message do not grow with N: the marginal cost between the two sizes
+    # (the default CONCURRENCY 4: a claim and a result write per 16 messages) stays
+    # under the batch path's 1.5, and the fixed cost is small.
     small, large = results["scale"]["10"]["flush"], results["scale"]["50"]["flush"]
-    assert (large["queries"] - small["queries"]) % 40 == 0
-    per_message = (large["queries"] - small["queries"]) // 40
-    assert small["queries"] - per_message * 10 <= 10
+    per_message = (large["queries"] - small["queries"]) / 40
+    assert per_message <= 1.5, per_message
+    assert small["queries"] - per_message * 10 <= 12
 
     # A 10,000-recipient message is split into ceil(10000 / MAX_RECIPIENTS_PER_ORDER) POSTs.
     big = results["big"]
