@@ -75,7 +75,11 @@ class OutgoingOrder:
 class BaseBackend(abc.ABC):
     """Base class of every backend. Instances are cheap and short-lived: the services
     build one per operation with :func:`django_smsrest.backends.get_backend`, so a
-    backend that needs an expensive resource (an HTTP session) caches it itself."""
+    backend that needs an expensive resource (an HTTP session) caches it itself.
+
+    With ``SMSREST["CONCURRENCY"]`` above 1 a flush calls :meth:`send` from several threads
+    at once (the built-in backends are thread-safe); a backend that is not must be used
+    with ``CONCURRENCY = 1``."""
 
     #: Shown by the console backend and in logs.
     name: str = "base"
