@@ -719,3 +719,38 @@ def test_queries_per_refresh_do_not_grow_with_recipients(sms_outbox: list, size:
     assert len(ctx.captured_queries) - len(bulk) == 6
     assert 1 <= len(bulk) <= -(-size // 100)
     assert SmsRecipient.objects.filter(message=msg, state="DLVRD").count() == size
+
+
+def test_a_killed_sweep_blocks_the_next_ones_for_one_lease_only(
+    sms_outbox: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_smsrest.models import OutboxLock
+    from django_smsrest.services import queue
+
+    monkeypatch.setattr(queue._SweepLock, "release", lambda self: None)  # killed: never released
+    before = timezone.now()
+    services.sweep()
+    held = OutboxLock.objects.get(name="sweep").held_until
+    lease = get_settings().lease_seconds
+    assert held <= before + timedelta(seconds=lease + 5)  # not 10 minutes
+    assert services.sweep().busy  # held...
+    OutboxLock.objects.filter(name="sweep").update(held_until=before)  # ...until it expires
+    assert not services.sweep().busy
+
+
+def test_a_long_sweep_keeps_its_lock(monkeypatch: pytest.MonkeyPatch, db: Any) -> None:
+    from django_smsrest.models import OutboxLock
+    from django_smsrest.services import queue
+
+    clock = [1000.0]
+    monkeypatch.setattr(queue.time, "monotonic", lambda: clock[0])
+    lock = queue._SweepLock(10)
+    first = OutboxLock.objects.get(name="sweep").held_until
+    clock[0] += 4
+    lock.keep()  # less than half the lease: nothing to do
+    assert OutboxLock.objects.get(name="sweep").held_until == first
+    clock[0] += 2
+    lock.keep()  # past half: renewed from now
+    assert OutboxLock.objects.get(name="sweep").held_until > first
+    lock.release()
+    assert OutboxLock.objects.get(name="sweep").token == ""

@@ -30,6 +30,7 @@ from django_smsrest.outbox.claims import (
     on_commit,
     outbox_db,
     release_lock,
+    renew_lock,
     take_lock,
 )
 from django_smsrest.outbox.job import Job
@@ -51,6 +52,7 @@ __all__ = [
     "on_commit",
     "outbox_db",
     "release_lock",
+    "renew_lock",
     "retry_delay",
     "send_robust",
     "take_lock",

@@ -147,6 +147,12 @@ def take_lock(name: str, seconds: float, now: datetime | None = None) -> str | N
     return token if won else None
 
 
+def renew_lock(name: str, token: str, seconds: float) -> bool:
+    """Hold the lock ``seconds`` more, if it is still ours (one guarded UPDATE)."""
+    held_until = timezone.now() + timedelta(seconds=seconds)
+    return bool(OutboxLock.objects.filter(name=name, token=token).update(held_until=held_until))
+
+
 def release_lock(name: str, token: str) -> None:
     """Give the lock back, if it is still ours."""
     OutboxLock.objects.filter(name=name, token=token).update(token="", held_until=None)

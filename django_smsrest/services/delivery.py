@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -212,9 +213,15 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
     return msg
 
 
-def refresh_due_statuses(*, limit: int | None = None, now: datetime | None = None) -> int:
+def refresh_due_statuses(
+    *,
+    limit: int | None = None,
+    now: datetime | None = None,
+    on_each: Callable[[], object] | None = None,
+) -> int:
     """Refresh every SENT/SCHEDULED message whose status check is due; return how many
-    were checked. Failures are logged and the loop goes on (each is retried later)."""
+    were checked. Failures are logged and the loop goes on (each is retried later).
+    ``on_each()`` is called before each message (the sweep keeps its lock with it)."""
     now = now or timezone.now()
     due = SmsMessage.objects.filter(
         status__in=list(lifecycle.POLLABLE),
@@ -223,6 +230,8 @@ def refresh_due_statuses(*, limit: int | None = None, now: datetime | None = Non
     )
     done = 0
     for pk in pages(due, limit):
+        if on_each is not None:
+            on_each()
         try:
             refresh_status(pk)
         except SmsMessage.DoesNotExist:

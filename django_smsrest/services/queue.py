@@ -4,6 +4,7 @@ process) and :func:`sweep` (the periodic job that keeps everything moving)."""
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from django_smsrest.outbox import (
     lease_free_q,
     on_commit,
     release_lock,
+    renew_lock,
     take_lock,
 )
 from django_smsrest.services.base import (
@@ -198,8 +200,27 @@ def _after_lost_claim(due: QuerySet[SmsMessage], pending: deque[int]) -> deque[i
     return deque(left[start:] + left[:start])
 
 
-#: How long a sweep holds the sweep lock at most (a crashed sweep frees it after this).
-SWEEP_LOCK_SECONDS = 600.0
+class _SweepLock:
+    """The sweep's hold on the ``"sweep"`` :class:`~django_smsrest.models.OutboxLock`:
+    taken for ``LEASE_SECONDS`` and renewed as the sweep goes (:meth:`keep`, once half of
+    it has passed), so a sweep that was killed blocks the next ones for one lease, not
+    for as long as the longest sweep might take."""
+
+    NAME = "sweep"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.token = take_lock(self.NAME, seconds)
+        self._since = time.monotonic()
+
+    def keep(self) -> None:
+        if self.token and time.monotonic() - self._since > self.seconds / 2:
+            renew_lock(self.NAME, self.token, self.seconds)
+            self._since = time.monotonic()
+
+    def release(self) -> None:
+        if self.token:
+            release_lock(self.NAME, self.token)
 
 
 def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepReport:
@@ -220,17 +241,17 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
     4. Due status checks -> :func:`refresh_due_statuses`.
     5. With ``SMSREST["RECEIVE"]``: received SMS -> :func:`~.inbound.receive_sms`.
     """
-    token = take_lock("sweep", SWEEP_LOCK_SECONDS)
-    if token is None:
+    lock = _SweepLock(get_settings().lease_seconds)
+    if lock.token is None:
         logger.info("Sweep skipped: another sweep is running")
         return SweepReport(busy=True)
     try:
-        return _sweep(now or timezone.now(), limit)
+        return _sweep(now or timezone.now(), limit, lock.keep)
     finally:
-        release_lock("sweep", token)
+        lock.release()
 
 
-def _sweep(now: datetime, limit: int | None) -> SweepReport:
+def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepReport:
     report = SweepReport()
     report.expired_leases = SmsMessage.objects.filter(
         status=Status.SENDING, lease_until__lt=now
@@ -246,6 +267,7 @@ def _sweep(now: datetime, limit: int | None) -> SweepReport:
     )
     unknown = SmsMessage.objects.filter(due_q(now), lease_free_q(now), status=Status.UNKNOWN)
     for pk in pages(unknown, limit):
+        keep()
         try:
             msg = reconcile(pk, now=now)
         except Exception:
@@ -257,7 +279,7 @@ def _sweep(now: datetime, limit: int | None) -> SweepReport:
     report.paused_until = throttle.sending_paused_until(now)
     if report.paused_until is None:
         if dispatch.runs_inline():
-            flushed = flush_queue(limit=limit)
+            flushed = flush_queue(limit=limit, on_progress=lambda *_: keep())
             report.sent = flushed.by_status
             report.errors += flushed.errors
             report.stopped_early = flushed.stopped_early
@@ -267,7 +289,8 @@ def _sweep(now: datetime, limit: int | None) -> SweepReport:
             for pk in pages(queued, limit):
                 on_commit(partial(dispatch.enqueue_send, pk))
                 report.enqueued += 1
-    report.refreshed = refresh_due_statuses(limit=limit, now=now)
+    report.refreshed = refresh_due_statuses(limit=limit, now=now, on_each=keep)
+    keep()
     if get_settings().receive:
         try:
             report.received = receive_sms().stored
