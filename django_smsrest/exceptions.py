@@ -106,6 +106,15 @@ class AuthenticationError(NotSentError):
     """Login refused (wrong credentials) or a key rejected again right after a fresh login."""
 
 
+class KeysRefused(AuthenticationError):
+    """The login worked, but the keys it returned were refused right away (HTTP 401): a
+    session expired or revoked on the gateway's side, not wrong credentials, so the send is
+    retried later like a connection error (``retryable``); a wrong password fails at once
+    at the login instead."""
+
+    retryable = True
+
+
 class GatewayRejected(NotSentError):
     """HTTP 400: the gateway refused the request as invalid; ``detail`` says why."""
 

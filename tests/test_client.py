@@ -42,6 +42,7 @@ from django_smsrest.exceptions import (
     GatewayRejected,
     GatewayServerError,
     GatewayTimeout,
+    KeysRefused,
     MaybeSentError,
     NotSentError,
     OrderNotFound,
@@ -546,7 +547,7 @@ POST_STATUS_TABLE = [
         NOT_SENT,
         1,
     ),
-    ("E2-E3-401-twice", 401, "", {}, AuthenticationError, NOT_SENT, 2),
+    ("E2-E3-401-twice", 401, "", {}, KeysRefused, NOT_SENT, 2),
     (
         "E4-user-key-unknown",
         404,

@@ -33,6 +33,7 @@ from django_smsrest.exceptions import (
     GatewayError,
     GatewayRejected,
     GatewayServerError,
+    KeysRefused,
     MaybeSentError,
     NotSentError,
     OrderNotFound,
@@ -379,7 +380,7 @@ ROWS = [
             401,
             lambda g: (g.sandbox.configure(unauthorized_next=1), g.post("sms", json=SMS))[1],
             after_login({"unauthorized_next": 2}, send),
-            AuthenticationError,
+            KeysRefused,  # the login worked: retried later, not a wrong password
             logins=2,
             check=nothing_accepted,
         ),

@@ -97,5 +97,42 @@ def test_expired_session_logs_in_again(sandbox: SandboxServer) -> None:
     assert services.send_sms("Two", [A]).status == Status.SENT
 
 
+def test_keys_refused_right_after_a_fresh_login_retry_later_not_fail(
+    sandbox: SandboxServer,
+) -> None:
+    """The login worked but its keys were refused at once (a session the gateway dropped):
+    not wrong credentials, so the message waits for a retry instead of failing."""
+    services.send_sms("One", [A])
+    sandbox.configure(unauthorized_next=2)  # the POST, and its repeat after a fresh login
+    msg = services.send_sms("Two", [A])
+    assert msg.status == Status.QUEUED and msg.next_attempt_at is not None, msg.last_error
+    assert "refused the API keys" in msg.last_error
+    services.send_message(msg.pk, force=True)
+    msg.refresh_from_db()
+    assert msg.status == Status.SENT and msg.total_sent == 1 and msg.attempts == 2
+
+
+def test_a_wrong_password_still_fails_at_once(sandbox: SandboxServer) -> None:
+    from django.test import override_settings
+
+    from django_smsrest.backends import rest
+    from django_smsrest.conf import get_settings
+
+    rest.reset_clients()
+    conf = get_settings()
+    with override_settings(
+        SMSREST={
+            **SMSREST,
+            **sandbox.smsrest_settings(),
+            "BACKEND": "django_smsrest.backends.rest.RestBackend",
+            "PASSWORD": "wrong",
+        }
+    ):
+        msg = services.send_sms("Hi", [A])
+    rest.reset_clients()
+    assert conf is not None
+    assert msg.status == Status.FAILED and msg.attempts == 1
+
+
 def test_credits(sandbox: SandboxServer) -> None:
     assert services.get_credits().credits

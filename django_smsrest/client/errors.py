@@ -37,6 +37,7 @@ from django_smsrest.exceptions import (
     GatewayRejected,
     GatewayServerError,
     GatewayTimeout,
+    KeysRefused,
     OrderNotFound,
     RateLimited,
     UnexpectedResponse,
@@ -399,7 +400,7 @@ def map_error(
             f"the gateway rejected {call.label} (HTTP 400)", status_code=status, detail=detail
         )
     if status == 401:
-        return AuthenticationError(
+        return KeysRefused(
             f"{host} refused the API keys (HTTP 401) again right after a fresh login; "
             "check the account and SMSREST['AUTH']",
             status_code=status,
