@@ -85,7 +85,7 @@ def test_filters_by_status_type_and_date_and_a_date_hierarchy(client: Client) ->
     assert "?status__exact=queued" in html
     assert "?message_type=LL" in html
     assert "created_at__gte=" in html
-    assert '<nav class="toplinks">' in html  # the date hierarchy's bar
+    assert '<nav class="toplinks"' in html  # the date hierarchy's bar
     year = timezone.localdate().year
     html = _page(client, reverse(CHANGELIST), created_at__year=str(year))
     assert html.count('name="_selected_action"') == 1
@@ -101,14 +101,14 @@ def test_date_hierarchy_without_a_distinct_scan(client: Client) -> None:
     with CaptureQueriesContext(connection) as ctx:
         html = _page(client, reverse(CHANGELIST))
     assert not [q for q in ctx.captured_queries if "DISTINCT" in q["sql"].upper()]
-    bar = html[html.index('<nav class="toplinks">') :].split("</nav>", 1)[0]
+    bar = html[html.index('<nav class="toplinks"') :].split("</nav>", 1)[0]
     assert "created_at__year=2025" in bar and f"created_at__year={now.year}" in bar
     html = _page(client, reverse(CHANGELIST), created_at__year="2025")
-    bar = html[html.index('<nav class="toplinks">') :].split("</nav>", 1)[0]
+    bar = html[html.index('<nav class="toplinks"') :].split("</nav>", 1)[0]
     assert bar.count("created_at__month=") == 3  # March to May
     assert html.count('name="_selected_action"') == 2
     html = _page(client, reverse(CHANGELIST), created_at__year="2025", created_at__month="3")
-    bar = html[html.index('<nav class="toplinks">') :].split("</nav>", 1)[0]
+    bar = html[html.index('<nav class="toplinks"') :].split("</nav>", 1)[0]
     assert "created_at__day=30" in bar
     assert html.count('name="_selected_action"') == 1
 

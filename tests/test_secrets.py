@@ -20,6 +20,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -335,12 +336,13 @@ def test_debug_page_admin_sandbox_and_database_leak_nothing(
 # --- configuration ---------------------------------------------------------------------------
 
 
-def test_check_refuses_plain_http_to_a_remote_host() -> None:
+def test_check_refuses_plain_http_to_a_remote_host(tmp_path: Path) -> None:
     """``manage.py check`` fails, naming the key, when the password would cross the
     network in clear text; loopback http (the sandbox) passes."""
 
     def check(base_url: str) -> subprocess.CompletedProcess[str]:
-        env = worker_env("sqlite:/nonexistent/unused.sqlite3", {"BASE_URL": base_url})
+        # A real (empty) database: Django 6.1's model checks ask it about JSONField.
+        env = worker_env(f"sqlite:{tmp_path / 'check.sqlite3'}", {"BASE_URL": base_url})
         return subprocess.run(
             [sys.executable, "-m", "django", "check"],
             cwd=REPO,
