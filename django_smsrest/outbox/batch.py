@@ -57,11 +57,6 @@ from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
     AuthenticationError,
     GatewayConnectionError,
-    GatewayError,
-    GatewayRejected,
-    MaybeSentError,
-    NotSentError,
-    OrderNotFound,
     RateLimited,
 )
 from django_smsrest.models import SmsMessage, SmsOrder, Status
@@ -74,7 +69,7 @@ from django_smsrest.outbox.batch_rows import (
 )
 from django_smsrest.outbox.claims import LostClaim, claim_batch
 from django_smsrest.outbox.job import Job
-from django_smsrest.outbox.reporting import describe_error, logger, send_robust
+from django_smsrest.outbox.reporting import logger, send_robust
 from django_smsrest.results import SendResult
 
 #: Results written per statement at most, and the largest claim.
@@ -91,35 +86,12 @@ Settled = Callable[[int, SmsMessage | None, bool], None]
 
 
 def settle_failure(job: Job, order: SmsOrder, exc: BaseException) -> SmsMessage:
-    """The outcome of a failed POST of ``order``, the last pending order of ``job``: the
-    same classification as :meth:`Job.run` (retry / give up / maybe sent -> look up)."""
-    if isinstance(exc, NotSentError):
-        if exc.retryable:
-            return job.retry(exc)
-        if isinstance(exc, GatewayRejected) and job.msg.attempts > 1:
-            # An earlier attempt may have gone out after all (see Job.run): ask first.
-            try:
-                result = job.lookup(order)
-            except OrderNotFound:
-                return job.give_up(describe_error(exc, job.conf), exc)
-            except GatewayError as lookup_exc:
-                return job.stay_unknown(lookup_exc)
-            job.accept(order, result, last=True)
-            return job.succeed()
-        return job.give_up(describe_error(exc, job.conf), exc)
-    # MaybeSentError, or anything unexpected after the POST went out: never resend blind.
-    if not isinstance(exc, MaybeSentError):
-        logger.error("Unexpected error sending SMS #%s", job.msg.pk, exc_info=exc)
-    job.unknown(exc)
-    try:
-        result = job.lookup(order)
-    except OrderNotFound:
-        return job.retry(exc)
-    except Exception as lookup_exc:
-        if not isinstance(lookup_exc, GatewayError):
-            logger.exception("Unexpected error reconciling SMS #%s", job.msg.pk)
-        return job.stay_unknown(lookup_exc)
-    job.accept(order, result, last=True)
+    """The outcome of a failed POST of ``order``, the last pending order of ``job``, by
+    :meth:`Job.after_failure` (the same rule as the sequential send)."""
+    outcome = job.after_failure(order, exc)
+    if isinstance(outcome, SmsMessage):
+        return outcome
+    job.accept(order, outcome, last=True)
     return job.succeed()
 
 

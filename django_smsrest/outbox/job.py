@@ -23,6 +23,7 @@ from django_smsrest.models import (
 )
 from django_smsrest.outbox.outcomes import Outcomes
 from django_smsrest.outbox.reporting import ERROR_MAX, describe_error, logger
+from django_smsrest.results import SendResult
 
 
 class Job(Outcomes):
@@ -39,39 +40,47 @@ class Job(Outcomes):
             self.hold_lease()
             try:
                 result = self.backend.send(self.outgoing(order, numbers))
-            except NotSentError as exc:
-                if exc.retryable:
-                    return self.retry(exc)
-                if isinstance(exc, GatewayRejected) and self.msg.attempts > 1:
-                    # An earlier attempt may have gone out after all: its answer was lost,
-                    # the check came before the gateway had registered the order, and a
-                    # gateway that refuses a repeated order_id now says so with a 400. Ask
-                    # before failing a message that was in fact sent.
-                    try:
-                        result = self.lookup(order)
-                    except OrderNotFound:
-                        return self.give_up(describe_error(exc, self.conf), exc)
-                    except GatewayError as lookup_exc:
-                        return self.stay_unknown(lookup_exc)
-                    self.accept(order, result, last=last)
-                    continue
-                return self.give_up(describe_error(exc, self.conf), exc)
             except Exception as exc:
-                # MaybeSentError, or anything we did not expect (a bug after the POST went
-                # out is exactly a "maybe sent"): never resend without asking first.
-                if not isinstance(exc, MaybeSentError):
-                    logger.exception("Unexpected error sending SMS #%s", self.msg.pk)
-                self.unknown(exc)
-                try:
-                    result = self.lookup(order)
-                except OrderNotFound:
-                    return self.retry(exc)
-                except Exception as lookup_exc:
-                    if not isinstance(lookup_exc, GatewayError):
-                        logger.exception("Unexpected error reconciling SMS #%s", self.msg.pk)
-                    return self.stay_unknown(lookup_exc)
+                outcome = self.after_failure(order, exc)
+                if isinstance(outcome, SmsMessage):
+                    return outcome
+                result = outcome
             self.accept(order, result, last=last)
         return self.succeed()
+
+    def after_failure(self, order: SmsOrder, exc: BaseException) -> SmsMessage | SendResult:
+        """Classify a failed POST of ``order``: the message as it ended (retry later, given
+        up, unknown), or the gateway's answer when a look-up shows the order was accepted
+        after all (the caller accepts it and goes on). The one rule for the sequential and
+        the batched send."""
+        if isinstance(exc, NotSentError):
+            if exc.retryable:
+                return self.retry(exc)
+            if isinstance(exc, GatewayRejected) and self.msg.attempts > 1:
+                # An earlier attempt may have gone out after all: its answer was lost, the
+                # check came before the gateway had registered the order, and a gateway
+                # that refuses a repeated order_id now says so with a 400. Ask before
+                # failing a message that was in fact sent.
+                try:
+                    return self.lookup(order)
+                except OrderNotFound:
+                    return self.give_up(describe_error(exc, self.conf), exc)
+                except GatewayError as lookup_exc:
+                    return self.stay_unknown(lookup_exc)
+            return self.give_up(describe_error(exc, self.conf), exc)
+        # MaybeSentError, or anything we did not expect (a bug after the POST went out is
+        # exactly a "maybe sent"): never resend without asking first.
+        if not isinstance(exc, MaybeSentError):
+            logger.error("Unexpected error sending SMS #%s", self.msg.pk, exc_info=exc)
+        self.unknown(exc)
+        try:
+            return self.lookup(order)
+        except OrderNotFound:
+            return self.retry(exc)
+        except Exception as lookup_exc:
+            if not isinstance(lookup_exc, GatewayError):
+                logger.exception("Unexpected error reconciling SMS #%s", self.msg.pk)
+            return self.stay_unknown(lookup_exc)
 
     def pre_send(self) -> SmsMessage | None:
         """Fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
