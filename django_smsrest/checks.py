@@ -37,7 +37,27 @@ from django_smsrest.conf import (
     settings_problems,
 )
 
-HINT = "See the settings reference in README.rst."
+HINT = "See the settings reference in the documentation (docs/configuration.rst)."
+
+#: Every check id this module reports and what it means, in reStructuredText: the
+#: documentation's table of check ids is generated from it (tests/test_settings_reference.py
+#: fails when an ``id=`` below is missing here).
+CHECK_IDS: Mapping[str, str] = {
+    "django_smsrest.E001": "A value is wrong (one message per key), or an unknown key.",
+    "django_smsrest.E002": (
+        "``USERNAME`` / ``PASSWORD`` empty with the REST backend (``check --deploy`` only)."
+    ),
+    "django_smsrest.E003": "``DEFAULT_SENDER`` set, but the default type allows no sender.",
+    "django_smsrest.E004": "``CACHE`` is not an alias of ``CACHES``.",
+    "django_smsrest.E005": "``VERIFY_TLS`` names a CA bundle path that does not exist.",
+    "django_smsrest.E006": "``BACKEND`` cannot be imported or is not a backend class.",
+    "django_smsrest.E007": "``TASK_BACKEND`` is not a key of ``TASKS``.",
+    "django_smsrest.E008": (
+        "``TASK_QUEUE`` is not in that task backend's ``QUEUES`` (django.tasks accepts only "
+        '``"default"`` when none are listed).'
+    ),
+    "django_smsrest.W001": "``VERIFY_TLS`` is ``False``.",
+}
 
 
 def _raw() -> Any:

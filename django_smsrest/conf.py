@@ -84,6 +84,8 @@ class SmsRestSettings:
 
 
 # Keys and their defaults. ``None`` for BASE_URL / DEFAULT_MESSAGE_TYPE means "from the brand".
+# Every key also needs its meaning in SETTINGS_HELP below: the documentation's settings
+# reference is generated from the two (tests/test_settings_reference.py fails without it).
 DEFAULTS: Mapping[str, Any] = {
     "BRAND": "smsend",
     "BASE_URL": None,
@@ -124,6 +126,102 @@ DEFAULTS: Mapping[str, Any] = {
     "CALLBACK_TOKENS": [],
     # Requests one flush keeps in flight (threads sharing one login); 1 = one at a time.
     "CONCURRENCY": 4,
+}
+
+
+#: What each key of :data:`DEFAULTS` means, in reStructuredText: the documentation's
+#: settings reference is generated from these two mappings (docs/_ext/smsrest_docs.py),
+#: so a new key is documented here and nowhere else.
+SETTINGS_HELP: Mapping[str, str] = {
+    "BRAND": (
+        "``smsend``, ``mobyt``, ``aruba`` (types ``N``/``L``/``LL``) or ``skebby`` "
+        "(``GP``/``TI``/``SI``): the base URL and the message-type codes."
+    ),
+    "BASE_URL": (
+        "Override the gateway URL (``None``: the brand's URL). ``https://`` only, except to "
+        "a loopback address (the sandbox)."
+    ),
+    "USERNAME": (
+        "The gateway account's username; needed only by the REST backend "
+        "(``check --deploy`` reports it missing)."
+    ),
+    "PASSWORD": (
+        "The account's password, needed only by the REST backend. A ``str`` or a "
+        "``django_smsrest.secret.Secret``; it is held as a ``Secret`` and never stored, "
+        "logged or shown."
+    ),
+    "AUTH": (
+        '``"session"`` (``GET login``; the key idles out after 5 minutes and is renewed '
+        'transparently) or ``"token"`` (``GET token``; long-lived).'
+    ),
+    "DEFAULT_MESSAGE_TYPE": (
+        "``None``: the brand's high-quality type, ``N`` / ``GP`` (with delivery reports and "
+        "a custom sender)."
+    ),
+    "DEFAULT_SENDER": (
+        "Sender alias (at most 11 letters/digits) or number; empty: the account's default."
+    ),
+    "TIMEOUT": "``(connect, read)`` seconds for every call (or one number for both).",
+    "VERIFY_TLS": (
+        "``True``, ``False`` (warning W001) or the path of a CA bundle (file or directory); "
+        "a missing path is error E005."
+    ),
+    "DEFAULT_REGION": ('Region for national numbers (``"IT"``); without it numbers need ``+CC``.'),
+    "BACKEND": (
+        "Dotted path of the backend class. ``django_smsrest.backends.locmem.LocmemBackend`` "
+        "(tests: an in-memory outbox), ``django_smsrest.backends.console.ConsoleBackend`` "
+        "(prints each SMS)."
+    ),
+    "MAX_RECIPIENTS_PER_ORDER": (
+        "Larger recipient lists go out as several orders, each with its own order id."
+    ),
+    "MAX_SEGMENTS": "Longest message accepted, in SMS parts.",
+    "GATEWAY_TIMEZONE": (
+        "IANA zone of the gateway's dates (must be known to ``zoneinfo``; on Windows "
+        "install ``tzdata``). Scheduled times at the autumn DST fold are sent in UTC "
+        "instead (see :ref:`scheduled-times`)."
+    ),
+    "TASK_BACKEND": "A key of ``TASKS``: the task backend used to enqueue sends.",
+    "TASK_QUEUE": "A queue that task backend accepts (its ``QUEUES``), applied when enqueuing.",
+    "TASK_PRIORITY": "Task priority: a whole number, -100 to 100.",
+    "MAX_ATTEMPTS": (
+        "Whole number ≥ 1: attempts that reached the gateway before a message is FAILED. "
+        "Attempts that could not connect at all do not count."
+    ),
+    "SEND_MAX_AGE_HOURS": (
+        "A message still not sent this long after it was queued (e.g. a long outage) is "
+        "FAILED at its next failed attempt."
+    ),
+    "PARAMSMS_KEYED_RECIPIENTS": (
+        "How a personalised message's recipients travel in ``POST paramsms``: ``False`` a "
+        'JSON array, ``True`` an object keyed ``"0"``, ``"1"``, ... (the documentation types '
+        "it as a map; client libraries send either form)."
+    ),
+    "RETRY_BASE_SECONDS": "Backoff base (full jitter, doubling).",
+    "RETRY_MAX_SECONDS": "Backoff cap; not below ``RETRY_BASE_SECONDS``.",
+    "LEASE_SECONDS": (
+        "How long a worker owns a message while sending; must outlast one HTTP exchange. "
+        "``None``: ``2 * (connect + read) + 30`` from ``TIMEOUT``."
+    ),
+    "LOW_CREDIT_THRESHOLD": "Fire the ``low_credit`` signal at or below this many credits.",
+    "STATUS_POLL_MAX_AGE_HOURS": "Stop polling delivery states after this.",
+    "STATUS_POLL_BASE_SECONDS": "First delivery-status poll; then doubling.",
+    "CACHE": (
+        "The ``CACHES`` alias keeping the account-wide pause after a 429; use a cache "
+        "shared by all workers."
+    ),
+    "RECEIVE": (
+        "The sweep (``send_sms --sweep`` / ``--loop``, ``sweep_task``) also polls received SMS."
+    ),
+    "CALLBACK_TOKENS": (
+        "Secret tokens accepted in the delivery callback URL (16+ characters each; a list, "
+        "to rotate). Empty: the view is a 404."
+    ),
+    "CONCURRENCY": (
+        "``POST sms`` requests one flush keeps in flight (threads sharing one login and "
+        "keep-alive connections). ``1`` sends one message at a time. See "
+        ":doc:`/performance`."
+    ),
 }
 
 
