@@ -4,6 +4,7 @@
     nox -s tests       # Django 5.2 on Python 3.11, 6.0 on 3.12, 6.1 on 3.13 (SQLite)
     nox -s "tests(py3.13-django6.1)"  # one cell of the matrix
     nox -s lint typecheck package
+    nox -s docs        # the documentation site, warnings as errors, internal links
     nox -s messages    # after changing a user-facing string: update the .po files
 
 Python interpreters are looked up on PATH (python3.11, python3.12, python3.13); with pyenv,
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "package"]
+nox.options.sessions = ["tests", "lint", "typecheck", "package", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 MATRIX = [("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
@@ -55,6 +56,19 @@ def package(session: nox.Session) -> None:
     session.run("python", "-m", "build", "--outdir", outdir)
     session.run("twine", "check", "--strict", *_glob(outdir, "*.whl", "*.tar.gz"))
     session.run("pytest", "-q", "tests/test_packaging.py", *session.posargs)
+
+
+@nox.session(python="3.12")
+def docs(session: nox.Session) -> None:
+    """The Sphinx site from a clean environment with only the ``docs`` extra, as Read the
+    Docs builds it: any warning fails (``-W --keep-going`` reports them all first), then
+    linkcheck on the internal references (docs/conf.py ignores external URLs)."""
+    session.install("-e", ".[docs]")
+    out = Path(session.create_tmp())
+    for builder in ("html", "linkcheck"):
+        session.run(
+            "sphinx-build", "-W", "--keep-going", "-q", "-b", builder, "docs", str(out / builder)
+        )
 
 
 @nox.session(python="3.12", default=False)

@@ -39,7 +39,7 @@ _pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8")
 
 project = "django-smsrest"
 author = "django-smsrest developers"
-copyright = "django-smsrest developers"  # noqa: A001 (Sphinx's name)
+copyright = "django-smsrest developers"
 release = _pyproject["project"]["version"]
 version = release
 

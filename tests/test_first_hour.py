@@ -1,12 +1,13 @@
-"""README "Your project in ten minutes", followed literally.
+"""The quick start's "Your project in ten minutes", followed literally.
 
-The test reads that section of ``README.rst``, takes its code blocks in order and runs
+The test reads that section of ``docs/quickstart.rst`` (and of its Italian translation,
+``docs/it/quickstart.rst``), takes its code blocks in order and runs
 them in a temporary folder: ``django-admin startproject mysite``, the settings block
 appended to ``mysite/settings.py``, ``migrate``, the sandbox gateway, ``send_sms`` in
 ``manage.py shell -c``, then the sweep until the message is DELIVERED. Every ``$ `` line
 runs as written in ``bash``; the lines after it are output that must appear, line for
-line. The only substitutions: ``8765`` becomes a free port, ``PATH/TO/django-smsrest``
-this checkout.
+line (``...`` in an expected line stands for any text, e.g. a count that varies). The only
+substitutions: ``8765`` becomes a free port, ``PATH/TO/django-smsrest`` this checkout.
 
 The section marks its blocks with reStructuredText comments (invisible when rendered)::
 
@@ -41,8 +42,30 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-README = REPO / "README.rst"
-SECTION = "Your project in ten minutes"
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A quick start page: its file and ten-minute section, and the install section its
+    readers are sent to (the English page includes the README's)."""
+
+    path: Path
+    section: str
+    install: tuple[Path, str]
+
+
+GUIDES = {
+    "en": Guide(
+        REPO / "docs" / "quickstart.rst",
+        "Your project in ten minutes",
+        (REPO / "README.rst", "Install"),
+    ),
+    "it": Guide(
+        REPO / "docs" / "it" / "quickstart.rst",
+        "Il tuo progetto in dieci minuti",
+        (REPO / "docs" / "it" / "quickstart.rst", "Installazione"),
+    ),
+}
 MARKER = re.compile(r"^\.\. first-hour: (.+)$")
 SANDBOX_PORT = "8765"
 CHECKOUT = "PATH/TO/django-smsrest"
@@ -65,14 +88,25 @@ class Block:
     commands: list[Command] = field(default_factory=list)
 
 
-def section_text(readme: str, title: str = SECTION) -> str:
-    """The body of the top-level section ``title`` (up to the next ``===`` title)."""
-    lines = readme.splitlines()
+HEADING = re.compile(r"^([=\-~^\"'`#*+<>])\1{3,}$")
+
+
+def section_text(text: str, title: str) -> str:
+    """The body of the section ``title``, up to the next title of any level."""
+    lines = text.splitlines()
     start = lines.index(title) + 2  # the title and its underline
     for index in range(start, len(lines) - 1):
-        if lines[index] and set(lines[index + 1]) == {"="} and len(lines[index + 1]) >= 3:
+        underline = lines[index + 1]
+        title = lines[index].strip()
+        if title and HEADING.match(underline) and len(underline) >= len(title):
             return "\n".join(lines[start:index])
     return "\n".join(lines[start:])
+
+
+def matches(expected: str, line: str) -> bool:
+    """``line`` is ``expected``, where each ``...`` of ``expected`` stands for any text."""
+    pattern = ".*".join(map(re.escape, expected.split("...")))
+    return re.fullmatch(pattern, line) is not None
 
 
 def parse_blocks(text: str) -> list[Block]:
@@ -110,8 +144,8 @@ def parse_blocks(text: str) -> list[Block]:
     return blocks
 
 
-def readme_blocks() -> list[Block]:
-    return parse_blocks(section_text(README.read_text(encoding="utf-8")))
+def guide_blocks(guide: Guide) -> list[Block]:
+    return parse_blocks(section_text(guide.path.read_text(encoding="utf-8"), guide.section))
 
 
 def free_port() -> int:
@@ -166,7 +200,11 @@ class Terminal:
         if line.startswith(("cd ", ". ", "source ")):
             self.prelude.append(line)
         output = [out.strip() for out in done.stdout.splitlines()]
-        missing = [e for e in map(self.substitute, command.expected) if e not in output]
+        missing = [
+            e
+            for e in map(self.substitute, command.expected)
+            if not any(matches(e, out) for out in output)
+        ]
         if missing and check_output:
             raise AssertionError(f"{line!r} did not print {missing!r}:\n{self.log[-1]}")
         return not missing
@@ -185,7 +223,7 @@ class Terminal:
         self.background.append(proc)
         assert proc.stdout is not None
         for expected in map(self.substitute, command.expected):
-            assert proc.stdout.readline().strip() == expected
+            assert matches(expected, proc.stdout.readline().strip())
 
     def stop(self) -> None:
         for proc in self.background:
@@ -214,12 +252,12 @@ def clean_env(bin_dir: Path | None) -> dict[str, str]:
     return env
 
 
-def follow_readme(root: Path, *, install: bool) -> Terminal:
+def follow_guide(guide: Guide, root: Path, *, install: bool) -> Terminal:
     """Run the section's blocks in ``root``; return the terminal (to inspect, then stop)."""
     env = clean_env(None if install else Path(sys.executable).parent)
     terminal = Terminal(root, env, free_port())
     try:
-        for block in readme_blocks():
+        for block in guide_blocks(guide):
             if block.marker == "install" and not install:
                 # Everything after the virtualenv and pip lines runs; only those are left.
                 rest = [c for c in block.commands if not _installs(c.line)]
@@ -261,8 +299,10 @@ def _installs(line: str) -> bool:
 # --- the section itself ----------------------------------------------------------------
 
 
-def test_the_section_has_the_steps_of_a_first_hour() -> None:
-    blocks = readme_blocks()
+@pytest.mark.parametrize("language", GUIDES)
+def test_the_section_has_the_steps_of_a_first_hour(language: str) -> None:
+    guide = GUIDES[language]
+    blocks = guide_blocks(guide)
     lines = [c.line for b in blocks for c in b.commands]
     assert "django-admin startproject mysite" in lines
     assert "python manage.py migrate" in lines
@@ -277,12 +317,43 @@ def test_the_section_has_the_steps_of_a_first_hour() -> None:
         assert key in settings
     # The install lines are the ones the Install section gives.
     install = next(b for b in blocks if b.marker == "install")
-    readme = README.read_text(encoding="utf-8")
+    path, title = guide.install
     for command in install.commands:
         if command.line.startswith("pip "):
-            assert command.line in section_text(readme, "Install")
-    # The last step ends at DELIVERED.
+            assert command.line in section_text(path.read_text(encoding="utf-8"), title)
+    # The last step ends at DELIVERED, and the sweep before it shows what it prints.
     assert blocks[-1].commands[-1].expected == ["delivered"]
+    assert blocks[-1].commands[0].expected[0].startswith("Sweep: ")
+
+
+def test_the_italian_guide_runs_the_same_commands() -> None:
+    """A translation changes the words (and the code's comments), never the commands,
+    their output or the code: what the English test runs is what the Italian page shows."""
+
+    def runnable(blocks: list[Block]) -> list[tuple[str, str, list[tuple[str, list[str]]], str]]:
+        return [
+            (
+                b.language,
+                b.marker,
+                [(c.line, c.expected) for c in b.commands],
+                "\n".join(
+                    line.split("  #")[0].rstrip()
+                    for line in b.text.splitlines()
+                    if not line.lstrip().startswith("#")
+                ),
+            )
+            for b in blocks
+        ]
+
+    english, italian = (guide_blocks(GUIDES[language]) for language in ("en", "it"))
+    assert runnable(italian) == runnable(english)
+
+
+def test_matches_reads_an_ellipsis_as_any_text() -> None:
+    assert matches("refreshed: ...; errors: 0", "refreshed: 12; errors: 0")
+    assert not matches("refreshed: ...; errors: 0", "refreshed: 1; errors: 3")
+    assert matches("sent", "sent")
+    assert not matches("sent", "not sent")
 
 
 def test_parse_blocks_reads_markers_commands_and_output() -> None:
@@ -305,9 +376,10 @@ def test_parse_blocks_reads_markers_commands_and_output() -> None:
 
 def test_first_hour_from_startproject_to_delivered(tmp_path: Path) -> None:
     """The whole section, as written, in under a minute: the SMS ends DELIVERED, and the
-    sandbox received it exactly once."""
+    sandbox received it exactly once. (The Italian page runs the same blocks: see
+    ``test_the_italian_guide_runs_the_same_commands``.)"""
     started = time.monotonic()
-    terminal = follow_readme(tmp_path, install=False)
+    terminal = follow_guide(GUIDES["en"], tmp_path, install=False)
     try:
         project = tmp_path / "mysite"
         assert (project / "manage.py").exists()
@@ -340,6 +412,6 @@ def test_first_hour_from_startproject_to_delivered(tmp_path: Path) -> None:
 def test_first_hour_from_a_fresh_virtualenv(tmp_path: Path) -> None:
     """The same with the install block too: a new virtual environment, ``pip install -e``
     of this checkout (dependencies from the package index), then everything else."""
-    terminal = follow_readme(tmp_path, install=True)
+    terminal = follow_guide(GUIDES["en"], tmp_path, install=True)
     terminal.stop()
     assert (tmp_path / "venv" / "bin" / "django-admin").exists()

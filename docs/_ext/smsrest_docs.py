@@ -37,7 +37,7 @@ DJANGO_COMMON_DESTS = frozenset(
 def _cell(text: str) -> str:
     """One list-table cell: reStructuredText on one line (a dash when empty)."""
     text = " ".join(str(text).split())
-    return text or "–"
+    return text or "\N{EN DASH}"
 
 
 def _literal(value: str) -> str:
@@ -95,7 +95,9 @@ def _help(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
     return formatter._expand_help(action)
 
 
-def options_rst(parser: argparse.ArgumentParser, *, skip: frozenset[str] = frozenset()) -> list[str]:
+def options_rst(
+    parser: argparse.ArgumentParser, *, skip: frozenset[str] = frozenset()
+) -> list[str]:
     """Every option of ``parser``, group by group, as list tables."""
     lines: list[str] = []
     for group in parser._action_groups:
@@ -124,8 +126,9 @@ def _escape(text: str) -> str:
 
 def commands_rst() -> list[str]:
     """Every management command of the app, with its help and options."""
-    import django_smsrest
     from django.core.management import find_commands, load_command_class
+
+    import django_smsrest
 
     root = django_smsrest.__path__[0]
     lines: list[str] = []
