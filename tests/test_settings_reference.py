@@ -10,6 +10,7 @@ these tests call as the Sphinx build does.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -106,3 +107,49 @@ def test_the_fidelity_table_lists_every_behaviour(generator: ModuleType) -> None
     for behaviour in FIDELITY:
         assert generator._escape(behaviour.name) in text
         assert behaviour.level in text
+
+
+@pytest.mark.slow
+def test_the_built_site_shows_every_key_option_and_public_function(tmp_path: Path) -> None:
+    """``sphinx-build -W`` (as ``make docs``): no warning, and the generated HTML has every
+    ``SMSREST`` key, every ``send_sms`` option and every public function of the services
+    and the testing helpers."""
+    pytest.importorskip("sphinx", reason="sphinx is in the docs extra")
+    import subprocess
+
+    from django_smsrest import services, testing
+
+    if os.environ.get("SMSREST_TEST_DB") == "postgres":
+        pytest.skip("the documentation does not depend on the database")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            str(ROOT / "docs"),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    configuration = (tmp_path / "configuration.html").read_text(encoding="utf-8")
+    assert all(f">{key}<" in configuration for key in DEFAULTS)
+    reference = (tmp_path / "reference.html").read_text(encoding="utf-8")
+    parser = load_command_class("django_smsrest", "send_sms").create_parser(
+        "manage.py", "send_sms"
+    )
+    for action in parser._actions:
+        for flag in action.option_strings:
+            assert flag in reference or action.dest in {"help", "version"}, flag
+    functions = [n for n in services.__all__ if callable(getattr(services, n))]
+    missing = [n for n in functions if f'id="django_smsrest.services.{n}"' not in reference]
+    assert not missing, missing
+    helpers = [n for n in testing.__all__ if callable(getattr(testing, n))]
+    assert [n for n in helpers if n not in reference] == []
