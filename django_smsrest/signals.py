@@ -4,9 +4,11 @@
     Just before a message goes to the gateway (after it was claimed). A receiver may veto by
     raising :class:`django_smsrest.exceptions.SendCancelled`; the message is then cancelled
     with that reason and nothing is sent.
-``post_send(message, result, error)``
+``post_send(message, result, results, error)``
     After the gateway answered for a send attempt that reached a conclusion: ``message.status``
-    tells sent/scheduled/failed; ``error`` is the exception for a failure, else ``None``.
+    tells sent/scheduled/failed; ``results`` lists the answers of the message's orders so far
+    and ``result`` is the last of them (``None`` when there is none); ``error`` is the
+    exception for a failure, else ``None``.
 ``delivery_status_changed(message, previous_status, recipients)``
     A status refresh changed at least one recipient's state (``recipients`` lists the changed
     ``SmsRecipient`` rows) or the message's summary status.
