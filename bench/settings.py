@@ -6,7 +6,7 @@ database and the same sandbox:
 
 ``SMSREST_BENCH_DB``          ``sqlite`` (default) or ``postgres``.
 ``SMSREST_BENCH_SQLITE``      the SQLite file (default ``/tmp/smsrest-bench.sqlite3``); WAL,
-                              ``BEGIN IMMEDIATE`` and a 30 s busy timeout, as the README
+                              ``BEGIN IMMEDIATE`` and a 30 s busy timeout, as docs/operations.rst
                               recommends for a project that runs workers on SQLite.
 ``SMSREST_BENCH_PG_NAME``     PostgreSQL database (default ``smsrest_bench``); ``_HOST``
                               (127.0.0.1), ``_PORT`` (5432), ``_USER`` (postgres),

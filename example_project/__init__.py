@@ -1,1 +1,1 @@
-"""The example project of django-smsrest (see README.rst, "Example project")."""
+"""The example project of django-smsrest (see README.rst, "Try it: two commands")."""

@@ -128,7 +128,7 @@ if env("SMSREST_BACKEND", default=""):
 # transaction commits: the send page sends in its request. The background worker
 # (`manage.py send_sms --loop`, which `make demo` starts) sends what is queued or due for
 # a retry, settles unknown outcomes and moves delivery states forward. In production use a
-# real queue too, e.g. django-tasks-db + `manage.py db_worker` (see README, "Deploy").
+# real queue too, e.g. django-tasks-db + `manage.py db_worker` (see docs/background.rst).
 TASKS = {
     "default": {
         "BACKEND": (

@@ -1,6 +1,6 @@
 """Settings of the RQ scale-out test (tests/test_rq_scale_out.py): the reliability
 workers' settings (:mod:`tests.worker_settings`: the database and ``SMSREST`` from the
-environment) with django-tasks-rq as the task backend, wired as README "Deploy" says:
+environment) with django-tasks-rq as the task backend, wired as docs/background.rst says:
 ``django_rq`` and ``django_tasks_rq`` installed, ``TASKS`` on ``django_tasks_rq.RQBackend``,
 every queue also in ``RQ_QUEUES``. The queue is the run's own (``SMSREST_RQ_TEST_QUEUE``),
 so the test never touches another queue on the same Redis."""

@@ -1,5 +1,5 @@
-"""Scale-out on a real distributed engine: RQ on Redis through django-tasks-rq, as README
-"Deploy" wires it (``rqworker --job-class django_tasks_rq.Job --worker-class
+"""Scale-out on a real distributed engine: RQ on Redis through django-tasks-rq, as
+docs/background.rst wires it (``rqworker --job-class django_tasks_rq.Job --worker-class
 rq.worker.SimpleWorker``). Two worker processes each run a ``flush_queue_task`` with
 ``CONCURRENCY`` 4 over the same 200 messages on PostgreSQL, against one sandbox gateway
 answering in 20 ms: every order is POSTed exactly once (the sandbox counts POSTs per

@@ -12,7 +12,7 @@ run comes from the environment:
 ``SMSREST_RELIABILITY_SMSREST``
     a JSON object merged over the ``SMSREST`` below (``BASE_URL``, ``TIMEOUT``, ...).
 
-The SQLite block is the configuration the README recommends for several worker processes:
+The SQLite block is what docs/operations.rst recommends for several worker processes:
 WAL (readers never wait for the writer), ``transaction_mode: IMMEDIATE`` (a transaction
 takes the write lock when it starts, so writers queue on the busy timeout instead of
 failing at once with "database is locked" when a read lock cannot be upgraded) and a busy
