@@ -71,4 +71,7 @@ nitpicky = False
 linkcheck_ignore = [r"https?://.*"]
 linkcheck_anchors = False
 
+# Quotes and ellipses only: "--loop" in an option's help must not become an en dash.
+smartquotes_action = "qe"
+
 suppress_warnings: list[str] = []
