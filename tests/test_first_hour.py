@@ -109,15 +109,16 @@ def matches(expected: str, line: str) -> bool:
     return re.fullmatch(pattern, line) is not None
 
 
-def parse_blocks(text: str) -> list[Block]:
-    """Every ``.. code-block::`` of ``text``, with the ``first-hour`` marker before it."""
+def parse_blocks(text: str, marker_re: re.Pattern[str] = MARKER) -> list[Block]:
+    """Every ``.. code-block::`` of ``text``, with the marker before it (``first-hour`` by
+    default; ``marker_re``'s group 1 is the marker's text)."""
     lines = text.splitlines()
     blocks: list[Block] = []
     marker = ""
     index = 0
     while index < len(lines):
         line = lines[index]
-        found = MARKER.match(line)
+        found = marker_re.match(line)
         if found:
             marker = found.group(1).strip()
         directive = re.match(r"^\.\. code-block:: (\w+)\s*$", line)
