@@ -3,9 +3,11 @@ it prints.
 
 A console block marked ``.. transcript: sandbox`` (an invisible comment) runs against a
 fresh sandbox gateway through the REST backend, in a fresh database: ``$ cat FILE`` writes
-the lines below it to FILE, ``$ python manage.py send_sms ...`` runs the command, and its
-output must be the lines below it, in order. Only what no run can repeat is normalised:
-gateway order ids (32 hex digits) and message numbers (``#12``).
+the lines below it to FILE, ``$ python manage.py send_sms ...`` runs the command, ``$ curl
+...`` runs curl against the sandbox (a trailing ``\\`` continues on the next line), and the
+output must be the lines below the command, in order (``...`` stands for any text). Only
+what no run can repeat is normalised: gateway order ids (32 hex digits) and message numbers
+(``#12``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import io
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from django_smsrest.testing.sandbox import SandboxServer
-from tests.test_first_hour import Block, parse_blocks
+from tests.test_first_hour import SANDBOX_PORT, Block, matches, parse_blocks
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 MARKER = re.compile(r"^\.\. transcript: (.+)$")
@@ -53,13 +56,31 @@ def test_transcript(
 ) -> None:
     assert block.marker == "sandbox", f"unknown transcript kind {block.marker!r}"
     monkeypatch.chdir(tmp_path)
+    port = str(smsrest_sandbox_settings.base_url.split(":")[2].split("/")[0])
     for command in block.commands:
-        words = shlex.split(command.line)
+        line, expected = command.line, list(command.expected)
+        while line.endswith("\\"):
+            line = line[:-1] + " " + expected.pop(0)
+        words = shlex.split(line)
         if words[0] == "cat":
-            (tmp_path / words[1]).write_text("\n".join(command.expected) + "\n")
+            (tmp_path / words[1]).write_text("\n".join(expected) + "\n")
             continue
-        assert words[:3] == ["python", "manage.py", "send_sms"], command.line
-        out = io.StringIO()
-        call_command("send_sms", *words[3:], stdout=out, stderr=out)
-        printed = [normalise(line) for line in out.getvalue().splitlines() if line.strip()]
-        assert printed == [normalise(line) for line in command.expected], command.line
+        if words[0] == "curl":
+            done = subprocess.run(
+                ["curl", "-s", *[w.replace(SANDBOX_PORT, port) for w in words[1:]]],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            output = done.stdout
+        else:
+            assert words[:3] == ["python", "manage.py", "send_sms"], line
+            out = io.StringIO()
+            call_command("send_sms", *words[3:], stdout=out, stderr=out)
+            output = out.getvalue()
+        printed = [normalise(text) for text in output.splitlines() if text.strip()]
+        wanted = [normalise(text) for text in expected]
+        assert len(printed) == len(wanted) and all(map(matches, wanted, printed)), (
+            f"{line}\nprinted: {printed}\nwanted:  {wanted}"
+        )
