@@ -57,3 +57,17 @@ def test_every_link_into_the_documentation_resolves() -> None:
         assert source.is_file(), f"README links to {page}, but docs/ has no {source.name}"
         if anchor:
             assert anchor in _ids(source), f"README links to {page}#{anchor}: no such section"
+
+
+def test_the_readme_summary_of_the_ten_minutes_is_the_tested_one() -> None:
+    """The README's settings for the sandbox are lines of the quick start's settings block,
+    which ``tests/test_first_hour.py`` runs: the summary cannot drift from the path."""
+    from tests.test_first_hour import GUIDES, guide_blocks
+
+    (settings_block,) = [b for b in guide_blocks(GUIDES["en"]) if b.language == "python"]
+    tested = {line.split("  #")[0].strip() for line in settings_block.text.splitlines()}
+    start = README.index("    SMSREST = {", README.index("Your project in ten minutes"))
+    summary = README[start : README.index("    }", start) + 5]
+    lines = [line.split("  #")[0].strip() for line in summary.splitlines()]
+    assert len(lines) >= 5
+    assert [line for line in lines if line not in tested] == []
