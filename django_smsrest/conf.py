@@ -73,6 +73,8 @@ class SmsRestSettings:
     receive: bool = False
     callback_tokens: tuple[Secret, ...] = field(default=(), repr=False)
     concurrency: int = 4
+    health_max_age_seconds: float = 600.0
+    metrics: bool = False
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -124,6 +126,10 @@ DEFAULTS: Mapping[str, Any] = {
     "CALLBACK_TOKENS": [],
     # Requests one flush keeps in flight (threads sharing one login); 1 = one at a time.
     "CONCURRENCY": 4,
+    # manage.py sms_health exits 1 when a due message has waited longer than this.
+    "HEALTH_MAX_AGE_SECONDS": 600,
+    # Prometheus metrics (the "metrics" extra): a collector in the default registry.
+    "METRICS": False,
 }
 
 
@@ -454,6 +460,8 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         "retry_max_seconds": reader.seconds("RETRY_MAX_SECONDS"),
         "status_poll_max_age_hours": reader.seconds("STATUS_POLL_MAX_AGE_HOURS"),
         "status_poll_base_seconds": reader.seconds("STATUS_POLL_BASE_SECONDS"),
+        "health_max_age_seconds": reader.seconds("HEALTH_MAX_AGE_SECONDS"),
+        "metrics": reader.flag("METRICS"),
     }
     if values["retry_max_seconds"] < values["retry_base_seconds"]:
         reader.problem(
