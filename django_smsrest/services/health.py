@@ -260,9 +260,11 @@ def metrics_snapshot(now: datetime | None = None) -> MetricsSnapshot:
         .annotate(last=Max("pk"))
         .values("last")
     )
-    credits = dict(
-        SmsMessage.objects.filter(pk__in=latest)
+    credits = {
+        mtype: left
+        for mtype, left in SmsMessage.objects.filter(pk__in=latest)
         .order_by()
         .values_list("message_type", "remaining_credits")
-    )
+        if left is not None
+    }
     return MetricsSnapshot(health=health, by_status=by_status, credits=credits)

@@ -71,11 +71,17 @@ def health_lines(health: QueueHealth) -> list[str]:
     return lines
 
 
+HELP = gettext_lazy(
+    "Print the outbox's health (queue, claims, workers last seen); exit 1 when a due "
+    'message has waited longer than SMSREST["HEALTH_MAX_AGE_SECONDS"], else 0.'
+)
+
+
 class Command(BaseCommand):
-    help = gettext_lazy(
-        "Print the outbox's health (queue, claims, workers last seen); exit 1 when a due "
-        'message has waited longer than SMSREST["HEALTH_MAX_AGE_SECONDS"], else 0.'
-    )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per instance, so the help is in the language active when the command runs.
+        self.help = str(HELP)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
