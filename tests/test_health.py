@@ -292,3 +292,21 @@ def test_dashboard_warns_when_no_worker_was_ever_seen(admin_client_) -> None:
     _queued(1)
     html = _dashboard(admin_client_)
     assert "No worker has been seen while 1 message is due" in html
+
+
+def test_old_rows_of_restarted_workers_are_not_listed_but_the_last_seen_always_is() -> None:
+    now = timezone.now()
+    for i, minutes in enumerate((90, 120, 30, 5)):
+        SmsWorker.objects.create(
+            name=f"loop@h:{i}",
+            host="h",
+            pid=i,
+            kind="loop",
+            started_at=now - timedelta(hours=3),
+            last_seen=now - timedelta(minutes=minutes),
+        )
+    assert [w.name for w in services.queue_health(now).workers] == ["loop@h:3", "loop@h:2"]
+    SmsWorker.objects.filter(name__in=["loop@h:3", "loop@h:2"]).delete()
+    h = services.queue_health(now)
+    assert [w.name for w in h.workers] == ["loop@h:0"]  # the last one seen, 90 min ago
+    assert h.silence == timedelta(minutes=90)

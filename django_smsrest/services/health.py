@@ -55,8 +55,12 @@ FORGET_AFTER = timedelta(days=7)
 #: A worker not seen for this long is "silent": the dashboard warns when every worker is
 #: silent while messages are due. Well above a loop's interval and a flush's length.
 SILENT_AFTER = timedelta(minutes=2)
-#: How many workers :func:`queue_health` lists (the most recently seen first).
-WORKERS_LISTED = 50
+#: How many workers :func:`queue_health` lists at most (the most recently seen first)...
+WORKERS_LISTED = 20
+#: ... among those seen in this window (and always the last one seen): a worker that
+#: was restarted left its old row (another pid), which says nothing about the present and
+#: would give the metrics one more label set per restart.
+RECENT = timedelta(hours=1)
 #: Window of :func:`metrics_snapshot`'s credits: the latest report of each message type
 #: among the messages created in it (``created_at`` is indexed; the history is not read).
 CREDITS_WINDOW = timedelta(days=30)
@@ -198,8 +202,8 @@ class QueueHealth:
 
 def queue_health(now: datetime | None = None) -> QueueHealth:
     """The queue and the workers at ``now``, in two queries (one aggregate over the open
-    messages, which the status index finds, and the :data:`WORKERS_LISTED` most recently
-    seen workers)."""
+    messages, which the status index finds, and the workers: at most
+    :data:`WORKERS_LISTED`, seen within :data:`RECENT`, and always the last one seen)."""
     now = now or timezone.now()
     max_age = timedelta(seconds=get_settings().health_max_age_seconds)
     due = Q(status=Status.QUEUED) & due_q(now)
@@ -225,7 +229,8 @@ def queue_health(now: datetime | None = None) -> QueueHealth:
             last_seen=w.last_seen,
             silence=max(now - w.last_seen, timedelta(0)),
         )
-        for w in SmsWorker.objects.order_by("-last_seen", "name")[:WORKERS_LISTED]
+        for i, w in enumerate(SmsWorker.objects.order_by("-last_seen", "name")[:WORKERS_LISTED])
+        if i == 0 or w.last_seen >= now - RECENT
     ]
     return QueueHealth(now=now, max_age=max_age, workers=workers, **row)
 
