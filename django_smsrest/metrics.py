@@ -35,7 +35,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django_smsrest import services
 from django_smsrest.backends import observe
 from django_smsrest.conf import SETTING_NAME
-from django_smsrest.services.health import MetricsSnapshot
+from django_smsrest.services.health import MetricsSnapshot, QueueHealth
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
@@ -70,6 +70,44 @@ def prometheus_missing() -> bool:
     return False
 
 
+#: The gauges without labels, in the order of the exposition: (name, help).
+SCALARS = (
+    ("smsrest_up", "1 when the outbox could be read for this scrape."),
+    ("smsrest_queue_due_messages", "Queued messages that are due now."),
+    ("smsrest_queue_queued_messages", "Queued messages, due or not."),
+    (
+        "smsrest_queue_oldest_due_age_seconds",
+        "How long the longest-waiting due message has waited (0: none is due).",
+    ),
+    ("smsrest_queue_open_claims", "Messages claimed by a worker and being sent (SENDING)."),
+    (
+        "smsrest_queue_expired_claims",
+        "SENDING messages whose lease ran out (their worker stopped).",
+    ),
+    (
+        "smsrest_queue_reconciling_messages",
+        "Messages whose outcome is being checked with the gateway (UNKNOWN).",
+    ),
+    (
+        "smsrest_health_max_age_seconds",
+        'SMSREST["HEALTH_MAX_AGE_SECONDS"]: sms_health fails past this wait.',
+    ),
+)
+
+
+def _scalars(h: QueueHealth) -> dict[str, float]:
+    age = h.oldest_due_age
+    return {
+        "smsrest_queue_due_messages": h.due,
+        "smsrest_queue_queued_messages": h.queued,
+        "smsrest_queue_oldest_due_age_seconds": age.total_seconds() if age else 0.0,
+        "smsrest_queue_open_claims": h.open_claims,
+        "smsrest_queue_expired_claims": h.expired_claims,
+        "smsrest_queue_reconciling_messages": h.reconciling,
+        "smsrest_health_max_age_seconds": h.max_age.total_seconds(),
+    }
+
+
 class OutboxCollector:
     """The outbox's gauges, read from the database at each scrape (four queries)."""
 
@@ -94,48 +132,14 @@ class OutboxCollector:
         """Every family, with its samples from ``snap`` (none when ``snap`` is None)."""
         from prometheus_client.core import GaugeMetricFamily
 
-        def gauge(name: str, doc: str, value: float | None, labels: Any = ()) -> Any:
-            family = GaugeMetricFamily(name, doc, labels=list(labels) or None)
-            if value is not None:
-                family.add_metric([], value)
-            return family
-
-        yield gauge("smsrest_up", "1 when the outbox could be read for this scrape.", up)
-        h = snap.health if snap is not None else None
-        scalars: list[tuple[str, str, Any]] = [
-            ("smsrest_queue_due_messages", "Queued messages that are due now.", "due"),
-            ("smsrest_queue_queued_messages", "Queued messages, due or not.", "queued"),
-            (
-                "smsrest_queue_oldest_due_age_seconds",
-                "How long the longest-waiting due message has waited (0: none is due).",
-                lambda h: h.oldest_due_age.total_seconds() if h.oldest_due_age else 0.0,
-            ),
-            (
-                "smsrest_queue_open_claims",
-                "Messages claimed by a worker and being sent (SENDING).",
-                "open_claims",
-            ),
-            (
-                "smsrest_queue_expired_claims",
-                "SENDING messages whose lease ran out (their worker stopped).",
-                "expired_claims",
-            ),
-            (
-                "smsrest_queue_reconciling_messages",
-                "Messages whose outcome is being checked with the gateway (UNKNOWN).",
-                "reconciling",
-            ),
-            (
-                "smsrest_health_max_age_seconds",
-                'SMSREST["HEALTH_MAX_AGE_SECONDS"]: sms_health fails past this wait.',
-                lambda h: h.max_age.total_seconds(),
-            ),
-        ]
-        for name, doc, read in scalars:
-            value = None
-            if h is not None:
-                value = float(read(h) if callable(read) else getattr(h, read))
-            yield gauge(name, doc, value)
+        values = _scalars(snap.health) if snap is not None else {}
+        if up is not None:
+            values["smsrest_up"] = float(up)
+        for name, doc in SCALARS:
+            family = GaugeMetricFamily(name, doc)
+            if name in values:
+                family.add_metric([], values[name])
+            yield family
         statuses = GaugeMetricFamily("smsrest_messages", "Messages by status.", labels=["status"])
         credits = GaugeMetricFamily(
             "smsrest_credits",
