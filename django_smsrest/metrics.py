@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 
-from django_smsrest import services
 from django_smsrest.backends import observe
 from django_smsrest.conf import SETTING_NAME
-from django_smsrest.services.health import MetricsSnapshot, QueueHealth
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
+
+    from django_smsrest.services.health import MetricsSnapshot, QueueHealth
 
 logger = logging.getLogger("django_smsrest.metrics")
 
@@ -117,6 +117,10 @@ class OutboxCollector:
         return list(self._families(None, up=None))
 
     def collect(self) -> Iterator[Any]:
+        # Imported here: AppConfig.ready imports this module, and a project with the
+        # metrics off should not load the services at start-up for it.
+        from django_smsrest import services
+
         try:
             snapshot = services.metrics_snapshot()
         except DatabaseError as exc:
