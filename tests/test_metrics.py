@@ -199,3 +199,18 @@ def test_check_e009_when_prometheus_client_is_missing(settings, monkeypatch) -> 
     [error] = checks.check_metrics()
     assert error.id == "django_smsrest.E009"
     assert 'pip install "django-smsrest[metrics]"' in error.msg
+
+
+def test_app_ready_registers_in_the_default_registry_when_metrics_are_on(settings) -> None:
+    from django.apps import apps
+
+    metrics.uninstall()
+    settings.SMSREST = {**settings.SMSREST, "METRICS": True}
+    try:
+        apps.get_app_config("django_smsrest").ready()
+        names = prometheus_client.REGISTRY._names_to_collectors
+        assert "smsrest_queue_due_messages" in names
+        assert "smsrest_gateway_call_seconds" in names
+    finally:
+        metrics.uninstall()
+    assert "smsrest_queue_due_messages" not in prometheus_client.REGISTRY._names_to_collectors
