@@ -2,6 +2,7 @@
 
     nox                # tests, lint, typecheck, package
     nox -s tests       # Django 5.2 on Python 3.11, 6.0 on 3.12, 6.1 on 3.13 (SQLite)
+    nox -s celery      # the Celery scale-out test: Python 3.12, Django 6.0, PostgreSQL
     nox -s "tests(py3.13-django6.1)"  # one cell of the matrix
     nox -s lint typecheck package
     nox -s docs        # the documentation site, warnings as errors, internal links
@@ -26,10 +27,23 @@ MATRIX = [("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
 @nox.session
 @nox.parametrize(("python", "django"), MATRIX, ids=[f"py{p}-django{d}" for p, d in MATRIX])
 def tests(session: nox.Session, django: str) -> None:
-    """The test suite on SQLite (the PostgreSQL and browser passes run in `make test`)."""
-    session.install("-e", ".[test]", f"django~={django}.0")
+    """The test suite on SQLite (the PostgreSQL and browser passes run in `make test`).
+    The ``celery`` extra installs django-tasks-celery where it exists (Python >= 3.12,
+    Django 6); its scale-out test needs PostgreSQL and RabbitMQ: see the ``celery``
+    session."""
+    session.install("-e", ".[test,celery]", f"django~={django}.0")
     session.run("python", "-m", "django", "--version")
     session.run("pytest", "-q", "-m", "not browser and not slow", *session.posargs)
+
+
+@nox.session(python="3.12")
+def celery(session: nox.Session) -> None:
+    """The Celery scale-out test (tests/test_celery_scale_out.py) on Django 6.0 and
+    PostgreSQL, the one cell where django-tasks-celery installs; skipped with the reason
+    when PostgreSQL or RabbitMQ (127.0.0.1:5672) is not reachable."""
+    session.install("-e", ".[test,celery]", "django~=6.0.0")
+    env = {"SMSREST_TEST_DB": "postgres"}
+    session.run("pytest", "-q", "-rs", "tests/test_celery_scale_out.py", *session.posargs, env=env)
 
 
 @nox.session(python="3.11")

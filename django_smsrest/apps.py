@@ -10,3 +10,7 @@ class SmsRestConfig(AppConfig):
     def ready(self) -> None:
         # Registers the system checks; importing checks has no other side effect.
         from django_smsrest import checks  # noqa: F401
+        from django_smsrest.metrics import install_if_enabled
+
+        # SMSREST["METRICS"]: the collector in prometheus-client's registry (nothing else).
+        install_if_enabled()

@@ -11,6 +11,7 @@ once, one message per problem, each naming the exact ``SMSREST`` key:
 * ``E006`` a ``BACKEND`` that cannot be imported or is not a backend;
 * ``E007`` a ``TASK_BACKEND`` that is not a key of ``TASKS``, ``E008`` a ``TASK_QUEUE``
   that task backend does not accept;
+* ``E009`` ``METRICS`` on without prometheus-client installed;
 * ``W001`` TLS verification turned off.
 
 Missing credentials (``E002``) are reported only by ``check --deploy``: a build step runs
@@ -56,6 +57,7 @@ CHECK_IDS: Mapping[str, str] = {
         "``TASK_QUEUE`` is not in that task backend's ``QUEUES`` (django.tasks accepts only "
         '``"default"`` when none are listed).'
     ),
+    "django_smsrest.E009": "``METRICS`` is on but prometheus-client is not installed.",
     "django_smsrest.W001": "``VERIFY_TLS`` is ``False``.",
 }
 
@@ -227,3 +229,19 @@ def _is_rest_backend(path: str) -> bool:
     except ImportError:
         return False
     return isinstance(backend_class, type) and issubclass(backend_class, RestBackend)
+
+
+@register()
+def check_metrics(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``E009``: ``SMSREST["METRICS"]`` is on but prometheus-client is not installed."""
+    from django_smsrest.metrics import MISSING, metrics_enabled, prometheus_missing
+
+    if metrics_enabled() and prometheus_missing():
+        return [
+            Error(
+                MISSING,
+                hint="Install the extra, or remove METRICS.",
+                id="django_smsrest.E009",
+            )
+        ]
+    return []

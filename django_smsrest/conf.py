@@ -73,6 +73,8 @@ class SmsRestSettings:
     receive: bool = False
     callback_tokens: tuple[Secret, ...] = field(default=(), repr=False)
     concurrency: int = 4
+    health_max_age_seconds: float = 600.0
+    metrics: bool = False
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -126,6 +128,10 @@ DEFAULTS: Mapping[str, Any] = {
     "CALLBACK_TOKENS": [],
     # Requests one flush keeps in flight (threads sharing one login); 1 = one at a time.
     "CONCURRENCY": 4,
+    # manage.py sms_health exits 1 when a due message has waited longer than this.
+    "HEALTH_MAX_AGE_SECONDS": 600,
+    # Prometheus metrics (the "metrics" extra): a collector in the default registry.
+    "METRICS": False,
 }
 
 
@@ -221,6 +227,14 @@ SETTINGS_HELP: Mapping[str, str] = {
         "``POST sms`` requests one flush keeps in flight (threads sharing one login and "
         "keep-alive connections). ``1`` sends one message at a time. See "
         ":doc:`/performance`."
+    ),
+    "HEALTH_MAX_AGE_SECONDS": (
+        "``manage.py sms_health`` exits 1 when a due message has waited longer than this "
+        "(seconds)."
+    ),
+    "METRICS": (
+        "Prometheus metrics (extra ``metrics``): a collector in prometheus-client's default "
+        "registry and the sending process's gateway timings."
     ),
 }
 
@@ -552,6 +566,8 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         "retry_max_seconds": reader.seconds("RETRY_MAX_SECONDS"),
         "status_poll_max_age_hours": reader.seconds("STATUS_POLL_MAX_AGE_HOURS"),
         "status_poll_base_seconds": reader.seconds("STATUS_POLL_BASE_SECONDS"),
+        "health_max_age_seconds": reader.seconds("HEALTH_MAX_AGE_SECONDS"),
+        "metrics": reader.flag("METRICS"),
     }
     if values["retry_max_seconds"] < values["retry_base_seconds"]:
         reader.problem(

@@ -265,3 +265,37 @@ class ReceiveCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkerKind(models.TextChoices):
+    """What kind of process a :class:`SmsWorker` is."""
+
+    LOOP = "loop", _("send_sms --loop")
+    TASK = "task", _("task worker")
+    CRON = "cron", _("cron (send_sms --sweep / --flush)")
+
+
+class SmsWorker(models.Model):
+    """A process that works through the outbox, and when it was last seen: the heartbeat.
+
+    Written only by :func:`django_smsrest.services.health.beat` (one ``UPDATE`` of
+    ``last_seen`` per loop iteration or flush); read by ``manage.py sms_health``, the admin
+    dashboard and the metrics. ``name`` is ``kind@host:pid`` for a long-lived process and
+    ``cron@host`` for the short runs of a cron job (one row per host, not one per run).
+    Rows not seen for a week are deleted by the next process that starts.
+    """
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    host = models.CharField(_("host"), max_length=150)
+    pid = models.PositiveIntegerField(_("process id"))
+    kind = models.CharField(_("kind"), max_length=8, choices=WorkerKind.choices)
+    started_at = models.DateTimeField(_("started at"))
+    last_seen = models.DateTimeField(_("last seen"), db_index=True)
+
+    class Meta:
+        verbose_name = _("outbox worker")
+        verbose_name_plural = _("outbox workers")
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return self.name

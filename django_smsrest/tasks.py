@@ -25,7 +25,7 @@ except ImportError:  # Django 5.2: the backport
     from django_tasks import task  # type: ignore[no-redef,unused-ignore]
 
 from django_smsrest import services
-from django_smsrest.models import SmsMessage
+from django_smsrest.models import SmsMessage, WorkerKind
 
 __all__ = [
     "flush_queue_task",
@@ -47,7 +47,9 @@ def send_message_task(message_id: int) -> str | None:
 def flush_queue_task(limit: int | None = None) -> dict[str, Any]:
     """Run :func:`django_smsrest.services.flush_queue` in the worker: every due queued
     message, ``SMSREST['CONCURRENCY']`` requests in flight over one login per worker
-    process. Several workers may flush at once (batched claims skip each other's rows)."""
+    process. Several workers may flush at once (batched claims skip each other's rows).
+    Records the worker's heartbeat (:func:`django_smsrest.services.beat`)."""
+    services.beat(WorkerKind.TASK)
     report = services.flush_queue(limit=limit)
     return {
         "by_status": dict(report.by_status),
@@ -68,7 +70,9 @@ def refresh_status_task(message_id: int) -> str | None:
 
 @task()
 def sweep_task() -> dict[str, Any]:
-    """Run :func:`django_smsrest.services.sweep`; schedule it every minute or so."""
+    """Run :func:`django_smsrest.services.sweep`; schedule it every minute or so. Records
+    the worker's heartbeat (:func:`django_smsrest.services.beat`)."""
+    services.beat(WorkerKind.TASK)
     report = services.sweep()
     return {
         "expired_leases": report.expired_leases,

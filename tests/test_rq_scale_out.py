@@ -131,6 +131,7 @@ def test_two_rq_workers_flush_200_messages_exactly_once(rq_queue: str, tmp_path:
                 assert all(p.poll() is None for p in procs), _logs(tmp_path)
                 time.sleep(0.1)
             # One flush per worker: both are idle and listening, so each takes one.
+            started = time.monotonic()
             run_checked(["-m", "tests.reliability_worker", "enqueue-flush", str(WORKERS)], env)
             deadline = time.monotonic() + 90
             while True:
@@ -139,6 +140,7 @@ def test_two_rq_workers_flush_200_messages_exactly_once(rq_queue: str, tmp_path:
                     break
                 assert time.monotonic() < deadline, (report["statuses"], _logs(tmp_path))
                 time.sleep(0.5)
+            elapsed = time.monotonic() - started
         finally:
             for proc in procs:
                 if proc.poll() is None:
@@ -151,6 +153,8 @@ def test_two_rq_workers_flush_200_messages_exactly_once(rq_queue: str, tmp_path:
                     proc.wait()
         snapshot = sandbox.snapshot()
 
+    print(f"\nRQ: {MESSAGES} messages, {WORKERS} workers x CONCURRENCY {CONCURRENCY}, "
+          f"20 ms gateway: sent in {elapsed:.1f} s (polled every 0.5 s)")  # fmt: skip
     orders = {order_id for order_id, _status in report["orders"]}
     assert len(orders) == MESSAGES
     assert {status for _id, status in report["orders"]} == {"accepted"}

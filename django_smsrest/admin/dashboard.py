@@ -41,6 +41,7 @@ from django_smsrest import lifecycle
 from django_smsrest.admin import charts
 from django_smsrest.admin.changelist import EMPTY_ERROR
 from django_smsrest.admin.common import may_view_messages
+from django_smsrest.admin.workers import workers_context
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.outbox import due_q
 
@@ -315,5 +316,6 @@ class DashboardMixin(admin.ModelAdmin):
             "rate_days": RATE_DAYS,
             "changelist_url": changelist,
             "media": self.media,
+            **workers_context(),  # the workers panel (admin/workers.py)
         }
         return TemplateResponse(request, "django_smsrest/admin/dashboard.html", context)

@@ -16,6 +16,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from django_smsrest.backends.base import BaseBackend, OutgoingOrder
+from django_smsrest.backends.observe import observed
 from django_smsrest.conf import SmsRestSettings, require_credentials
 from django_smsrest.results import AccountStatus, OrderReport, SendResult
 
@@ -83,6 +84,11 @@ class RestBackend(BaseBackend):
         self.client = get_client(conf)
 
     def send(self, order: OutgoingOrder) -> SendResult:
+        # Timed and counted by outcome for the metrics (backends/observe.py).
+        with observed("send"):
+            return self._send(order)
+
+    def _send(self, order: OutgoingOrder) -> SendResult:
         fields: dict[str, Any] = {
             # None lets the gateway use the account's default sender; "" would be sent.
             "sender": order.sender or None,
@@ -104,13 +110,16 @@ class RestBackend(BaseBackend):
         return self.client.send_sms(order.message, list(order.recipients), **fields)
 
     def get_order(self, order_id: str) -> OrderReport:
-        return self.client.get_order(order_id)
+        with observed("get_order"):
+            return self.client.get_order(order_id)
 
     def cancel(self, order_id: str) -> None:
-        self.client.cancel(order_id)
+        with observed("cancel"):
+            self.client.cancel(order_id)
 
     def get_status(self) -> AccountStatus:
-        return self.client.get_status()
+        with observed("get_status"):
+            return self.client.get_status()
 
     # -- received SMS -------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ nothing else. The flow, and the rules it keeps:
 The statuses and every move between them are in :mod:`django_smsrest.lifecycle`.
 
 The verbs live in submodules by job (:mod:`.sending`, :mod:`.delivery`, :mod:`.cancelling`,
-:mod:`.queue`, :mod:`.inbound`, :mod:`.callbacks`) and are all re-exported here: call them as
-``services.send_sms(...)``.
+:mod:`.queue`, :mod:`.inbound`, :mod:`.callbacks`, :mod:`.health`) and are all re-exported
+here: call them as ``services.send_sms(...)``.
 Validation lives in :mod:`django_smsrest.validation` and the claim/lease/backoff machinery
 in :mod:`django_smsrest.outbox`; :func:`validate_sms`, :class:`ValidatedSms` and
 :func:`retry_delay` are re-exported here too.
@@ -39,6 +39,7 @@ from django_smsrest.services.base import SmsStateError
 from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
+from django_smsrest.services.health import QueueHealth, beat, metrics_snapshot, queue_health
 from django_smsrest.services.inbound import ReceiveReport, receive_sms
 from django_smsrest.services.queue import (
     FlushReport,
@@ -59,14 +60,18 @@ from django_smsrest.validation import ValidatedSms, validate_sms
 __all__ = [
     "CallbackOutcome",
     "FlushReport",
+    "QueueHealth",
     "ReceiveReport",
     "SmsStateError",
     "SweepReport",
     "ValidatedSms",
+    "beat",
     "cancel",
     "flush_queue",
     "get_credits",
+    "metrics_snapshot",
     "pending_count",
+    "queue_health",
     "queue_sms",
     "receive_sms",
     "reconcile",

@@ -45,7 +45,7 @@ from django_smsrest.management.cli import (
     usage_error,
     validation_text,
 )
-from django_smsrest.models import SmsMessage
+from django_smsrest.models import SmsMessage, WorkerKind
 from django_smsrest.validation import SmsOptions
 
 # Lazy: the command class is imported once, the help is shown in the active language.
@@ -105,6 +105,8 @@ class Command(BaseCommand):
         )
         check_combinations(mode, options)
         try:
+            if mode in ("flush", "sweep"):
+                services.beat(WorkerKind.CRON)  # the heartbeat of a cron run (sms_health)
             if mode == "flush":
                 self.flush(options["limit"])
             elif mode == "sweep":
@@ -264,6 +266,7 @@ class Command(BaseCommand):
             self.stdout.write(_("Sweeping every %(s)gs; Ctrl-C to stop.") % {"s": interval})
         try:
             while not stop.is_set():
+                services.beat(WorkerKind.LOOP)  # one UPDATE: the heartbeat (sms_health)
                 try:
                     self.sweep()
                 except CommandError as exc:
