@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -321,6 +321,13 @@ def _check_schedule(when: Any, now: datetime) -> list[ValidationError]:
                 time=when.isoformat(sep=" ", timespec="minutes"),
             )
         ]
+    if timezone.is_naive(now):
+        # USE_TZ = False (``manage.py check`` reports it as django_smsrest.E010): an aware
+        # time cannot be compared with a naive now; say why instead of a bare TypeError.
+        raise ImproperlyConfigured(
+            "django_smsrest needs USE_TZ = True to schedule messages (see the system check "
+            "django_smsrest.E010)."
+        )
     try:
         too_far = when - now > MAX_SCHEDULE_AHEAD
     except OverflowError:  # e.g. 9999-12-31T20:00-12:00 is past year 9999 in UTC
