@@ -36,8 +36,10 @@ def _text(i: int) -> str:
 
 def measure(n: int, batch_size: int = 500) -> dict[str, Any]:
     """Seconds and queries for ``n`` messages through each API (Django set up, tables
-    created: see :mod:`bench.phases`)."""
-    from bench.phases import clear_tables, counting
+    created: see :mod:`bench.db`)."""
+    from django.db import connection
+
+    from bench.db import clear_tables, counting
     from django_smsrest import queue_many, queue_sms
     from django_smsrest.models import SmsMessage
 
@@ -58,6 +60,7 @@ def measure(n: int, batch_size: int = 500) -> dict[str, Any]:
     clear_tables()
     return {
         "n": n,
+        "vendor": connection.vendor,
         "batch_size": batch_size,
         "queue_sms_seconds": single_s,
         "queue_sms_ms_per_msg": 1000 * single_s / n,
@@ -67,20 +70,6 @@ def measure(n: int, batch_size: int = 500) -> dict[str, Any]:
         "queue_many_queries_per_msg": many_q.total / n,
         "ratio": single_s / many_s,
     }
-
-
-def render(result: dict[str, Any]) -> str:
-    ok = result["ratio"] >= 10
-    return (
-        f"queueing N={result['n']:,} one-recipient messages: "
-        f"queue_sms {result['queue_sms_ms_per_msg']:.3f} ms/msg "
-        f"({result['queue_sms_queries_per_msg']:.2f} queries/msg), "
-        f"queue_many (batches of {result['batch_size']}) "
-        f"{result['queue_many_ms_per_msg']:.3f} ms/msg "
-        f"({result['queue_many_queries_per_msg']:.3f} queries/msg): "
-        f"{result['ratio']:.1f} x less time per message  "
-        f"[{'PASS' if ok else 'MISS'}: target >= 10 x]"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,10 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from bench.phases import ensure_schema
+    from bench.db import ensure_schema
 
     ensure_schema()
-    print(render(measure(args.n, args.batch_size)))
+    from bench.report import render_bulk, render_part
+
+    print(render_part(render_bulk, measure(args.n, args.batch_size)))
     for path in Path(work_dir).glob("bulk.sqlite3*"):
         path.unlink()
     return 0

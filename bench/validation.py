@@ -55,15 +55,6 @@ def measure(n: int, repeat: int = 3) -> dict[str, Any]:
     return {"n": n, "plain_seconds": plain_s, "maps_seconds": maps_s, "ratio": maps_s / plain_s}
 
 
-def render(result: dict[str, Any]) -> str:
-    ok = result["ratio"] <= 2
-    return (
-        f"validation, N={result['n']:,}: plain numbers {result['plain_seconds']:.2f} s, "
-        f"personalised maps {result['maps_seconds']:.2f} s = {result['ratio']:.2f} x plain  "
-        f"[{'PASS' if ok else 'MISS'}: target <= 2 x]"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=80_000, help="recipients (default 80000)")
@@ -73,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    print(render(measure(args.n, args.repeat)))
+    from bench.report import render_part, render_validation
+
+    print(render_part(render_validation, measure(args.n, args.repeat)))
     return 0
 
 
