@@ -3,8 +3,8 @@
 
     python bench/bench.py [--n 2000] [--latency-ms 0] [--workers 1,2,4,8] [--db sqlite|postgres]
                           [--quick] [--parts baselines,app,scale,big,latency,sweep,journal,
-                          tls,concurrency,admin,rq] [--tls] [--profile] [--json results.json]
-                          (--help for sizes)
+                          tls,concurrency,admin,rq,bulk,validation] [--tls] [--profile]
+                          [--json results.json] (--help for sizes)
 
 One run starts one sandbox (``python -m django_smsrest.sandbox --port 0``) and measures,
 against it:
@@ -39,6 +39,20 @@ against it:
 7. **RQ**: django-tasks-rq with 2 ``rqworker`` processes (RQ's forking ``Worker`` and its
    ``SimpleWorker``), N messages queued through
    ``queue_sms`` (the task is enqueued on commit), until every message is final.
+
+8. **Bulk** and **validation**: ``queue_many`` against ``queue_sms``
+   (:mod:`bench.bulk`), 80,000 personalised recipients against plain numbers
+   (:mod:`bench.validation`); each also runs on its own (``python bench/bulk.py``).
+
+The parts live in modules by job, importing one way (``tests/test_bench_layers.py``):
+this driver; :mod:`bench.app` and :mod:`bench.sweep` (the runs); :mod:`bench.processes`
+(sandbox, phase runner) and :mod:`bench.baselines`; the Django side :mod:`bench.phases`
+(one process per step) with :mod:`bench.bulk` and :mod:`bench.validation`; then
+:mod:`bench.report` (the text report), :mod:`bench.db` and :mod:`bench.results`.
+
+Every run is written to a results file (:mod:`bench.results`): ``bench/results/<date>-
+<commit>.json``, or ``--json PATH``. ``python bench/readme.py`` builds the README's
+Performance tables from one.
 
 Targets are printed with PASS/MISS; nothing is asserted. Every Django-side step runs in
 its own process (``python -m bench.phases``), so memory peaks are per step. Runs are
@@ -217,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     out_path = Path(args.json_path) if args.json_path else None
+    # Date and commit as the run starts (the work tree may change while it runs).
+    header = stamp({}, sys.argv[1:] if argv is None else argv)
 
     quick = args.quick
     n = args.n or (300 if quick else 2000)
@@ -454,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render(results, notes))
     print(f"\n(logs in {work_dir})")
     # Every run is kept with its date, commit and machine (bench/results/ unless --json).
-    written = write(stamp(results, sys.argv[1:] if argv is None else argv), out_path)
+    written = write({**header, **results}, out_path)
     print(f"(results in {written})")
     return 0
 
