@@ -206,6 +206,18 @@ def _check_maps(
             )
             continue
         values = {str(k): v for k, v in item.items() if k != "recipient"}
+        if (
+            values.keys() == needed
+            and number not in seen
+            and all(type(v) is str for v in values.values())
+        ):
+            # The common case, without the sets and lists that name a problem: a large
+            # audience is one map per recipient, and each object allocated here adds to
+            # the garbage collector's passes over all of them.
+            seen.add(number)
+            numbers.append(number)
+            params.append(values)
+            continue
         bad = sorted(k for k, v in values.items() if _number_text(v) is None)
         missing = sorted(needed - set(values))
         unused = sorted(set(values) - needed)
