@@ -24,6 +24,7 @@ import argparse
 import math
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from bench.results import RESULTS_DIR, ROOT, load
 
 BEGIN = ".. bench-results: begin"
 END = ".. bench-results: end"
+TABLE = "\0"
+WIDTH = 90
 SOURCE = re.compile(r"^Results file: ``(?P<path>[^`]+)``", re.MULTILINE)
 
 
@@ -65,7 +68,9 @@ def rst_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str
     def line(row: list[str]) -> str:
         return " ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
 
-    return [rule, line(cells[0]), rule, *[line(r) for r in cells[1:]], rule]
+    # Marked so that render() leaves table lines as they are and wraps only the prose.
+    rows_out = [rule, line(cells[0]), rule, *[line(r) for r in cells[1:]], rule]
+    return [TABLE + row for row in rows_out]
 
 
 def _heading(results: dict[str, Any], source: str) -> list[str]:
@@ -366,7 +371,15 @@ def render(results: dict[str, Any], source: str) -> str:
     lines = _heading(results, source)
     for part in (_main_table, _scale, _sweep, _tls, _others):
         lines += part(results)
-    return "\n".join(lines).rstrip() + "\n"
+    out: list[str] = []
+    for line in lines:
+        if line.startswith(TABLE):
+            out.append(line[len(TABLE) :])
+        elif line.startswith("* "):
+            out += textwrap.wrap(line, WIDTH, subsequent_indent="  ", break_on_hyphens=False)
+        else:
+            out += textwrap.wrap(line, WIDTH, break_on_hyphens=False) or [""]
+    return "\n".join(out).rstrip() + "\n"
 
 
 def replace_block(text: str, block: str) -> str:
