@@ -3,8 +3,8 @@
 
     python bench/bench.py [--n 2000] [--latency-ms 0] [--workers 1,2,4,8] [--db sqlite|postgres]
                           [--quick] [--parts baselines,app,scale,big,latency,sweep,journal,
-                          tls,concurrency,admin,rq] [--tls] [--profile] [--json results.json]
-                          (--help for sizes)
+                          tls,concurrency,admin,rq,bulk,validation] [--tls] [--profile]
+                          [--json results.json] (--help for sizes)
 
 One run starts one sandbox (``python -m django_smsrest.sandbox --port 0``) and measures,
 against it:
@@ -40,6 +40,20 @@ against it:
    ``SimpleWorker``), N messages queued through
    ``queue_sms`` (the task is enqueued on commit), until every message is final.
 
+8. **Bulk** and **validation**: ``queue_many`` against ``queue_sms``
+   (:mod:`bench.bulk`), 80,000 personalised recipients against plain numbers
+   (:mod:`bench.validation`); each also runs on its own (``python bench/bulk.py``).
+
+The parts live in modules by job, importing one way (``tests/test_bench_layers.py``):
+this driver; :mod:`bench.app` and :mod:`bench.sweep` (the runs); :mod:`bench.processes`
+(sandbox, phase runner) and :mod:`bench.baselines`; the Django side :mod:`bench.phases`
+(one process per step) with :mod:`bench.bulk` and :mod:`bench.validation`; then
+:mod:`bench.report` (the text report), :mod:`bench.db` and :mod:`bench.results`.
+
+Every run is written to a results file (:mod:`bench.results`): ``bench/results/<date>-
+<commit>.json``, or ``--json PATH``. ``python bench/readme.py`` builds the README's
+Performance tables from one.
+
 Targets are printed with PASS/MISS; nothing is asserted. Every Django-side step runs in
 its own process (``python -m bench.phases``), so memory peaks are per step. Runs are
 bounded: the default run takes about three minutes on a 2-core machine; ``--quick`` well
@@ -49,17 +63,11 @@ under one.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # ``python bench/bench.py`` puts bench/ first on sys.path, where ``import bench`` would find
@@ -67,26 +75,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-
-from bench.common import (  # noqa: E402
-    CA_BUNDLE_ENV,
-    SANDBOX_PASSWORD,
-    SANDBOX_USER,
-    parse_result,
-    recipient,
-    sandbox_call,
-    sandbox_counts,
+from bench.app import run_app, run_comparison, run_concurrency, run_rq  # noqa: E402
+from bench.baselines import baseline_floor, baseline_seed  # noqa: E402
+from bench.processes import (  # noqa: E402
+    Runner,
+    Sandbox,
+    counts_summary,
+    django_version,
+    postgres_status,
+    redis_status,
+    step,
+    tls_material,
 )
 from bench.report import render  # noqa: E402
+from bench.results import machine, postgresql_version, stamp, write  # noqa: E402
 from bench.sweep import run_journal, run_sweep  # noqa: E402
-from django_smsrest.testing.sandbox import (  # noqa: E402
-    TlsCertificate,
-    make_self_signed_cert,
-    tls_unavailable_reason,
-)
+from django_smsrest.testing.sandbox import tls_unavailable_reason  # noqa: E402
 
-PY = sys.executable
 PARTS = (
     "baselines",
     "app",
@@ -99,490 +104,10 @@ PARTS = (
     "concurrency",
     "admin",
     "rq",
+    "bulk",
+    "validation",
 )
 BIG_RECIPIENTS = 10_000
-
-
-# --- processes ---------------------------------------------------------------------------
-
-
-class Sandbox:
-    """The sandbox gateway in a subprocess of ours (stopped by its pid, nothing else).
-
-    With ``certificate`` it serves HTTPS; ``ca_bundle`` is then the file every client of
-    the benchmark verifies it against (``verify=`` / ``VERIFY_TLS``), else ``None``.
-    """
-
-    def __init__(
-        self,
-        log: IO[str],
-        certificate: TlsCertificate | None = None,
-        ca_bundle: str | None = None,
-    ) -> None:
-        # Credits are no constraint here: every phase resets the sandbox, which refills.
-        command = [PY, "-m", "django_smsrest.sandbox", "--port", "0", "--credits", "100000000"]
-        if certificate:
-            command += ["--tls-cert", certificate.cert, "--tls-key", certificate.key]
-        self.ca_bundle = ca_bundle if certificate else None
-        self.proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("http"):
-            self.stop()
-            raise RuntimeError(f"the sandbox did not start (printed {line!r})")
-        self.base_url = line
-
-    def reset(self, latency: str | None = None) -> None:
-        """Forget orders and counters (faults off); then set ``latency`` ("30-80") if given."""
-        sandbox_call(self.base_url, "reset", {}, ca_bundle=self.ca_bundle)
-        if latency:
-            sandbox_call(self.base_url, "config", {"latency": latency}, ca_bundle=self.ca_bundle)
-
-    @property
-    def verify(self) -> bool | str:
-        """What the baselines pass as ``verify``: the bundle over TLS (never ``False``)."""
-        return self.ca_bundle or True
-
-    def counts(self) -> dict[str, Any]:
-        return sandbox_counts(self.base_url, ca_bundle=self.ca_bundle)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-class Runner:
-    """Starts the Django-side phases with the right environment."""
-
-    def __init__(
-        self,
-        base_url: str,
-        sqlite_path: str,
-        pg_name: str,
-        log: IO[str],
-        ca_bundle: str | None = None,
-    ) -> None:
-        self.base_url = base_url
-        self.sqlite_path = sqlite_path
-        self.pg_name = pg_name
-        self.log = log
-        self.ca_bundle = ca_bundle
-
-    def env(
-        self, db: str, settings: str = "bench.settings", extra: dict[str, str] | None = None
-    ) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE=settings,
-            SMSREST_BENCH_DB=db,
-            SMSREST_BENCH_SQLITE=self.sqlite_path,
-            SMSREST_BENCH_PG_NAME=self.pg_name,
-            SMSREST_BENCH_BASE_URL=self.base_url,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-        )
-        env.pop(CA_BUNDLE_ENV, None)
-        if self.ca_bundle:
-            env[CA_BUNDLE_ENV] = self.ca_bundle
-        env.update(extra or {})
-        return env
-
-    def phase(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        *,
-        db: str,
-        settings: str = "bench.settings",
-        timeout: float = 600,
-        env: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        proc = subprocess.run(
-            [
-                PY,
-                "-m",
-                "bench.phases",
-                name,
-                json.dumps({"base_url": self.base_url, **(params or {})}),
-            ],
-            cwd=ROOT,
-            env=self.env(db, settings, env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        self.log.write(f"--- phase {name} ({db}) rc={proc.returncode}\n{proc.stderr}\n")
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-            raise RuntimeError(f"phase {name!r} failed (exit {proc.returncode}):\n{tail}")
-        return parse_result(proc.stdout)
-
-    def popen_phase(self, name: str, params: dict[str, Any], *, db: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [PY, "-m", "bench.phases", name, json.dumps({"base_url": self.base_url, **params})],
-            cwd=ROOT,
-            env=self.env(db),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-
-
-def django_version() -> str:
-    from importlib.metadata import version
-
-    return version("django")
-
-
-def postgres_status(name: str) -> str | None:
-    """``None`` if PostgreSQL on 127.0.0.1:5432 is usable (creating database ``name`` if
-    needed), else the reason it is not."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed"
-    host = os.environ.get("SMSREST_BENCH_PG_HOST", "127.0.0.1")
-    port = os.environ.get("SMSREST_BENCH_PG_PORT", "5432")
-    user = os.environ.get("SMSREST_BENCH_PG_USER", "postgres")
-    try:
-        with psycopg.connect(
-            host=host, port=port, user=user, dbname="postgres", autocommit=True, connect_timeout=3
-        ) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        return f"PostgreSQL at {host}:{port} is not usable: {type(exc).__name__}: {exc}"
-    return None
-
-
-def redis_status() -> str | None:
-    try:
-        import redis
-    except ImportError:
-        return "django-tasks-rq is not installed (pip install django-tasks-rq django-rq)"
-    try:
-        redis.Redis(
-            host=os.environ.get("SMSREST_BENCH_REDIS_HOST", "127.0.0.1"),
-            port=int(os.environ.get("SMSREST_BENCH_REDIS_PORT", "6379")),
-            socket_connect_timeout=2,
-        ).ping()
-    except Exception as exc:
-        return f"Redis is not reachable: {type(exc).__name__}: {exc}"
-    return None
-
-
-# --- baselines ---------------------------------------------------------------------------
-
-
-def seed_payload(i: int) -> dict[str, Any]:
-    """The seed quick start's message, immediate (the app sends immediately too)."""
-    return {
-        "message": f"Benchmark message {i}: your code is {i % 10000:04d}.",
-        "message_type": "N",
-        "returnCredits": False,
-        "recipient": [recipient(i)],
-        "sender": None,
-    }
-
-
-def baseline_seed(base_url: str, n: int, verify: bool | str = True) -> float:
-    """The quick start's pattern, verbatim in spirit: login + POST per message, each with
-    a plain ``requests`` call (new connection, new session, no keep-alive).
-
-    ``verify``: over TLS, the bundle that trusts the sandbox (the quick start leaves it at
-    ``True``, which loads certifi's bundle for every new connection just the same)."""
-
-    def login(username: str, password: str) -> tuple[str, str] | None:
-        r = requests.get(f"{base_url}login?username={username}&password={password}", verify=verify)
-        if r.status_code != 200:
-            return None
-        user_key, session_key = r.text.split(";")
-        return user_key, session_key
-
-    def send_sms(auth: tuple[str, str], sendsms: dict[str, Any]) -> Any:
-        headers = {"user_key": auth[0], "Session_key": auth[1], "Content-type": "application/json"}
-        r = requests.post(
-            f"{base_url}sms", headers=headers, data=json.dumps(sendsms), verify=verify
-        )
-        if r.status_code != 201:
-            return None
-        return json.loads(r.text)
-
-    start = time.perf_counter()
-    for i in range(n):
-        auth = login(SANDBOX_USER, SANDBOX_PASSWORD)
-        assert auth, "login failed"
-        sent = send_sms(auth, seed_payload(i))
-        assert sent and sent["result"] == "OK", sent
-    return n / (time.perf_counter() - start)
-
-
-def baseline_floor(base_url: str, n: int, verify: bool | str = True) -> float:
-    """The fastest a single process can go: one keep-alive session, one login, no DB.
-
-    ``verify`` goes on every request: a Session's own ``verify`` loses to
-    ``$REQUESTS_CA_BUNDLE``."""
-    with requests.Session() as session:
-        r = session.get(
-            f"{base_url}login",
-            params={"username": SANDBOX_USER, "password": SANDBOX_PASSWORD},
-            verify=verify,
-        )
-        user_key, session_key = r.text.split(";")
-        headers = {
-            "user_key": user_key,
-            "Session_key": session_key,
-            "Content-type": "application/json",
-        }
-        start = time.perf_counter()
-        for i in range(n):
-            r = session.post(
-                f"{base_url}sms", headers=headers, data=json.dumps(seed_payload(i)), verify=verify
-            )
-            assert r.status_code == 201, r.text
-            r.json()
-        return n / (time.perf_counter() - start)
-
-
-def tls_material(work_dir: str, ca: str) -> tuple[TlsCertificate, str]:
-    """A throwaway certificate for the sandbox and the CA bundle the clients verify with:
-    ``certifi`` = certifi's bundle plus the certificate (what ``verify=True`` loads on every
-    new connection, so the seed pays the same CA loading as in production), ``sandbox`` =
-    the certificate alone (a lower bound for the seed's cost)."""
-    certificate = make_self_signed_cert(work_dir)
-    if ca == "sandbox":
-        return certificate, certificate.cert
-    import certifi
-
-    bundle = Path(work_dir) / "ca-bundle.pem"
-    bundle.write_text(
-        Path(certifi.where()).read_text() + "\n" + Path(certificate.cert).read_text()
-    )
-    return certificate, str(bundle)
-
-
-def run_comparison(
-    runner: Runner,
-    sandbox: Sandbox,
-    n: int,
-    db: str,
-    lat: str | None,
-    lat_n: int,
-) -> dict[str, Any]:
-    """A, B and the app against ``sandbox`` at zero latency (N=n), then with latency
-    ``lat`` (N=lat_n). Used for the section over TLS."""
-    out: dict[str, Any] = {"n": n}
-    sandbox.reset()
-    out["seed"] = {
-        "per_s": baseline_seed(sandbox.base_url, n, sandbox.verify),
-        "sandbox": counts_summary(sandbox.counts()),
-    }
-    sandbox.reset()
-    out["floor"] = {
-        "per_s": baseline_floor(sandbox.base_url, n, sandbox.verify),
-        "sandbox": counts_summary(sandbox.counts()),
-    }
-    out["app"] = run_app(runner, sandbox, n, db, None)
-    if lat:
-        sandbox.reset(lat)
-        seed = baseline_seed(sandbox.base_url, lat_n, sandbox.verify)
-        sandbox.reset(lat)
-        floor = baseline_floor(sandbox.base_url, lat_n, sandbox.verify)
-        app = run_app(runner, sandbox, lat_n, db, lat)
-        out["with_latency"] = {
-            "latency": lat,
-            "n": lat_n,
-            "seed": seed,
-            "floor": floor,
-            "app": app["flush"]["per_s"],
-            "app_verify": app["verify"],
-        }
-    return out
-
-
-# --- reporting ---------------------------------------------------------------------------
-
-
-@contextmanager
-def step(title: str) -> Iterator[None]:
-    print(f"... {title}", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    yield
-    print(f"    done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-
-
-# --- the runs ----------------------------------------------------------------------------
-
-
-def run_app(
-    runner: Runner,
-    sandbox: Sandbox,
-    n: int,
-    db: str,
-    latency: str | None,
-    *,
-    trace: bool = False,
-    profile: str | None = None,
-) -> dict[str, Any]:
-    """Create ``n`` queued messages (one process), flush them (another) and count."""
-    runner.phase("reset", db=db)
-    created = runner.phase("create", {"n": n, "via_queue_sms": min(n, 200)}, db=db)
-    sandbox.reset(latency)
-    flushed = runner.phase("flush", {"trace": trace, "profile": profile}, db=db)
-    counts = sandbox.counts()
-    verify = runner.phase("verify", db=db)
-    return {
-        "create": created,
-        "flush": flushed,
-        "sandbox": counts_summary(counts),
-        "verify": verify,
-    }
-
-
-def counts_summary(counts: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in counts.items() if k != "post_counts"}
-
-
-def run_concurrency(
-    runner: Runner, sandbox: Sandbox, n: int, workers: list[int], db: str, latency: str
-) -> list[dict[str, Any]]:
-    rows = []
-    for count in workers:
-        runner.phase("reset", db=db)
-        runner.phase("create", {"n": n}, db=db)
-        sandbox.reset(latency)
-        procs = [runner.popen_phase("flush-worker", {}, db=db) for _ in range(count)]
-        try:
-            for proc in procs:
-                assert proc.stdout is not None
-                line = proc.stdout.readline().strip()
-                if line != "READY":
-                    raise RuntimeError(
-                        f"a flush worker did not start (said {line!r}); see the log"
-                    )
-            for proc in procs:
-                assert proc.stdin is not None
-                proc.stdin.write("GO\n")
-                proc.stdin.flush()
-            results = []
-            for proc in procs:
-                out, _ = proc.communicate(timeout=600)
-                results.append(parse_result(out))
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-        start = min(r["start"] for r in results)
-        end = max(r["end"] for r in results)
-        counts = sandbox.counts()
-        verify = runner.phase("verify", db=db)
-        rows.append(
-            {
-                "workers": count,
-                "n": n,
-                "seconds": end - start,
-                "per_s": n / (end - start),
-                "skipped": sum(r["skipped"] for r in results),
-                "errors": sum(r["errors"] for r in results),
-                "per_worker_sent": [sum(r["by_status"].values()) for r in results],
-                "sandbox": counts_summary(counts),
-                "verify": verify,
-            }
-        )
-    return rows
-
-
-def run_rq(
-    runner: Runner,
-    sandbox: Sandbox,
-    n: int,
-    workers: int,
-    latency: str,
-    log: IO[str],
-    log_dir: str,
-) -> list[dict[str, Any]]:
-    """django-tasks-rq with ``workers`` rqworker processes; once with RQ's default worker
-    (forks a work horse per job) and once with ``SimpleWorker`` (runs jobs in-process)."""
-    rows = []
-    env = runner.env("postgres", "bench.rq_settings")
-    for worker_class in ("rq.worker.Worker", "rq.worker.SimpleWorker"):
-        runner.phase("reset", db="postgres", settings="bench.rq_settings")
-        runner.phase("rq-clean", db="postgres", settings="bench.rq_settings")
-        sandbox.reset(latency)
-        procs = []
-        logs = []
-        try:
-            for k in range(workers):
-                path = os.path.join(log_dir, f"rqworker-{worker_class.rsplit('.', 1)[1]}-{k}.log")
-                logs.append(path)
-                with open(path, "w") as handle:
-                    procs.append(
-                        subprocess.Popen(
-                            [
-                                PY,
-                                "-m",
-                                "django",
-                                "rqworker",
-                                "--job-class",
-                                "django_tasks_rq.Job",
-                                "--worker-class",
-                                worker_class,
-                                env.get("SMSREST_BENCH_RQ_QUEUE", "smsrest-bench"),
-                            ],
-                            cwd=ROOT,
-                            env=env,
-                            stdout=handle,
-                            stderr=subprocess.STDOUT,
-                            text=True,
-                        )
-                    )
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                ready = sum("Listening on" in Path(p).read_text() for p in logs)
-                if ready == workers:
-                    break
-                if any(p.poll() is not None for p in procs):
-                    raise RuntimeError(f"an rqworker exited at start; see {logs}")
-                time.sleep(0.1)
-            else:
-                raise RuntimeError(f"rqworkers did not start listening within 30 s; see {logs}")
-            result = runner.phase(
-                "rq-queue", {"n": n, "timeout": 120}, db="postgres", settings="bench.rq_settings"
-            )
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the current job
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        counts = sandbox.counts()
-        verify = runner.phase("verify", db="postgres", settings="bench.rq_settings")
-        rows.append(
-            {
-                "worker_class": worker_class,
-                "workers": workers,
-                **result,
-                "sandbox": counts_summary(counts),
-                "verify": verify,
-            }
-        )
-        log.write(f"rq {worker_class}: {result}\n")
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -638,6 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rq-n", type=int, default=None, help="messages in each RQ run (default 120; --quick 40)"
     )
+    parser.add_argument(
+        "--bulk-n",
+        type=int,
+        default=None,
+        help="messages queued by queue_sms, then by queue_many (default 5000; --quick 300)",
+    )
+    parser.add_argument(
+        "--validation-n",
+        type=int,
+        default=None,
+        help="recipients validated as plain numbers, then as maps (default 80000; --quick 2000)",
+    )
     parser.add_argument("--rq-workers", type=int, default=2, help="rqworker processes (default 2)")
     parser.add_argument(
         "--scale",
@@ -688,9 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also flush min(N, 1000) messages under cProfile and print the top functions",
     )
     parser.add_argument(
-        "--json", dest="json_path", help="write every measurement to this JSON file"
+        "--json",
+        dest="json_path",
+        help="write the results file here instead of bench/results/<date>-<commit>.json",
     )
     args = parser.parse_args(argv)
+    out_path = Path(args.json_path) if args.json_path else None
+    # Date and commit as the run starts (the work tree may change while it runs).
+    header = stamp({}, sys.argv[1:] if argv is None else argv)
 
     quick = args.quick
     n = args.n or (300 if quick else 2000)
@@ -699,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     latency_n = args.latency_n or (20 if quick else 60)
     admin_rows = args.admin_rows or (10_000 if quick else 100_000)
     rq_n = args.rq_n or (40 if quick else 120)
+    bulk_n = args.bulk_n or (300 if quick else 5000)
+    validation_n = args.validation_n or (2000 if quick else 80_000)
     tls_n = args.tls_n or (30 if quick else 200)
     if args.scale:
         small, large = (int(x) for x in args.scale.split(","))
@@ -727,17 +271,15 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency_n": conc_n,
             "admin_rows": admin_rows,
             "rq_n": rq_n,
+            "bulk_n": bulk_n,
+            "validation_n": validation_n,
             "concurrency_latency": args.concurrency_latency,
             "scale": [small, large],
             "tls": args.tls,
             "tls_n": tls_n,
             "tls_ca": args.tls_ca,
         },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "django": django_version(),
-        },
+        "machine": machine(django_version()),
     }
     notes: list[str] = []
     pg_name = os.environ.get("SMSREST_BENCH_PG_NAME", "smsrest_bench")
@@ -749,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.db == "postgres" and pg_problem:
         print(f"--db postgres: {pg_problem}", file=sys.stderr)
         return 2
+    if not pg_problem:
+        results["machine"]["postgresql"] = postgresql_version(pg_name)
 
     sqlite_path = os.path.join(work_dir, "bench.sqlite3")
     with open(log_path, "w") as log:
@@ -884,6 +428,15 @@ def main(argv: list[str] | None = None) -> int:
                         results["admin"] = runner.phase("admin", {"rows": admin_rows}, db=args.db)
                     except RuntimeError as exc:
                         results["admin"] = {"error": str(exc)}
+            if "bulk" in parts:
+                with step(f"queue_sms vs queue_many, N={bulk_n}, {args.db}"):
+                    runner.phase("reset", db=args.db)
+                    results["bulk"] = runner.phase("bulk", {"n": bulk_n}, db=args.db)
+            if "validation" in parts:
+                with step(f"validation: {validation_n:,} maps vs plain numbers"):
+                    results["validation"] = runner.phase(
+                        "validation", {"n": validation_n, "repeat": 2}, db=args.db
+                    )
             if "rq" in parts:
                 problem = pg_problem or redis_status()
                 if problem:
@@ -916,8 +469,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(render(results, notes))
     print(f"\n(logs in {work_dir})")
-    if args.json_path:
-        Path(args.json_path).write_text(json.dumps(results, indent=2, default=str))
+    # Every run is kept with its date, commit and machine (bench/results/ unless --json).
+    written = write({**header, **results}, out_path)
+    print(f"(results in {written})")
     return 0
 
 

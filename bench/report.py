@@ -6,6 +6,7 @@ Nothing here asserts: a missed target is printed as ``MISS`` with the numbers be
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 Target = tuple[str, bool | None, str]
@@ -413,6 +414,127 @@ def _rq_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
     return out, [("exactly once on RQ (every run)", all(r["verify"]["ok"] for r in runs), detail)]
 
 
+def render_sweep(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    lines: list[str] = []
+    targets: list[Target] = []
+    rows = results.get("sweep")
+    if rows:
+        lines.append(
+            "\nlatency x CONCURRENCY (one flush_queue process, SQLite WAL, one login shared):"
+        )
+        lines.append(
+            "  latency  floor/s   K   N     msg/s  x floor  x K/L   q/msg  logins  RSS MB  "
+            "+flush  once"
+        )
+        for row in rows:
+            lat, floor = row["latency_ms"], row["floor_per_s"]
+            for cell in row["cells"]:
+                limit = cell["k"] / (lat / 1000) if lat else None
+                x_limit = f"{cell['per_s'] / limit:6.2f}" if limit else "     -"
+                lines.append(
+                    f"  {lat:4d} ms {floor:8.1f} {cell['k']:3d} {cell['n']:4d} "
+                    f"{cell['per_s']:8.1f} {cell['per_s'] / floor:7.2f}  {x_limit} "
+                    f"{cell['queries_per_msg']:6.3f} {cell['logins']:6d} "
+                    f"{cell['rss_peak_mb']:7.1f} {cell.get('rss_growth_mb', 0):6.1f}  "
+                    f"{'yes' if cell['exactly_once'] else 'NO'}"
+                )
+        by = {(r["latency_ms"], c["k"]): (c, r["floor_per_s"]) for r in rows for c in r["cells"]}
+        if (40, 8) in by:
+            cell, floor = by[(40, 8)]
+            ratio = cell["per_s"] / floor
+            targets.append(
+                (
+                    "40 ms, CONCURRENCY 8: >= 6 x single-connection floor",
+                    ratio >= 6,
+                    f"{ratio:.2f} x ({cell['per_s']:.0f} vs {floor:.0f} msg/s; "
+                    f"{cell['per_s'] / 200:.0%} of K/L = 200)",
+                )
+            )
+        worst_q = max(c["queries_per_msg"] for r in rows for c in r["cells"] if c["k"] > 1)
+        targets.append(
+            ("queries per message <= 1.5 (CONCURRENCY > 1)", worst_q <= 1.5, f"max {worst_q:.3f}")
+        )
+        once = all(c["exactly_once"] for r in rows for c in r["cells"])
+        targets.append(("sweep: every order POSTed exactly once", once, ""))
+    journal = results.get("journal")
+    if journal:
+        floor = journal["floor_per_s"]
+        lines.append(
+            f"\nSQLite journal modes, zero latency, N={journal['n']} (bare keep-alive floor "
+            f"{floor:.0f} msg/s, mean of {', '.join(f'{f:.0f}' for f in journal['floor_runs'])}):"
+        )
+        for mode in ("wal", "delete"):
+            for cell in journal[mode]:
+                lines.append(
+                    f"  {mode:6s} K={cell['k']:2d}  {cell['per_s']:7.1f} msg/s  "
+                    f"{cell['per_s'] / floor:5.2f} x floor  {cell['queries_per_msg']:.3f} q/msg"
+                )
+        best = max(cell["per_s"] for cell in journal["wal"])
+        targets.append(
+            (
+                "zero latency, SQLite WAL: >= 0.6 x bare keep-alive floor",
+                best / floor >= 0.6,
+                f"{best / floor:.2f} x ({best:.0f} vs {floor:.0f} msg/s)",
+            )
+        )
+    return lines, targets
+
+
+def render_bulk(result: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    """``queue_sms`` vs ``queue_many`` (:mod:`bench.bulk`)."""
+    ratio = result["ratio"]
+    lines = [
+        f"\nqueueing {result['n']:,} one-recipient messages ({result.get('vendor', 'sqlite')}):",
+        table(
+            ["API", "ms/msg", "queries/msg"],
+            [
+                [
+                    "queue_sms, one call each",
+                    result["queue_sms_ms_per_msg"],
+                    result["queue_sms_queries_per_msg"],
+                ],
+                [
+                    f"queue_many, batches of {result['batch_size']}",
+                    result["queue_many_ms_per_msg"],
+                    result["queue_many_queries_per_msg"],
+                ],
+            ],
+        ),
+    ]
+    target = (
+        "queue_many: >= 10 x less time per message than queue_sms",
+        ratio >= 10,
+        f"{ratio:.1f} x",
+    )
+    return lines, [target]
+
+
+def render_validation(result: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    """Personalised maps vs plain numbers (:mod:`bench.validation`)."""
+    ratio = result["ratio"]
+    lines = [
+        f"\nvalidating {result['n']:,} recipients: plain numbers {result['plain_seconds']:.2f} s, "
+        f"personalised maps {result['maps_seconds']:.2f} s"
+    ]
+    target = (
+        f"validation: {result['n']:,} maps within 2 x the plain numbers' time",
+        ratio <= 2,
+        f"{ratio:.2f} x",
+    )
+    return lines, [target]
+
+
+def _part_sections(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
+    lines: list[str] = []
+    targets: list[Target] = []
+    for key, section in (("bulk", render_bulk), ("validation", render_validation)):
+        if key in results:
+            found_lines, found = section(results[key])
+            lines += found_lines
+            targets += found
+    return lines, targets
+
+
 def render(results: dict[str, Any], notes: list[str]) -> str:
     """The whole report: tables first, then one PASS/MISS line per target."""
     p, m = results["params"], results["machine"]
@@ -427,9 +549,13 @@ def render(results: dict[str, Any], notes: list[str]) -> str:
         out += lines
         targets += found
     targets += _scale_targets(results) + _big_targets(results)
-    from bench.sweep import render_sweep  # imports Target from here
-
-    for section in (render_sweep, _concurrency_section, _admin_section, _rq_section):
+    for section in (
+        render_sweep,
+        _concurrency_section,
+        _admin_section,
+        _rq_section,
+        _part_sections,
+    ):
         lines, found = section(results)
         out += lines
         targets += found
@@ -437,9 +563,24 @@ def render(results: dict[str, Any], notes: list[str]) -> str:
         out.append(
             "\ncProfile of flush_queue (top by own time):\n" + results["profile"]["profile_top"]
         )
-    if targets:
-        out.append("\ntargets")
-        width = max(len(t[0]) for t in targets)
-        out += [f"  {verdict(ok)}  {name.ljust(width)}  {detail}" for name, ok, detail in targets]
+    out += format_targets(targets)
     out += [f"note: {note}" for note in notes]
     return "\n".join(out)
+
+
+def format_targets(targets: list[Target]) -> list[str]:
+    """One PASS/MISS line per target under a ``targets`` heading (nothing if none)."""
+    if not targets:
+        return []
+    width = max(len(t[0]) for t in targets)
+    lines = ["\ntargets"]
+    lines += [f"  {verdict(ok)}  {name.ljust(width)}  {detail}" for name, ok, detail in targets]
+    return lines
+
+
+def render_part(
+    section: Callable[[dict[str, Any]], tuple[list[str], list[Target]]], result: dict[str, Any]
+) -> str:
+    """One part's lines and targets, for the scripts that run a part on its own."""
+    lines, targets = section(result)
+    return "\n".join([*lines, *format_targets(targets)]).strip("\n")

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bench.report import Target
-
 
 class _Runner(Protocol):
     def phase(
@@ -138,69 +136,3 @@ def run_journal(runner: _Runner, sandbox: _Sandbox, floor: Any, *, n: int = 400)
     out["floor_per_s"] = sum(floors) / len(floors)
     runner.phase("schema", db="sqlite")  # back to WAL for what follows
     return out
-
-
-def render_sweep(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
-    lines: list[str] = []
-    targets: list[Target] = []
-    rows = results.get("sweep")
-    if rows:
-        lines.append(
-            "\nlatency x CONCURRENCY (one flush_queue process, SQLite WAL, one login shared):"
-        )
-        lines.append(
-            "  latency  floor/s   K   N     msg/s  x floor  x K/L   q/msg  logins  RSS MB  "
-            "+flush  once"
-        )
-        for row in rows:
-            lat, floor = row["latency_ms"], row["floor_per_s"]
-            for cell in row["cells"]:
-                limit = cell["k"] / (lat / 1000) if lat else None
-                x_limit = f"{cell['per_s'] / limit:6.2f}" if limit else "     -"
-                lines.append(
-                    f"  {lat:4d} ms {floor:8.1f} {cell['k']:3d} {cell['n']:4d} "
-                    f"{cell['per_s']:8.1f} {cell['per_s'] / floor:7.2f}  {x_limit} "
-                    f"{cell['queries_per_msg']:6.3f} {cell['logins']:6d} "
-                    f"{cell['rss_peak_mb']:7.1f} {cell.get('rss_growth_mb', 0):6.1f}  "
-                    f"{'yes' if cell['exactly_once'] else 'NO'}"
-                )
-        by = {(r["latency_ms"], c["k"]): (c, r["floor_per_s"]) for r in rows for c in r["cells"]}
-        if (40, 8) in by:
-            cell, floor = by[(40, 8)]
-            ratio = cell["per_s"] / floor
-            targets.append(
-                (
-                    "40 ms, CONCURRENCY 8: >= 6 x single-connection floor",
-                    ratio >= 6,
-                    f"{ratio:.2f} x ({cell['per_s']:.0f} vs {floor:.0f} msg/s; "
-                    f"{cell['per_s'] / 200:.0%} of K/L = 200)",
-                )
-            )
-        worst_q = max(c["queries_per_msg"] for r in rows for c in r["cells"] if c["k"] > 1)
-        targets.append(
-            ("queries per message <= 1.5 (CONCURRENCY > 1)", worst_q <= 1.5, f"max {worst_q:.3f}")
-        )
-        once = all(c["exactly_once"] for r in rows for c in r["cells"])
-        targets.append(("sweep: every order POSTed exactly once", once, ""))
-    journal = results.get("journal")
-    if journal:
-        floor = journal["floor_per_s"]
-        lines.append(
-            f"\nSQLite journal modes, zero latency, N={journal['n']} (bare keep-alive floor "
-            f"{floor:.0f} msg/s, mean of {', '.join(f'{f:.0f}' for f in journal['floor_runs'])}):"
-        )
-        for mode in ("wal", "delete"):
-            for cell in journal[mode]:
-                lines.append(
-                    f"  {mode:6s} K={cell['k']:2d}  {cell['per_s']:7.1f} msg/s  "
-                    f"{cell['per_s'] / floor:5.2f} x floor  {cell['queries_per_msg']:.3f} q/msg"
-                )
-        best = max(cell["per_s"] for cell in journal["wal"])
-        targets.append(
-            (
-                "zero latency, SQLite WAL: >= 0.6 x bare keep-alive floor",
-                best / floor >= 0.6,
-                f"{best / floor:.2f} x ({best:.0f} vs {floor:.0f} msg/s)",
-            )
-        )
-    return lines, targets

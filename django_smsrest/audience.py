@@ -172,6 +172,7 @@ def _check_maps(
     errors: list[ValidationError] = []
     needed = set(placeholders(template)) if isinstance(template, str) else set()
     numbers: list[str] = []
+    seen: set[str] = set()  # the membership test per recipient: a list made it quadratic
     params: list[dict[str, str]] = []
     for position, item in enumerate(items, start=1):
         if not isinstance(item, Mapping):
@@ -205,12 +206,25 @@ def _check_maps(
             )
             continue
         values = {str(k): v for k, v in item.items() if k != "recipient"}
+        if (
+            values.keys() == needed
+            and number not in seen
+            and all(type(v) is str for v in values.values())
+        ):
+            # The common case, without the sets and lists that name a problem: a large
+            # audience is one map per recipient, and each object allocated here adds to
+            # the garbage collector's passes over all of them.
+            seen.add(number)
+            numbers.append(number)
+            params.append(values)
+            continue
         bad = sorted(k for k, v in values.items() if _number_text(v) is None)
         missing = sorted(needed - set(values))
         unused = sorted(set(values) - needed)
-        if bad or missing or unused or number in numbers:
-            errors.append(_map_error(number, bad, missing, unused, number in numbers))
+        if bad or missing or unused or number in seen:
+            errors.append(_map_error(number, bad, missing, unused, number in seen))
             continue
+        seen.add(number)
         numbers.append(number)
         params.append({k: str(v) for k, v in values.items()})
     if not items:

@@ -12,6 +12,7 @@ once, one message per problem, each naming the exact ``SMSREST`` key:
 * ``E007`` a ``TASK_BACKEND`` that is not a key of ``TASKS``, ``E008`` a ``TASK_QUEUE``
   that task backend does not accept;
 * ``E009`` ``METRICS`` on without prometheus-client installed;
+* ``E010`` ``USE_TZ = False``: schedules, leases and backoff are aware datetimes;
 * ``W001`` TLS verification turned off.
 
 Missing credentials (``E002``) are reported only by ``check --deploy``: a build step runs
@@ -58,6 +59,7 @@ CHECK_IDS: Mapping[str, str] = {
         '``"default"`` when none are listed).'
     ),
     "django_smsrest.E009": "``METRICS`` is on but prometheus-client is not installed.",
+    "django_smsrest.E010": "``USE_TZ`` is ``False``: the app needs aware datetimes.",
     "django_smsrest.W001": "``VERIFY_TLS`` is ``False``.",
 }
 
@@ -79,6 +81,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     bad_keys = {p.key for p in problems}
     merged = merged_settings(raw)
     messages += _environment(merged, bad_keys)
+    messages += _time_zone_support()
     if problems:
         return messages
 
@@ -148,6 +151,25 @@ def _environment(merged: Mapping[str, Any], bad_keys: set[str]) -> list[CheckMes
             )
         )
     return messages
+
+
+def _time_zone_support() -> list[CheckMessage]:
+    """The outbox compares aware datetimes everywhere (schedules, leases, backoff, the
+    gateway's time zone); with ``USE_TZ = False`` ``timezone.now()`` is naive and the first
+    scheduled message would fail with a bare ``TypeError``. Say so at start-up instead."""
+    from django.conf import settings
+
+    if settings.USE_TZ:
+        return []
+    return [
+        Error(
+            "django_smsrest needs USE_TZ = True: scheduled delivery times, leases and "
+            "retries are time-zone-aware datetimes, which cannot be compared with the naive "
+            "times Django uses when USE_TZ is False.",
+            hint="Set USE_TZ = True in your settings (the default since Django 5.0).",
+            id="django_smsrest.E010",
+        )
+    ]
 
 
 def _backend_problem(path: str) -> str | None:

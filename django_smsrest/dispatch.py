@@ -18,6 +18,7 @@ from django_smsrest.conf import get_settings
 
 SEND_TASK = "django_smsrest.tasks.send_message_task"
 REFRESH_TASK = "django_smsrest.tasks.refresh_status_task"
+FLUSH_TASK = "django_smsrest.tasks.flush_queue_task"
 
 
 def enqueue(task_path: str, *args: Any, run_after: datetime | None = None) -> Any:
@@ -39,6 +40,12 @@ def enqueue(task_path: str, *args: Any, run_after: datetime | None = None) -> An
 def enqueue_send(message_id: int, *, run_after: datetime | None = None) -> Any:
     """Hint a worker to send ``message_id`` (call it from ``transaction.on_commit``)."""
     return enqueue(SEND_TASK, message_id, run_after=run_after)
+
+
+def enqueue_flush(limit: int) -> Any:
+    """Hint a worker to send up to ``limit`` due messages in one flush (one hint for a
+    batch of messages queued together: ``services.queue_many``)."""
+    return enqueue(FLUSH_TASK, limit)
 
 
 def enqueue_refresh(message_id: int) -> Any:

@@ -156,3 +156,25 @@ def test_migrate_runs_without_credentials(tmp_path: Path):
     )
     assert "django_smsrest.E002" in deploy.stderr
     assert "SMSREST['USERNAME'] and SMSREST['PASSWORD']" in deploy.stderr
+
+
+def test_use_tz_false_is_a_check_error_naming_the_setting():
+    """Issue 20 item 7: with ``USE_TZ=False`` an aware schedule met a naive ``now`` in
+    validation and raised a bare ``TypeError``; ``manage.py check`` now says the app needs
+    ``USE_TZ = True``, and validation raises an error naming it instead of a TypeError."""
+    from datetime import timedelta
+
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils import timezone
+
+    from django_smsrest.validation import validate_sms
+
+    with override_settings(USE_TZ=False, SMSREST={"BACKEND": LOCMEM}):
+        errors = [m for m in run_checks() if m.id.startswith("django_smsrest.")]
+        assert [m.id for m in errors] == ["django_smsrest.E010"], errors
+        assert "USE_TZ = True" in errors[0].msg and errors[0].is_serious()
+        when = timezone.make_aware(timezone.now() + timedelta(hours=1))
+        with pytest.raises(ImproperlyConfigured, match="USE_TZ"):
+            validate_sms("Ciao", ["+393471234567"], scheduled_delivery_time=when)
+    with override_settings(USE_TZ=True, SMSREST={"BACKEND": LOCMEM}):
+        assert not [m for m in run_checks() if m.id == "django_smsrest.E010"]

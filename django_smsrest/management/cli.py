@@ -7,6 +7,8 @@ so that these rules can be tested without running a command.
 from __future__ import annotations
 
 import csv
+import io
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +22,10 @@ from django.utils.translation import gettext as _
 EXIT_USAGE = 2
 #: Exit status when a message failed or the gateway could not be reached.
 EXIT_FAILED = 1
+#: Largest ``--csv`` file read: 50,000 recipients with a few values each take 2-3 MB, and
+#: one message has to fit in memory anyway. A file without newlines (``/dev/zero``) would
+#: otherwise be read without bound.
+MAX_CSV_BYTES = 32 * 1024 * 1024
 
 
 def usage_error(message: str) -> CommandError:
@@ -231,24 +237,46 @@ def check_combinations(mode: str | None, options: dict[str, Any]) -> None:
 def read_csv(path: str) -> list[dict[str, str]]:
     """The rows of a ``--csv`` file as recipient maps (``recipient`` plus one value per
     placeholder). Raises ``CommandError`` (exit 2) with the reason for a file that cannot
-    be read, is not UTF-8, has no ``recipient`` column or has a row of the wrong width."""
+    be read, is larger than :data:`MAX_CSV_BYTES`, is not UTF-8, has no ``recipient``
+    column, names a column twice or has a row of the wrong width."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as stream:
-            reader = csv.DictReader(stream)
-            columns = [name.strip() for name in reader.fieldnames or []]
-            if "recipient" not in columns:
-                raise usage_error(
-                    _("%(path)s has no “recipient” column (its header: %(columns)s)")
-                    % {"path": path, "columns": ", ".join(columns) or _("empty")}
+        with open(path, "rb") as stream:
+            # At most one byte past the limit is read, whatever the file is.
+            data = stream.read(MAX_CSV_BYTES + 1)
+        if len(data) > MAX_CSV_BYTES:
+            raise usage_error(
+                _(
+                    "%(path)s is larger than %(limit)s, the limit of --csv; split it into "
+                    "several files"
                 )
-            rows = []
-            for line, row in enumerate(reader, start=2):
-                if None in row or None in row.values():
-                    raise usage_error(
-                        _("%(path)s, line %(line)d: not as many values as columns")
-                        % {"path": path, "line": line}
-                    )
-                rows.append({key.strip(): value.strip() for key, value in row.items()})
+                % {"path": path, "limit": _size(MAX_CSV_BYTES)}
+            )
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        columns = [name.strip() for name in reader.fieldnames or []]
+        if "recipient" not in columns:
+            raise usage_error(
+                _("%(path)s has no “recipient” column (its header: %(columns)s)")
+                % {"path": path, "columns": ", ".join(columns) or _("empty")}
+            )
+        repeated = [(name, n) for name, n in Counter(columns).items() if n > 1]
+        if repeated:
+            # csv.DictReader keeps the last value of a repeated column and drops the others.
+            name, times = repeated[0]
+            raise usage_error(
+                _(
+                    "%(path)s: the column “%(name)s” appears %(times)d times in the header; "
+                    "give each column a different name"
+                )
+                % {"path": path, "name": name, "times": times}
+            )
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if None in row or None in row.values():
+                raise usage_error(
+                    _("%(path)s, line %(line)d: not as many values as columns")
+                    % {"path": path, "line": line}
+                )
+            rows.append({key.strip(): value.strip() for key, value in row.items()})
     except OSError as exc:
         raise usage_error(
             _("cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror}
@@ -260,3 +288,11 @@ def read_csv(path: str) -> list[dict[str, str]]:
             _("%(path)s is not valid CSV: %(error)s") % {"path": path, "error": exc}
         ) from None
     return rows
+
+
+def _size(size: int) -> str:
+    """``32 MB`` for a whole number of MiB, else ``N bytes``."""
+    mib = 1024 * 1024
+    if size % mib == 0:
+        return _("%(n)d MB") % {"n": size // mib}
+    return _("%(n)d bytes") % {"n": size}

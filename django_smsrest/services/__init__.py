@@ -24,9 +24,9 @@ nothing else. The flow, and the rules it keeps:
 
 The statuses and every move between them are in :mod:`django_smsrest.lifecycle`.
 
-The verbs live in submodules by job (:mod:`.sending`, :mod:`.delivery`, :mod:`.cancelling`,
-:mod:`.queue`, :mod:`.inbound`, :mod:`.callbacks`, :mod:`.health`) and are all re-exported
-here: call them as ``services.send_sms(...)``.
+The verbs live in submodules by job (:mod:`.sending`, :mod:`.bulk`, :mod:`.delivery`,
+:mod:`.cancelling`, :mod:`.queue`, :mod:`.inbound`, :mod:`.callbacks`, :mod:`.health`) and
+are all re-exported here: call them as ``services.send_sms(...)``.
 Validation lives in :mod:`django_smsrest.validation` and the claim/lease/backoff machinery
 in :mod:`django_smsrest.outbox`; :func:`validate_sms`, :class:`ValidatedSms` and
 :func:`retry_delay` are re-exported here too.
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from django_smsrest.outbox import retry_delay
 from django_smsrest.services.base import SmsStateError
+from django_smsrest.services.bulk import BulkValidationError, queue_many
 from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
@@ -58,6 +59,7 @@ from django_smsrest.services.sending import (
 from django_smsrest.validation import ValidatedSms, validate_sms
 
 __all__ = [
+    "BulkValidationError",
     "CallbackOutcome",
     "FlushReport",
     "QueueHealth",
@@ -72,6 +74,8 @@ __all__ = [
     "metrics_snapshot",
     "pending_count",
     "queue_health",
+
+    "queue_many",
     "queue_sms",
     "receive_sms",
     "reconcile",
