@@ -74,7 +74,6 @@ __all__ = [
     "metrics_snapshot",
     "pending_count",
     "queue_health",
-
     "queue_many",
     "queue_sms",
     "receive_sms",
