@@ -193,7 +193,7 @@ class OperationsMixin(admin.ModelAdmin):
             reasons = [
                 f"#{m.pk}: {outcome_text(m)}"
                 for m in rows
-                if m.last_error and outcome_level(m.status) != messages.SUCCESS
+                if m.last_error and outcome_level(m.status, asked=op.name) != messages.SUCCESS
             ]
             if reasons:
                 summary += "; " + "; ".join(reasons[:10]) + (" …" if len(reasons) > 10 else "")
@@ -211,7 +211,8 @@ class OperationsMixin(admin.ModelAdmin):
                     "%(op)s: %(count)d messages done (%(summary)s).",
                     len(done),
                 )
-            self.message_user(request, text % params, max(outcome_level(m.status) for m in rows))
+            level = max(outcome_level(m.status, asked=op.name) for m in rows)
+            self.message_user(request, text % params, level)
         if errors:
             shown = "; ".join(errors[:10]) + (" …" if len(errors) > 10 else "")
             self.message_user(

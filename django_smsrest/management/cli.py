@@ -20,6 +20,8 @@ from django.utils.translation import gettext as _
 EXIT_USAGE = 2
 #: Exit status when a message failed or the gateway could not be reached.
 EXIT_FAILED = 1
+#: The modes other than sending one message (each a ``--NAME`` flag), in --help's order.
+MODES = ("flush", "sweep", "loop", "refresh", "credits", "receive")
 
 
 def usage_error(message: str) -> CommandError:
@@ -217,8 +219,9 @@ def check_combinations(mode: str | None, options: dict[str, Any]) -> None:
             raise usage_error(
                 _(
                     "give at least one recipient with --to, --group or --csv (or one of "
-                    "--flush, --sweep, --refresh, --credits); see --help"
+                    "%(modes)s); see --help"
                 )
+                % {"modes": ", ".join(f"--{name}" for name in MODES)}
             )
         if len(audiences) > 1:
             raise usage_error(_("give the recipients with one of --to, --group or --csv"))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django_smsrest.results import FAILURE_STATES, DeliveryState
 from django_smsrest.sandbox.fidelity import FIDELITY
 from django_smsrest.sandbox.inbound import DEFAULT_SIM
+from django_smsrest.sandbox.sending import SEND_LABELS
 
 if TYPE_CHECKING:
     from django_smsrest.sandbox.state import SandboxState
@@ -157,7 +158,7 @@ def render_page(state: SandboxState) -> str:
 <h1>SMS REST sandbox</h1>
 <p>API base URL: <code>{escape(state_base_hint())}</code> &middot; account
 <code>{escape(state.config.username)}</code> &middot; {len(orders)} order(s),
-{data["posts_total"]} POST sms, {data["logins"]} login(s), {data["tokens"]} token(s)
+{_post_counts(data["requests"])}, {data["logins"]} login(s), {data["tokens"]} token(s)
 &middot; credits {credits} &middot; <a href="orders">JSON</a> &middot;
 <a href="config">options</a></p>
 {more}
@@ -178,6 +179,16 @@ setInterval(function () {{
 </script>
 </body></html>
 """
+
+
+def _post_counts(requests: dict[str, int]) -> str:
+    """``"3 POST sms, 1 POST paramsms"``: each send endpoint on its own (``POST sms``
+    always, the others once used)."""
+    return ", ".join(
+        f"{requests.get(label, 0)} {label}"
+        for label in SEND_LABELS
+        if label == "POST sms" or requests.get(label)
+    )
 
 
 def state_base_hint() -> str:
