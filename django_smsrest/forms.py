@@ -49,7 +49,9 @@ def split_groups(value: str | None) -> list[str] | None:
 def message_type_choices() -> list[tuple[str, str]]:
     """``(code, "code - label")`` for each message type of the configured brand."""
     conf = get_settings()
-    return [(code, f"{code} - {mtype.label}") for code, mtype in conf.message_types.items()]
+    return [
+        (code, f"{code} - {mtype.verbose_label}") for code, mtype in conf.message_types.items()
+    ]
 
 
 class SendSmsFormMixin:

@@ -236,7 +236,7 @@ def _check_length(
 
 
 def _known_types(conf: SmsRestSettings) -> str:
-    return ", ".join(f"{t.code} ({t.label})" for t in conf.message_types.values())
+    return ", ".join(f"{t.code} ({t.verbose_label})" for t in conf.message_types.values())
 
 
 def _check_sender(

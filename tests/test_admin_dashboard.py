@@ -245,6 +245,19 @@ def test_credits_going_down_within_one_day_are_going_down(client: Client) -> Non
     assert "not going down" not in html
 
 
+def test_credits_reported_seconds_apart_are_no_trend(client: Client) -> None:
+    now = timezone.now()
+    for seconds_ago, left in ((10, 1_000_000), (0, 999_998)):
+        SmsMessage.objects.create(
+            message="x",
+            message_type="N",
+            status=Status.SENT,
+            sent_at=now - timedelta(seconds=seconds_ago),
+            remaining_credits=left,
+        )
+    assert dashboard.build(now=now).runs_out["N"] == dashboard.Trend(enough=False)
+
+
 def test_credits_with_one_report_say_so(client: Client) -> None:
     SmsMessage.objects.create(
         message="x",

@@ -372,6 +372,8 @@ def brand_credits() -> dict[str, Any]:
         return value
     reported = dict(value["credits"])
     value["credits"] = [
-        (code, mtype.label, reported[code]) for code, mtype in types.items() if code in reported
+        (code, mtype.verbose_label, reported[code])
+        for code, mtype in types.items()
+        if code in reported
     ]
     return value

@@ -57,6 +57,9 @@ TOP_REASONS = 10
 RATE_DAYS = 7
 #: Beyond this many days, "runs out around" says "not within ten years" instead of a date.
 FAR_DAYS = 3650
+#: The reports a trend is fitted on must span at least this long: two messages sent a
+#: second apart would otherwise predict the end of the credits for tomorrow.
+MIN_TREND_SPAN = timedelta(hours=1)
 
 # Outcome buckets, in stacking order, from the lifecycle's sets.
 DELIVERED = lifecycle.FINAL - lifecycle.FAILED_OUTCOMES - {Status.CANCELLED}
@@ -104,7 +107,8 @@ class Trend:
 
     ``going_down`` with ``when`` (the day they reach zero at that rate) or without it (not
     within :data:`FAR_DAYS`); not ``going_down`` and ``enough`` (flat or rising); not
-    ``enough`` (fewer than two reports with different times in :data:`RATE_DAYS` days).
+    ``enough`` (the reports of the last :data:`RATE_DAYS` days span less than
+    :data:`MIN_TREND_SPAN`).
     """
 
     enough: bool
@@ -269,7 +273,7 @@ def _trend(points: list[tuple[datetime, int]], now: datetime) -> Trend:
     recent = sorted((t, v) for t, v in points if now - t < timedelta(days=RATE_DAYS))
     xs = [(t - now).total_seconds() / 86400 for t, _ in recent]
     ys = [v for _, v in recent]
-    if len(set(xs)) < 2:
+    if not xs or max(xs) - min(xs) < MIN_TREND_SPAN / timedelta(days=1):
         return Trend(enough=False)
     mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
     var = sum((x - mean_x) ** 2 for x in xs)
@@ -296,17 +300,22 @@ def render_charts(board: Dashboard, now: datetime | None = None) -> dict[str, An
         board.per_day,
         series,
         title=_("Messages per day by outcome, last %(days)d days") % {"days": DAYS},
-        desc=ngettext("%(total)d message: %(detail)s.", "%(total)d messages: %(detail)s.", total)
+        desc=ngettext("%(total)d message; %(detail)s.", "%(total)d messages; %(detail)s.", total)
         % {
             "total": total,
-            "detail": ", ".join(f"{board.totals[s.key]} {s.label}" for s in series),
+            # "label: n", not "n label": no plural to agree with.
+            "detail": ", ".join(f"{s.label}: {board.totals[s.key]}" for s in series),
         },
     )
     reason_chart = charts.linked_bars(
         [(r["label"], r["count"], r["url"]) for r in board.reasons],
         colour=_COLOURS["failed"],
         title=_("Failures by reason"),
-        desc=_("The %(n)d most frequent reasons of failed or undelivered messages.")
+        desc=ngettext(
+            "The most frequent reason of failed or undelivered messages.",
+            "The %(n)d most frequent reasons of failed or undelivered messages.",
+            len(board.reasons),
+        )
         % {"n": len(board.reasons)},
     )
     credit_series = [

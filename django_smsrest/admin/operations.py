@@ -27,8 +27,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from django_smsrest import lifecycle, services
@@ -110,7 +110,9 @@ def call_service(request: HttpRequest, name: str, message: SmsMessage) -> Any:
 def _cancel_reason(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
     name = user.get_username() if user is not None and user.is_authenticated else "?"
-    return f"Cancelled from the admin by {name}"
+    # Recorded as the message's last_error: a text for people, in the language of the one
+    # who cancelled.
+    return gettext("Cancelled from the admin by %(user)s") % {"user": name}
 
 
 def outcomes(pks: list[int]) -> list[SmsMessage]:
@@ -217,7 +219,11 @@ class OperationsMixin(admin.ModelAdmin):
             shown = "; ".join(errors[:10]) + (" …" if len(errors) > 10 else "")
             self.message_user(
                 request,
-                _("%(op)s failed for %(count)d message(s): %(errors)s")
+                ngettext(
+                    "%(op)s failed for %(count)d message: %(errors)s",
+                    "%(op)s failed for %(count)d messages: %(errors)s",
+                    len(errors),
+                )
                 % {"op": op.label, "count": len(errors), "errors": shown},
                 messages.ERROR,
             )

@@ -64,11 +64,23 @@ def split_numbers(values: Sequence[str] | None) -> list[str]:
     return numbers
 
 
+#: The command-line name of each field of ``validate_sms``: what the person typed (and the
+#: same in every language).
+OPTION_OF_FIELD = {
+    "message": "TEXT",
+    "recipients": "--to",
+    "groups": "--group",
+    "sender": "--sender",
+    "message_type": "--type",
+    "scheduled_delivery_time": "--at",
+}
+
+
 def validation_text(exc: ValidationError) -> str:
-    """``field: message`` lines, one per problem, for the terminal."""
+    """``option: message`` lines, one per problem, for the terminal."""
     if hasattr(exc, "error_dict"):
         lines = [
-            f"{field}: {message}"
+            f"{OPTION_OF_FIELD.get(field, field)}: {message}"
             for field, errors in exc.error_dict.items()
             for error in errors
             for message in error.messages

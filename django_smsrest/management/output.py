@@ -66,13 +66,21 @@ def _first(numbers: tuple[str, ...], shown: int = 10) -> str:
 def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:
     """One styled line for a message just sent or queued: status, order, credits."""
     if message.kind == Kind.GROUPS:
-        lead = _("SMS #%(pk)s to the group(s) %(groups)s: %(status)s") % {
+        lead = ngettext(
+            "SMS #%(pk)s to the group %(groups)s: %(status)s",
+            "SMS #%(pk)s to the groups %(groups)s: %(status)s",
+            len(message.groups),
+        ) % {
             "pk": message.pk,
             "groups": ", ".join(message.groups),
             "status": message.get_status_display(),
         }
     else:
-        lead = _("SMS #%(pk)s to %(count)s recipient(s): %(status)s") % {
+        lead = ngettext(
+            "SMS #%(pk)s to %(count)s recipient: %(status)s",
+            "SMS #%(pk)s to %(count)s recipients: %(status)s",
+            message.recipient_count,
+        ) % {
             "pk": message.pk,
             "count": message.recipient_count,
             "status": message.get_status_display(),
@@ -82,7 +90,10 @@ def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:
         _("order %(order_id)s") % {"order_id": message.order_id},
     ]
     if message.total_sent is not None:
-        parts.append(_("%(n)s credit(s) used") % {"n": message.total_sent})
+        parts.append(
+            ngettext("%(n)s credit used", "%(n)s credits used", message.total_sent)
+            % {"n": message.total_sent}
+        )
     if message.remaining_credits is not None:
         parts.append(_("%(n)s left") % {"n": message.remaining_credits})
     if queued and message.status == Status.QUEUED:

@@ -30,7 +30,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from django_smsrest import dispatch, lifecycle, services
 from django_smsrest.exceptions import SmsRestError
@@ -209,7 +209,11 @@ class Command(BaseCommand):
             )
         if failed or report.errors:
             raise CommandError(
-                _("%(n)s message(s) failed; see last_error in the admin.")
+                ngettext(
+                    "%(n)s message failed; see last_error in the admin.",
+                    "%(n)s messages failed; see last_error in the admin.",
+                    failed + report.errors,
+                )
                 % {"n": failed + report.errors},
                 returncode=EXIT_FAILED,
             )
