@@ -17,7 +17,6 @@ from django.utils.module_loading import import_string
 from django_smsrest.conf import get_settings
 
 SEND_TASK = "django_smsrest.tasks.send_message_task"
-REFRESH_TASK = "django_smsrest.tasks.refresh_status_task"
 
 
 def enqueue(task_path: str, *args: Any, run_after: datetime | None = None) -> Any:
@@ -39,11 +38,6 @@ def enqueue(task_path: str, *args: Any, run_after: datetime | None = None) -> An
 def enqueue_send(message_id: int, *, run_after: datetime | None = None) -> Any:
     """Hint a worker to send ``message_id`` (call it from ``transaction.on_commit``)."""
     return enqueue(SEND_TASK, message_id, run_after=run_after)
-
-
-def enqueue_refresh(message_id: int) -> Any:
-    """Hint a worker to refresh the delivery status of ``message_id``."""
-    return enqueue(REFRESH_TASK, message_id)
 
 
 def runs_inline() -> bool:

@@ -86,7 +86,9 @@ def cancel(message: SmsMessage | int, *, reason: str = "") -> SmsMessage:
                 except OrderNotFound:
                     too_late.append(order.order_id)
                     continue
-                SmsOrder.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+                SmsOrder.objects.filter(pk=order.pk, status=OrderStatus.ACCEPTED).update(
+                    status=OrderStatus.CANCELLED
+                )
         except BaseException:
             job.release(Status.SCHEDULED)
             raise
