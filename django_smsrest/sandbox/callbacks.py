@@ -69,6 +69,9 @@ class CallbackNotifier:
         self.stopping = stopping
         self._seen: dict[str, list[str]] = {}
         self._done: set[str] = set()
+        # Counts the watcher's completed looks (callbacks on or off), for wait_looks().
+        self._looks = 0
+        self._looked = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="smsrest-sandbox-callbacks")
         self.thread.daemon = True
 
@@ -82,6 +85,18 @@ class CallbackNotifier:
                     self.tick()
                 except Exception as error:  # never let the thread die
                     sys.stderr.write(f"[sandbox] callback watcher error: {error!r}\n")
+            with self._looked:
+                self._looks += 1
+                self._looked.notify_all()
+
+    def wait_looks(self, count: int = 2, timeout: float = 10.0) -> bool:
+        """Block until the watcher has completed ``count`` more looks (``False`` on
+        timeout). A look posts what it saw change before it counts, so after two (one
+        begun after this call) every change made before the call has been posted, and
+        nothing else will be: what a test waits for before it says "nothing was posted"."""
+        with self._looked:
+            target = self._looks + count
+            return self._looked.wait_for(lambda: self._looks >= target, timeout)
 
     def tick(self) -> None:
         """One look at every unfinished order; post what changed since the last look."""
