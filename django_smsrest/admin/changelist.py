@@ -158,7 +158,7 @@ class MessageListMixin(admin.ModelAdmin):
         "recipient_count",
         "text_preview",
         "message_type",
-        "created_at",
+        "created",
     )
     list_display_links = ("id", "text_preview")
     list_filter = (
@@ -188,6 +188,18 @@ class MessageListMixin(admin.ModelAdmin):
             '<span class="smsrest-badge smsrest-status-{}">{}</span>',
             obj.status,
             obj.get_status_display(),
+        )
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: SmsMessage) -> str:
+        # The short form ("07/12/2026 20:48"), the long one in the tooltip: Django's
+        # default ("Lunedì 07 Dicembre 2026 20:48") alone would push the list past 1280 px.
+        when = timezone.localtime(obj.created_at)
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>',
+            when.isoformat(),
+            formats.date_format(when, "DATETIME_FORMAT"),
+            formats.date_format(when, "SHORT_DATETIME_FORMAT"),
         )
 
     @admin.display(description=_("text"))

@@ -207,11 +207,11 @@ def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
     if queue["oldest_due"] is not None:
         queue["oldest_due_age"] = now - queue["oldest_due"]
 
-    # 5. Remaining credits per day and type: the day's low for the chart; the first and
-    # last report of the day (highest and lowest value: credits only go down between
-    # top-ups) for the trend, so that a single day of sending already has a slope.
+    # 5. Remaining credits per day and type: the day's low for the chart; for the trend,
+    # each day's low at its last report, and where the period starts its first report's
+    # (highest) value too, so that a single day of sending already has a slope.
     credits: dict[str, list[tuple[date, int]]] = {}
-    reports: dict[str, list[tuple[datetime, int]]] = {}
+    reports: dict[str, list[_DayOfCredits]] = {}
     # sent_at has no index; created_at has, and a message is sent soon after it is created
     # (retries give up within hours), so the created_at bound keeps this off the history.
     credit_rows = (
@@ -233,11 +233,10 @@ def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
     )
     for row in credit_rows:
         credits.setdefault(row["message_type"], []).append((row["day"], row["low"]))
-        points = reports.setdefault(row["message_type"], [])
-        points.append((row["first_at"], row["high"]))
-        if row["last_at"] != row["first_at"]:
-            points.append((row["last_at"], row["low"]))
-    runs_out = {mtype: _trend(points, now) for mtype, points in reports.items()}
+        reports.setdefault(row["message_type"], []).append(
+            _DayOfCredits(row["first_at"], row["high"], row["last_at"], row["low"])
+        )
+    runs_out = {mtype: _trend(days, now) for mtype, days in reports.items()}
 
     return Dashboard(
         first=first,
@@ -267,10 +266,27 @@ def _reasons_url(changelist_url: str, reason: str, state: str, since: datetime) 
     return f"{changelist_url}?{urlencode(params)}"
 
 
-def _trend(points: list[tuple[datetime, int]], now: datetime) -> Trend:
+@dataclass(frozen=True)
+class _DayOfCredits:
+    """One day's reports of one message type: the first (and highest) and the last (and
+    lowest); credits only go down between top-ups."""
+
+    first_at: datetime
+    high: int
+    last_at: datetime
+    low: int
+
+
+def _trend(days: list[_DayOfCredits], now: datetime) -> Trend:
     """Where the credits go at the rate of the last :data:`RATE_DAYS` days: a
-    least-squares line through the reports (time in days, remaining credits)."""
-    recent = sorted((t, v) for t, v in points if now - t < timedelta(days=RATE_DAYS))
+    least-squares line through each day's low at its last report, plus the first day's
+    first report (time in days, remaining credits). Only the period's start uses a day's
+    high: a top-up during a later day would otherwise read as credits going up."""
+    window = [d for d in days if now - d.last_at < timedelta(days=RATE_DAYS)]
+    points = [(d.last_at, d.low) for d in window]
+    if window and now - window[0].first_at < timedelta(days=RATE_DAYS):
+        points.append((window[0].first_at, window[0].high))
+    recent = sorted(points)
     xs = [(t - now).total_seconds() / 86400 for t, _ in recent]
     ys = [v for _, v in recent]
     if not xs or max(xs) - min(xs) < MIN_TREND_SPAN / timedelta(days=1):

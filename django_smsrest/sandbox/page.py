@@ -25,7 +25,13 @@ PAGE_LIMIT = 300
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
+table.orders{table-layout:fixed}
+table.orders col.when{width:7rem}table.orders col.id{width:8rem}
+table.orders col.type{width:4rem}table.orders col.sender{width:5.5rem}
+table.orders col.rcpt{width:12rem}table.orders col.size{width:5.5rem}
+table.orders col.sched{width:7rem}table.orders col.notes{width:9rem}
 th{background:#f3f3f3}
 .msg{white-space:pre-wrap;max-width:32rem;font-family:ui-monospace,monospace}
 .st{font-family:ui-monospace,monospace;font-size:.9em}
@@ -162,7 +168,10 @@ def render_page(state: SandboxState) -> str:
 &middot; credits {credits} &middot; <a href="orders">JSON</a> &middot;
 <a href="config">options</a></p>
 {more}
-<table>
+<table class="orders">
+<colgroup><col class="when"><col class="id"><col class="type"><col class="sender">
+<col class="rcpt"><col class="msg"><col class="size"><col class="sched"><col class="notes">
+</colgroup>
 <thead><tr><th>Received</th><th>Order id</th><th>Type</th><th>Sender</th>
 <th>Recipients</th><th>Message</th><th>Size</th><th>Scheduled</th><th>Notes</th></tr></thead>
 <tbody>
