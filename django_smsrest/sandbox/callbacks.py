@@ -19,42 +19,17 @@ to other machines.
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from django_smsrest.sandbox.state import SandboxState
+from django_smsrest.sandbox.config import check_callback_url
+from django_smsrest.sandbox.state import SandboxState
 
 POLL_SECONDS = 0.05
 TIMEOUT_SECONDS = 5.0
-#: ``/_sandbox/orders`` keeps the newest callbacks, at most this many.
-KEEP = 1000
-
-
-def check_callback_url(name: str, value: Any) -> str | None:
-    """The URL if it is ``http(s)`` to a loopback host; ``None`` for empty; else ValueError."""
-    if value in (None, "", "none"):
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a URL string")
-    parts = urllib.parse.urlsplit(value)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise ValueError(
-            f"{name} must point at this machine (127.0.0.1, ::1 or localhost), not {host!r}"
-        )
-    return value
 
 
 def _redacted(url: str) -> str:

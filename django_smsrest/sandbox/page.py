@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django_smsrest.results import FAILURE_STATES, DeliveryState
 from django_smsrest.sandbox.fidelity import FIDELITY
 from django_smsrest.sandbox.inbound import DEFAULT_SIM
-from django_smsrest.sandbox.sending import SEND_LABELS
+from django_smsrest.sandbox.replies import SEND_LABELS
 
 if TYPE_CHECKING:
     from django_smsrest.sandbox.state import SandboxState
