@@ -27,6 +27,15 @@ class MessageType:
     custom_sender: bool
     max_segments: int | None = None
 
+    @property
+    def verbose_label(self) -> str:
+        """:attr:`label` in the active language (the built-in labels are in the catalog; a
+        project's own label is shown as written). Django is imported here, on use, so that
+        the module stays importable without settings (the sandbox reads the brands)."""
+        from django.utils.translation import gettext
+
+        return gettext(self.label)
+
 
 @dataclass(frozen=True)
 class Brand:
@@ -39,14 +48,21 @@ class Brand:
     default_message_type: str
 
 
+def _(text: str) -> str:
+    # Marks the labels for makemessages; MessageType.verbose_label translates them on use.
+    return text
+
+
 def _types(*types: MessageType) -> dict[str, MessageType]:
     return {t.code: t for t in types}
 
 
 _SMSEND_TYPES = _types(
-    MessageType("N", "High quality (delivery report)", delivery_report=True, custom_sender=True),
-    MessageType("L", "Medium quality", delivery_report=False, custom_sender=True),
-    MessageType("LL", "Low cost", delivery_report=False, custom_sender=False, max_segments=1),
+    MessageType(
+        "N", _("High quality (delivery report)"), delivery_report=True, custom_sender=True
+    ),
+    MessageType("L", _("Medium quality"), delivery_report=False, custom_sender=True),
+    MessageType("LL", _("Low cost"), delivery_report=False, custom_sender=False, max_segments=1),
 )
 
 BRANDS: Mapping[str, Brand] = {
@@ -67,10 +83,12 @@ BRANDS: Mapping[str, Brand] = {
         "https://api.skebby.it/API/v1.0/REST/",
         _types(
             MessageType(
-                "GP", "Classic+ (delivery report)", delivery_report=True, custom_sender=True
+                "GP", _("Classic+ (delivery report)"), delivery_report=True, custom_sender=True
             ),
-            MessageType("TI", "Classic", delivery_report=False, custom_sender=True),
-            MessageType("SI", "Basic", delivery_report=False, custom_sender=False, max_segments=1),
+            MessageType("TI", _("Classic"), delivery_report=False, custom_sender=True),
+            MessageType(
+                "SI", _("Basic"), delivery_report=False, custom_sender=False, max_segments=1
+            ),
         ),
         "GP",
     ),

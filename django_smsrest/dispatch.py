@@ -17,7 +17,6 @@ from django.utils.module_loading import import_string
 from django_smsrest.conf import get_settings
 
 SEND_TASK = "django_smsrest.tasks.send_message_task"
-REFRESH_TASK = "django_smsrest.tasks.refresh_status_task"
 FLUSH_TASK = "django_smsrest.tasks.flush_queue_task"
 
 
@@ -46,11 +45,6 @@ def enqueue_flush(limit: int) -> Any:
     """Hint a worker to send up to ``limit`` due messages in one flush (one hint for a
     batch of messages queued together: ``services.queue_many``)."""
     return enqueue(FLUSH_TASK, limit)
-
-
-def enqueue_refresh(message_id: int) -> Any:
-    """Hint a worker to refresh the delivery status of ``message_id``."""
-    return enqueue(REFRESH_TASK, message_id)
 
 
 def runs_inline() -> bool:

@@ -27,17 +27,6 @@ from django_smsrest.segments import SegmentCount, count_segments
 if TYPE_CHECKING:
     from django_smsrest.services import ValidatedSms
 
-# The fields services.validate_sms reports errors for. Anything else goes to the form's
-# non-field errors.
-SERVICE_FIELDS = (
-    "message",
-    "recipients",
-    "groups",
-    "sender",
-    "message_type",
-    "scheduled_delivery_time",
-)
-
 
 def split_groups(value: str | None) -> list[str] | None:
     """Contact group names typed in one field (comma- or line-separated); ``None`` when
@@ -49,7 +38,9 @@ def split_groups(value: str | None) -> list[str] | None:
 def message_type_choices() -> list[tuple[str, str]]:
     """``(code, "code - label")`` for each message type of the configured brand."""
     conf = get_settings()
-    return [(code, f"{code} - {mtype.label}") for code, mtype in conf.message_types.items()]
+    return [
+        (code, f"{code} - {mtype.verbose_label}") for code, mtype in conf.message_types.items()
+    ]
 
 
 class SendSmsFormMixin:

@@ -14,6 +14,12 @@ recipient's delivery state only climbs :data:`DELIVERY_RANK`, so a late or repea
 answer cannot undo a newer one. The outbox checks every status write against
 :data:`TRANSITIONS` (:func:`check_transition`); a write that is not in the table is a bug.
 
+An order (one ``POST``, ``SmsOrder.status``) is PENDING until answered, then ACCEPTED or
+REJECTED; CANCELLED from PENDING (the message was vetoed or cancelled before its POST) or
+from ACCEPTED (``DELETE sms/{id}`` while scheduled). Each such write is a conditional
+``UPDATE ... WHERE status = <the status it leaves>`` where it is made, so no table is
+checked for them here.
+
 Plain Python over the model's choices: no queries, no settings.
 """
 
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django_smsrest.models import OrderStatus, Status
+from django_smsrest.models import Status
 from django_smsrest.results import FAILURE_STATES, FINAL_STATES, DeliveryState
 
 __all__ = [
@@ -30,7 +36,6 @@ __all__ = [
     "FAILED_OUTCOMES",
     "FINAL",
     "IN_FLIGHT",
-    "ORDER_TRANSITIONS",
     "POLLABLE",
     "RECONCILABLE",
     "REFRESHABLE",
@@ -113,18 +118,6 @@ def check_transition(old: str, new: str) -> None:
     if old != new and Status(new) not in TRANSITIONS[Status(old)]:
         raise IllegalTransition(f"a message cannot move from {old} to {new}")
 
-
-# --- order statuses -----------------------------------------------------------------------
-
-#: One ``POST`` at the gateway: pending until answered, then accepted or rejected for good.
-ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.PENDING: frozenset(
-        {OrderStatus.ACCEPTED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
-    ),
-    OrderStatus.ACCEPTED: frozenset({OrderStatus.CANCELLED}),  # DELETE sms/{id} while scheduled
-    OrderStatus.REJECTED: frozenset(),
-    OrderStatus.CANCELLED: frozenset(),
-}
 
 # --- delivery states ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import uuid
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from django_smsrest.results import delivery_label
 
@@ -140,7 +141,16 @@ class SmsMessage(models.Model):
 
     def __str__(self) -> str:
         preview = self.message if len(self.message) <= 40 else self.message[:39] + "…"
-        return f"SMS #{self.pk} to {self.recipient_count} ({self.get_status_display()}): {preview}"
+        return ngettext(
+            "SMS #%(pk)s to %(count)d recipient (%(status)s): %(preview)s",
+            "SMS #%(pk)s to %(count)d recipients (%(status)s): %(preview)s",
+            self.recipient_count,
+        ) % {
+            "pk": self.pk,
+            "count": self.recipient_count,
+            "status": self.get_status_display(),
+            "preview": preview,
+        }
 
 
 class SmsOrder(models.Model):
@@ -152,10 +162,12 @@ class SmsOrder(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
     )
-    internal_order_id = models.CharField(max_length=64, blank=True, default="")
-    total_sent = models.PositiveIntegerField(null=True, blank=True)
-    remaining_credits = models.IntegerField(null=True, blank=True)
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    internal_order_id = models.CharField(
+        _("internal order id"), max_length=64, blank=True, default=""
+    )
+    total_sent = models.PositiveIntegerField(_("total sent"), null=True, blank=True)
+    remaining_credits = models.IntegerField(_("remaining credits"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("gateway order")

@@ -25,11 +25,10 @@ except ImportError:  # Django 5.2: the backport
     from django_tasks import task  # type: ignore[no-redef,unused-ignore]
 
 from django_smsrest import services
-from django_smsrest.models import SmsMessage, WorkerKind
+from django_smsrest.models import WorkerKind
 
 __all__ = [
     "flush_queue_task",
-    "refresh_status_task",
     "send_message_task",
     "sweep_task",
 ]
@@ -57,15 +56,6 @@ def flush_queue_task(limit: int | None = None) -> dict[str, Any]:
         "errors": report.errors,
         "stopped_early": report.stopped_early,
     }
-
-
-@task()
-def refresh_status_task(message_id: int) -> str | None:
-    """Refresh the delivery status of ``message_id``; its status, or ``None`` if it is gone."""
-    try:
-        return str(services.refresh_status(message_id).status)
-    except SmsMessage.DoesNotExist:
-        return None
 
 
 @task()

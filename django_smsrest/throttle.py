@@ -83,7 +83,10 @@ def pause_sending(until: datetime, *, conf: SmsRestSettings | None = None) -> No
     except Exception:
         logger.warning("Could not store the sending pause in the cache", exc_info=True)
         return
-    logger.warning("Gateway rate limiting the account: sending paused until %s", until)
+    logger.warning(
+        "Gateway rate limiting the account: sending paused until %s",
+        timezone.localtime(until).isoformat(timespec="seconds"),
+    )
 
 
 def sending_paused_until(

@@ -156,6 +156,14 @@ def _check_message(
     return _check_length(message, message_type, conf)
 
 
+def _capacity(encoding: str, segments: int) -> int:
+    """How many single-unit characters fit in ``segments`` SMS parts of ``encoding``."""
+    from django_smsrest.segments import SEGMENT_SIZES
+
+    single, multi = SEGMENT_SIZES[encoding]
+    return single if segments <= 1 else segments * multi
+
+
 def _check_length(
     message: str, message_type: str | None, conf: SmsRestSettings
 ) -> tuple[list[ValidationError], str, int]:
@@ -175,58 +183,58 @@ def _check_length(
         "because": because,
         "segments": segments,
     }
-    errors: list[ValidationError] = []
+    # (how many characters the limit allows, the error): a text over several limits gets
+    # one error, the tightest limit's, not overlapping ones.
+    over: list[tuple[int, ValidationError]] = []
     char_limit = MAX_CHARS[encoding]
     if count.characters > char_limit:
-        errors.append(
-            _error(
-                _(
-                    "The message is too long: %(characters)d characters in "
-                    "%(encoding)s%(because)s, %(segments)d SMS segments. The gateway accepts "
-                    "at most %(limit)d characters in %(encoding)s."
-                ),
-                "too_long_characters",
-                limit=char_limit,
-                **common,
-            )
+        error = _error(
+            _(
+                "The message is too long: %(characters)d characters in "
+                "%(encoding)s%(because)s, %(segments)d SMS segments. The gateway accepts "
+                "at most %(limit)d characters in %(encoding)s."
+            ),
+            "too_long_characters",
+            limit=char_limit,
+            **common,
         )
+        over.append((char_limit, error))
     if segments > conf.max_segments:
-        errors.append(
-            _error(
-                _(
-                    "The message is too long: %(characters)d characters in "
-                    "%(encoding)s%(because)s make %(segments)d SMS segments, and at most "
-                    "%(limit)d segments are allowed (SMSREST['MAX_SEGMENTS'])."
-                ),
-                "too_long_segments",
-                limit=conf.max_segments,
-                **common,
-            )
+        error = _error(
+            _(
+                "The message is too long: %(characters)d characters in "
+                "%(encoding)s%(because)s make %(segments)d SMS segments, and at most "
+                "%(limit)d segments are allowed (SMSREST['MAX_SEGMENTS'])."
+            ),
+            "too_long_segments",
+            limit=conf.max_segments,
+            **common,
         )
+        over.append((_capacity(encoding, conf.max_segments), error))
     mtype = conf.message_types.get(message_type or "")
     if mtype is not None and mtype.max_segments is not None and segments > mtype.max_segments:
-        errors.append(
-            _error(
-                ngettext_lazy(
-                    "The message is too long for message type %(type)s: %(characters)d "
-                    "characters in %(encoding)s%(because)s make %(segments)d SMS segments, "
-                    "and this type allows only %(limit)d segment.",
-                    "The message is too long for message type %(type)s: %(characters)d "
-                    "characters in %(encoding)s%(because)s make %(segments)d SMS segments, "
-                    "and this type allows only %(limit)d segments.",
-                    "limit",
-                ),
-                "too_long_for_type",
-                limit=mtype.max_segments,
-                type=mtype.code,
-                **common,
-            )
+        error = _error(
+            ngettext_lazy(
+                "The message is too long for message type %(type)s: %(characters)d "
+                "characters in %(encoding)s%(because)s make %(segments)d SMS segments, "
+                "and this type allows only %(limit)d segment.",
+                "The message is too long for message type %(type)s: %(characters)d "
+                "characters in %(encoding)s%(because)s make %(segments)d SMS segments, "
+                "and this type allows only %(limit)d segments.",
+                "limit",
+            ),
+            "too_long_for_type",
+            limit=mtype.max_segments,
+            type=mtype.code,
+            **common,
         )
+        over.append((_capacity(encoding, mtype.max_segments), error))
+    errors = [min(over, key=lambda limit_error: limit_error[0])[1]] if over else []
     return errors, encoding, segments
 
 
 def _known_types(conf: SmsRestSettings) -> str:
-    return ", ".join(f"{t.code} ({t.label})" for t in conf.message_types.values())
+    return ", ".join(f"{t.code} ({t.verbose_label})" for t in conf.message_types.values())
 
 
 def _check_sender(

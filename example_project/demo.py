@@ -3,7 +3,8 @@
 What it does, in order:
 
 1. starts the sandbox gateway (``python -m django_smsrest.sandbox``) on port 8765, or on a
-   free port if 8765 is taken, and reads the base URL it prints;
+   free port if 8765 is taken, and reads the base URL it prints; when it moved, it says so
+   loudly, with the ``export SMSREST_BASE_URL=...`` line another shell needs;
 2. migrates the example project's SQLite database and creates the demo superuser;
 3. starts the example project (``manage.py runserver --noreload``) on port 8000 or the next
    free one, with ``SMSREST_BASE_URL`` pointing at the sandbox;
@@ -71,7 +72,11 @@ class DemoError(Exception):
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server can listen on ``port``: bound as the sandbox and runserver bind
+    (``SO_REUSEADDR``, as ``http.server`` does), so that a port whose last connections
+    linger in TIME_WAIT counts as free, as it is for them."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -166,6 +171,23 @@ def start_sandbox(children: Children, env: dict[str, str]) -> str:
         # 8765 was taken between the check and the bind (another demo starting): let the
         # system pick a free port instead.
         return _start_sandbox_on(0, children, env)
+
+
+def moved_notice(base_url: str, wanted: int = SANDBOX_PORT) -> str:
+    """Empty when the sandbox listens on ``wanted``; otherwise a notice that cannot be
+    missed, with the line that commands in another shell need to reach it (the project
+    reads ``SMSREST_BASE_URL``; without it they would talk to port ``wanted``)."""
+    port = urllib.parse.urlsplit(base_url).port
+    if port == wanted:
+        return ""
+    rule = "!" * 78
+    return (
+        f"\n{rule}\n"
+        f"!! Port {wanted} is taken by another program: the sandbox listens on port {port}.\n"
+        "!! In another shell, run this before any manage.py command of the demo:\n"
+        f"\n    export SMSREST_BASE_URL={base_url}\n\n"
+        f"{rule}\n"
+    )
 
 
 def _start_sandbox_on(port: int, children: Children, env: dict[str, str]) -> str:
@@ -353,6 +375,9 @@ def run(check: bool) -> int:
         say("Starting the sandbox gateway…")
         base_url = start_sandbox(children, env)
         env["SMSREST_BASE_URL"] = base_url
+        notice = moved_notice(base_url)
+        if notice:
+            say(notice)
         sandbox_root = base_url.split("API/v1.0/REST/")[0]
         drain(children.procs[-1][1], "[sandbox]", echo=False)
 
@@ -406,6 +431,7 @@ def run(check: bool) -> int:
             f"  admin          {web}admin/django_smsrest/smsmessage/\n"
             f"  sandbox inbox  {sandbox_root}_sandbox/\n"
             f"  gateway API    {base_url}\n"
+            f"{notice}"
             "Press Ctrl-C to stop."
         )
         while True:

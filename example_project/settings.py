@@ -98,6 +98,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("it", "Italiano")]
+# The example's own strings (its pages and apps); django-smsrest ships its catalog.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="Europe/Rome")
 USE_I18N = True
 USE_TZ = True

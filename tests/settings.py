@@ -73,6 +73,9 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SMSREST_TEST_SQLITE", ":memory:"),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            # A file as the test database too (Django's SQLite test database is otherwise
+            # in memory, shared between threads only with table locks that never wait).
+            "TEST": {"NAME": os.environ.get("SMSREST_TEST_SQLITE") or None},
         }
     }
 

@@ -121,7 +121,7 @@ def test_credits_chart_and_runs_out_estimate(client: Client) -> None:
             remaining_credits=3000 + 1000 * day,
         )
     board = dashboard.build(now=now)
-    assert board.runs_out["N"] == timezone.localdate(now) + timedelta(days=3)
+    assert board.runs_out["N"].when == timezone.localdate(now) + timedelta(days=3)
     html, _ = _get(client, reverse(DASHBOARD))
     assert _marks(html, "N") == [9000, 8000, 7000, 6000, 5000, 4000, 3000]
     assert "runs out around" in html
@@ -161,7 +161,7 @@ def _count_constant(client: Client, rows: int) -> None:
     html, large = _get(client, reverse(DASHBOARD))
     elapsed = time.monotonic() - started
     assert large == small
-    keys = ("delivered", "sent", "pending", "failed", "cancelled")
+    keys = ("delivered", "sent", "scheduled", "pending", "failed", "cancelled")
     assert sum(sum(_marks(html, key)) for key in keys) == rows
     assert len(re.findall(r'<a class="smsrest-reason"', html)) == 5
     print(
@@ -176,3 +176,96 @@ def test_query_count_is_the_same_for_10_and_2000_rows(client: Client) -> None:
 @pytest.mark.slow
 def test_query_count_is_the_same_for_10_and_100000_rows(client: Client) -> None:
     _count_constant(client, 100_000)
+
+
+# --- issue 24 item 2: the figures say what the rows say -------------------------------------
+
+
+def test_delivery_rate_is_rounded_not_truncated(client: Client) -> None:
+    for _ in range(7):
+        _make(Status.DELIVERED)
+    for _ in range(2):
+        _make(Status.FAILED, error="x")
+    html, _ = _get(client, reverse(DASHBOARD))
+    assert "77.8&nbsp;%" in html  # 7 of 9 = 77.78 %
+    assert "77.7&nbsp;%" not in html
+
+
+def test_an_undelivered_message_shows_its_delivery_reason(client: Client) -> None:
+    from django_smsrest.models import SmsOrder, SmsRecipient
+
+    msg = _make(Status.UNDELIVERED)
+    order = SmsOrder.objects.create(message=msg, index=0, order_id="a" * 32)
+    SmsRecipient.objects.create(
+        message=msg, order=order, phone_number="+393470000001", state="UNKNRCPT"
+    )
+    board = dashboard.build(changelist_url=reverse(CHANGELIST))
+    [reason] = board.reasons
+    assert reason["label"] == "Unknown recipient (UNKNRCPT)"
+    assert reason["count"] == 1
+    html, _ = _get(client, reverse(DASHBOARD))
+    assert "Unknown recipient (UNKNRCPT)" in html
+    assert "(no error text)" not in html
+    # The link lists that message.
+    page, _ = _get(client, reason["url"])
+    assert re.findall(r'name="_selected_action" value="(\d+)"', page) == [str(msg.pk)]
+
+
+def test_a_message_scheduled_for_later_is_not_awaiting_receipt(client: Client) -> None:
+    now = timezone.now()
+    _make(Status.SCHEDULED, scheduled_delivery_time=now + timedelta(days=30))
+    _make(Status.SCHEDULED, scheduled_delivery_time=now - timedelta(minutes=5))
+    _make(Status.SENT)
+    board = dashboard.build(now=now)
+    assert board.totals["sent"] == 2  # awaiting receipt: sent, or due and not yet reported
+    assert board.totals["scheduled"] == 1
+    html, _ = _get(client, reverse(DASHBOARD))
+    assert sum(_marks(html, "sent")) == 2
+    assert sum(_marks(html, "scheduled")) == 1
+
+
+def test_credits_going_down_within_one_day_are_going_down(client: Client) -> None:
+    now = timezone.now().replace(hour=13, minute=0)
+    for hours_ago, left in ((5, 100_000), (3, 99_990), (1, 99_983)):
+        SmsMessage.objects.create(
+            message="x",
+            message_type="N",
+            status=Status.SENT,
+            sent_at=now - timedelta(hours=hours_ago),
+            remaining_credits=left,
+        )
+    board = dashboard.build(now=now)
+    trend = board.runs_out["N"]
+    # 17 credits in 4 hours: about 102 a day, 99,983 left: about 980 days.
+    assert trend.going_down
+    assert trend.when is not None
+    assert 900 < (trend.when - timezone.localdate(now)).days < 1100
+    with timezone.override(timezone.get_current_timezone()):
+        html = client.get(reverse(DASHBOARD)).content.decode()
+    assert "not going down" not in html
+
+
+def test_credits_reported_seconds_apart_are_no_trend(client: Client) -> None:
+    now = timezone.now()
+    for seconds_ago, left in ((10, 1_000_000), (0, 999_998)):
+        SmsMessage.objects.create(
+            message="x",
+            message_type="N",
+            status=Status.SENT,
+            sent_at=now - timedelta(seconds=seconds_ago),
+            remaining_credits=left,
+        )
+    assert dashboard.build(now=now).runs_out["N"] == dashboard.Trend(enough=False)
+
+
+def test_credits_with_one_report_say_so(client: Client) -> None:
+    SmsMessage.objects.create(
+        message="x",
+        message_type="N",
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        remaining_credits=500,
+    )
+    html, _ = _get(client, reverse(DASHBOARD))
+    assert "not going down" not in html
+    assert "not enough reports" in html

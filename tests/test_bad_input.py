@@ -368,14 +368,14 @@ ROWS: list[Row] = [
         {"argv": ["--to", "123", "Hi"]},
         (
             "invalid SMS",
-            "recipients: “123” is not a valid phone number",
+            "--to: “123” is not a valid phone number",
         ),
     ),
     Row(
         "command-past-time",
         "command",
         {"argv": ["--to", A, "--at", "2020-01-31T09:00", "Hi"]},
-        ("scheduled_delivery_time", "is in the past"),
+        ("--at: ", "is in the past"),
     ),
     Row(
         "command-unreadable-time",
@@ -393,14 +393,14 @@ ROWS: list[Row] = [
         "command-unknown-type",
         "command",
         {"argv": ["--to", A, "--type", "ZZ", "Hi"]},
-        ("message_type: Unknown message type “ZZ”",),
+        ("--type: Unknown message type “ZZ”",),
     ),
     Row("command-empty-text", "command", {"argv": ["--to", A, ""]}, ("The message is empty",)),
     Row(
         "command-sender-too-long",
         "command",
         {"argv": ["--to", A, "--sender", "ABCDEFGHIJKL", "Hi"]},
-        ("sender: The sender",),
+        ("--sender: The sender",),
     ),
     Row("command-no-recipient", "command", {"argv": ["Hi"]}, ("give at least one recipient",)),
     Row(

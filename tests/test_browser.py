@@ -13,6 +13,7 @@ selenium-manager never downloads anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,9 +146,9 @@ def test_admin_send_action_in_a_real_browser(browser, live_server) -> None:
     message = driver.find_element(By.NAME, "message")
     message.send_keys("Ciao " * 40)  # 200 GSM characters: 2 segments
     driver.find_element(By.NAME, "recipients").send_keys(f"{NUMBER}\n+393481234567")
-    _wait(driver, lambda d: "2 segment(s)" in counter.text)
+    _wait(driver, lambda d: "2 segments" in counter.text)
     assert "GSM-7" in counter.text
-    assert "4 credit(s) for 2 number(s)" in counter.text
+    assert "about 4 credits for 2 numbers" in counter.text
     message.send_keys("è…")  # an ellipsis is not GSM-7: the whole text becomes UCS-2
     _wait(driver, lambda d: "UCS-2" in counter.text)
     # The server's numbers after "Preview" agree with the counter.
@@ -155,11 +156,26 @@ def test_admin_send_action_in_a_real_browser(browser, live_server) -> None:
     server = _wait(
         driver, ec.presence_of_element_located((By.CSS_SELECTOR, "[data-smsrest-server]"))
     )
-    assert "4 segment(s) per recipient" in server.text
-    assert "8 credit(s)" in server.text
-    assert "4 segment(s)" in driver.find_element(By.ID, "smsrest-live-counter").text
+    assert "4 segments per recipient" in server.text
+    assert "8 credits" in server.text
+    assert "4 segments" in driver.find_element(By.ID, "smsrest-live-counter").text
     _shot(driver, "admin-add-form")
     assert SmsMessage.objects.count() == 2  # the preview sent nothing
+
+
+def _fits(driver: object, *scrollers: str) -> None:
+    """No horizontal scrolling: neither the page nor the given scrolling boxes (Django
+    wraps the changelist's table in ``.results``, which scrolls sideways when it overflows)
+    are wider than what shows. At the window's current size (the pictures' 1280 px)."""
+    script = """
+        const boxes = [document.documentElement,
+                       ...arguments[0].map(s => document.querySelector(s))];
+        return boxes.map(b => b ? [b.scrollWidth, b.clientWidth] : null);
+    """
+    sizes = driver.execute_script(script, list(scrollers))  # type: ignore[attr-defined]
+    for name, size in zip(["page", *scrollers], sizes, strict=True):
+        assert size is not None, f"{name} is not on the page"
+        assert size[0] <= size[1], f"{name} scrolls sideways: {size[0]} px in {size[1]} px"
 
 
 def _login(driver: object, live_server: object, next_url: str) -> None:
@@ -229,11 +245,12 @@ def test_dashboard_charts_and_links_in_a_real_browser(browser, live_server) -> N
     bars = driver.find_elements(By.CSS_SELECTOR, "svg.smsrest-chart-bars .smsrest-mark")
     assert sum(int(b.get_attribute("data-value")) for b in bars) == SmsMessage.objects.count()
     days = {
-        b.find_element(By.TAG_NAME, "title").get_attribute("textContent").split(":")[0]
+        b.find_element(By.TAG_NAME, "title").get_attribute("textContent").split(", ")[0]
         for b in bars
     }
     assert len(days) == 30
     _picture(driver, "admin-dashboard", full_page=True)
+    _fits(driver)
 
     # Every failure reason links to the changelist filtered on it, with as many rows.
     reasons = driver.find_elements(By.CSS_SELECTOR, "svg.smsrest-chart-reasons a.smsrest-reason")
@@ -255,19 +272,26 @@ def test_dashboard_charts_and_links_in_a_real_browser(browser, live_server) -> N
         }
         assert badges <= {"Failed", "Undelivered"}
 
-    # The pictures of the list and of a message's page, with the admin's navigation
-    # sidebar folded (its own toggle; the browser remembers it) to leave the room to the list.
+    # The pictures of the list and of a message's page, at 1280 px with the admin's
+    # navigation sidebar open (as a new user sees it): every column shows, in English and
+    # in Italian (longer words, longer dates).
     driver.get(f"{live_server.url}/admin/django_smsrest/smsmessage/")
     _wait(driver, ec.presence_of_element_located((By.ID, "result_list")))
-    driver.find_element(By.ID, "toggle-nav-sidebar").click()
-    table = driver.find_element(By.ID, "result_list")
-    results = driver.find_element(By.CSS_SELECTOR, "#changelist .results")
-    assert table.size["width"] <= results.size["width"]  # no horizontal scrolling
+    assert driver.find_element(By.ID, "nav-sidebar").is_displayed()
+    driver.set_window_size(1280, 1000)
+    _fits(driver, "#changelist .results")
     row = driver.find_element(By.CSS_SELECTOR, "#result_list tbody tr")
     preview = row.find_element(By.CSS_SELECTOR, ".smsrest-preview")
     assert preview.size["height"] < 30  # one line, not one word per line
     assert preview.get_attribute("title").startswith("Your appointment on Monday")
     _picture(driver, "admin-changelist")
+    _fits(driver, "#changelist .results")
+    driver.add_cookie({"name": "django_language", "value": "it"})
+    driver.get(f"{live_server.url}/admin/django_smsrest/smsmessage/")
+    _wait(driver, ec.presence_of_element_located((By.ID, "result_list")))
+    assert "Seleziona messaggio SMS" in driver.find_element(By.ID, "content").text
+    _fits(driver, "#changelist .results")
+    driver.delete_cookie("django_language")
     driver.get(f"{live_server.url}/admin/django_smsrest/smsmessage/{msg.pk}/change/")
     _wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, ".object-tools")))
     page = driver.find_element(By.ID, "content-main").text
@@ -278,6 +302,7 @@ def test_dashboard_charts_and_links_in_a_real_browser(browser, live_server) -> N
     ):
         assert label in page
     _picture(driver, "admin-change-page", full_page=True)
+    _fits(driver)
 
 
 def test_sandbox_page_in_a_real_browser(browser) -> None:
@@ -302,10 +327,23 @@ def test_sandbox_page_in_a_real_browser(browser) -> None:
             message_type="N",
         )
         client.send_to_groups("Chiuso lunedì", ["clienti"], message_type="N")
+        # What makes a table wide: a long word (a link) and an order with many notes.
+        client.send_sms(
+            "Conferma qui: https://example.com/appuntamenti/conferma?codice=" + "A1B2C3" * 12,
+            [ada],
+            message_type="N",
+        )
+        server.configure(error_after_next=1)
+        with contextlib.suppress(Exception):
+            client.send_sms("Riprova", [ada, bob], message_type="N", order_id="retry-1")
+        with contextlib.suppress(Exception):
+            client.send_sms("Riprova", [ada, bob], message_type="N", order_id="retry-1")
         server.advance(12)
         browser.get(server.page_url)
         text = browser.find_element(By.TAG_NAME, "body").text
         assert "Ciao Ada, a domani alle 10:00" in text
         assert "Ciao Bob, a domani alle 11:30" in text
         assert "(DLVRD)" in text or "(WAIT4DLVR)" in text or "(SENT)" in text
+        browser.set_window_size(1280, 1000)
+        _fits(browser)
         _picture(browser, "sandbox-page")

@@ -59,7 +59,7 @@ def test_send_now(cli) -> None:
     assert code == 0
     msg = SmsMessage.objects.get()
     assert msg.status == Status.SENT
-    assert f"SMS #{msg.pk} to 1 recipient(s): Sent" in out
+    assert f"SMS #{msg.pk} to 1 recipient: Sent" in out
     assert [o.message for o in locmem.outbox] == ["Hello from the shell"]
 
 
@@ -144,10 +144,10 @@ def test_at_with_offset_is_kept(cli) -> None:
     [
         (["--to", NUMBER, "--at", "tomorrow", "Hi"], "--at 'tomorrow' is not an ISO 8601"),
         (["--to", NUMBER, "--at", "2030-01-31", "Hi"], "has no time of day"),
-        (["--to", NUMBER, "--at", "2001-01-01T10:00", "Hi"], "scheduled_delivery_time:"),
-        (["--to", "+39 123", "Hi"], "recipients:"),
-        (["--to", NUMBER, ""], "message:"),
-        (["--to", NUMBER, "--type", "XX", "Hi"], "message_type:"),
+        (["--to", NUMBER, "--at", "2001-01-01T10:00", "Hi"], "--at: "),
+        (["--to", "+39 123", "Hi"], "--to: "),
+        (["--to", NUMBER, ""], "TEXT: "),
+        (["--to", NUMBER, "--type", "XX", "Hi"], "--type: "),
         (["Hi"], "give at least one recipient with --to"),
         (["--to", NUMBER], "give the message text"),
         (["--flush", "--to", NUMBER], "--to cannot be combined with --flush"),
@@ -172,8 +172,8 @@ def test_bad_arguments_exit_2_with_a_clear_message(cli, argv, expected) -> None:
 def test_validation_lists_every_problem(cli) -> None:
     code, _out, err = cli("--to", "+39 123", "--to", "nope", "--type", "XX", "")
     assert code == 2
-    assert err.count("recipients:") == 2
-    assert "message:" in err and "message_type:" in err
+    assert err.count("--to: ") == 2
+    assert "TEXT: " in err and "--type: " in err
 
 
 def test_call_command_raises_command_error_with_returncode_2() -> None:
@@ -253,7 +253,7 @@ def test_loop_goes_on_after_a_failing_sweep(cli, monkeypatch) -> None:
     code, _out, err = cli("--loop", "--interval", "0.05")
     assert code == 0
     assert len(calls) == 2
-    assert err.count("Sweep finished with 1 error(s)") == 2
+    assert err.count("Sweep finished with 1 error;") == 2
 
 
 @pytest.mark.parametrize("interval", ["0", "-1", "nan"])
@@ -288,7 +288,7 @@ def test_flush_exits_1_when_a_message_failed(cli) -> None:
     code, out, err = cli("--flush")
     assert code == 1
     assert "1 failed" in out and "1 sent" in out
-    assert "1 message(s) failed" in err
+    assert "1 message failed" in err
 
 
 def test_flush_limit_and_quiet(cli) -> None:
@@ -330,7 +330,8 @@ def test_sweep_exits_1_and_burns_nothing_when_the_gateway_is_unreachable(cli, mo
     code, out, err = cli("--sweep")
     assert code == 1
     assert "The sweep stopped sending" in err
-    assert "sent: queued 3" in out and "stopped early: True" in out
+    assert "3 back in the queue" in out
+    assert "3 messages could not be sent: the gateway is unreachable" in err
     assert set(SmsMessage.objects.values_list("attempts", flat=True)) == {0}
 
 

@@ -32,6 +32,15 @@ from django_smsrest.models import SmsMessage, Status
 
 LOCALE = Path(django_smsrest.__file__).parent / "locale"
 CATALOGS = sorted(LOCALE.glob("*/LC_MESSAGES/*.po"))
+#: The example project's own catalog (its pages), checked the same way.
+EXAMPLE_LOCALE = LOCALE.parent.parent / "example_project" / "locale"
+ALL_CATALOGS = CATALOGS + sorted(EXAMPLE_LOCALE.glob("*/LC_MESSAGES/*.po"))
+
+
+def _catalog_id(po: Path) -> str:
+    return po.relative_to(LOCALE.parent.parent).as_posix()
+
+
 NUMBER = "+393471234567"
 ITALIAN = {"HTTP_ACCEPT_LANGUAGE": "it"}
 
@@ -93,10 +102,10 @@ def test_add_form_in_italian(admin_client_: Client) -> None:
 def test_counter_javascript_catalog_in_italian(admin_client_: Client) -> None:
     url = reverse("admin:django_smsrest_smsmessage_jsi18n")
     italian = admin_client_.get(url, **ITALIAN).content.decode()
-    assert "crediti per %(numbers)s numeri" in italian
+    assert "per %(numbers)s numeri" in italian
     # Only this app's strings: the admin's catalog is served by admin:jsi18n.
     assert "Scegli tutto" not in italian
-    assert "crediti per" not in admin_client_.get(url).content.decode()
+    assert "per %(numbers)s numeri" not in admin_client_.get(url).content.decode()
 
 
 def test_add_form_validation_error_in_italian(admin_client_: Client) -> None:
@@ -136,12 +145,11 @@ def test_validation_error_with_parameters_in_italian() -> None:
     with translation.override("it"):
         with pytest.raises(ValidationError) as caught:
             services.validate_sms("x" * 2000, [NUMBER])
-        first, second = caught.value.message_dict["message"]
+        [first] = caught.value.message_dict["message"]  # the tightest limit only
     assert first == (
         "Il messaggio è troppo lungo: 2000 caratteri in GSM-7, 14 parti SMS. "
         "Il gateway accetta al massimo 1000 caratteri in GSM-7."
     )
-    assert "ne sono consentite al massimo 7" in second
 
 
 def test_command_help_in_italian() -> None:
@@ -218,7 +226,7 @@ def test_catalog_has_every_string_of_the_code(domain: str, tmp_path: Path) -> No
     assert shipped - extracted == set(), "obsolete entries: run `nox -s messages`"
 
 
-@pytest.mark.parametrize("po", CATALOGS, ids=lambda p: p.relative_to(LOCALE).as_posix())
+@pytest.mark.parametrize("po", ALL_CATALOGS, ids=_catalog_id)
 def test_catalog_is_complete(po: Path) -> None:
     entries = [e for e in _read_po(po) if e["msgid"]]
     assert entries
@@ -228,7 +236,7 @@ def test_catalog_is_complete(po: Path) -> None:
     assert fuzzy == []
 
 
-@pytest.mark.parametrize("po", CATALOGS, ids=lambda p: p.relative_to(LOCALE).as_posix())
+@pytest.mark.parametrize("po", ALL_CATALOGS, ids=_catalog_id)
 def test_translations_keep_the_placeholders(po: Path) -> None:
     """A dropped or misspelt ``%(name)s`` would raise KeyError (or lose data) at runtime.
     A singular form may leave out the count (Italian "un altro" for n = 1)."""
@@ -243,7 +251,7 @@ def test_translations_keep_the_placeholders(po: Path) -> None:
                     assert got == wanted, (entry["msgid"], text)
 
 
-@pytest.mark.parametrize("po", CATALOGS, ids=lambda p: p.relative_to(LOCALE).as_posix())
+@pytest.mark.parametrize("po", ALL_CATALOGS, ids=_catalog_id)
 def test_mo_matches_po(po: Path) -> None:
     """The shipped .mo is compiled from the current .po (run compilemessages after edits)."""
     mo = po.with_suffix(".mo")

@@ -9,7 +9,7 @@ import pytest
 from django_smsrest import lifecycle
 from django_smsrest.conf import get_settings
 from django_smsrest.lifecycle import IllegalTransition, check_transition
-from django_smsrest.models import OrderStatus, SmsMessage, Status
+from django_smsrest.models import SmsMessage, Status
 from django_smsrest.outbox import Job
 from django_smsrest.results import FINAL_STATES, DeliveryState
 
@@ -49,7 +49,6 @@ def test_every_transition(old: Status, new: Status) -> None:
 
 def test_final_statuses_have_no_way_out_and_every_status_is_in_the_table() -> None:
     assert set(lifecycle.TRANSITIONS) == set(Status)
-    assert set(lifecycle.ORDER_TRANSITIONS) == set(OrderStatus)
     for status in lifecycle.FINAL:
         assert lifecycle.TRANSITIONS[status] == frozenset()
     # No set names a status that cannot be reached from QUEUED.

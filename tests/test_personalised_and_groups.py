@@ -299,7 +299,7 @@ def test_command_group(tmp_path: Any) -> None:
     locmem.set_groups({"clienti": [ADA, BOB]})
     code, out, err = _command("--group", "clienti", "Chiuso lunedì")
     assert code == 0, err
-    assert "to the group(s) clienti: Sent" in out
+    assert "to the group clienti: Sent" in out
     assert SmsMessage.objects.get().groups == ["clienti"]
     code, _out, err = _command("--group", "clienti", "--to", ADA, "Ciao")
     assert code == 2 and "one of --to, --group or --csv" in err

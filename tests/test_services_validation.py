@@ -57,7 +57,7 @@ def test_ucs2_multipart_credits_and_orders() -> None:
         ({"message": "È" * 451}, "message", "“È”"),
         ({"message": "a" * 161, "message_type": "LL"}, "message", "type LL"),
         ({"message": "a" * 161, "message_type": "LL"}, "message", "only 1 segment"),
-        ({"message": "a" * 1200}, "message", "MAX_SEGMENTS"),
+        ({"message": "a" * 1200}, "message", "at most 1000 characters"),  # not MAX_SEGMENTS too
         ({"recipients": []}, "recipients", "at least one recipient"),
         ({"recipients": ["12"]}, "recipients", "“12”"),
         ({"recipients": ["+39 347 123*4567"]}, "recipients", "characters"),

@@ -110,12 +110,11 @@ def test_enqueue_without_defer_support_drops_run_after(sms_outbox: list) -> None
     assert dispatch.enqueue_send(1, run_after=timezone.now()) is None  # ImmediateBackend
 
 
-def test_refresh_and_sweep_tasks_return_json(sms_outbox: list) -> None:
-    msg = services.send_sms("Hello", [A])
-    locmem.set_delivery_state("DLVRD")
-    result = dispatch.enqueue_refresh(msg.pk)  # ImmediateBackend: runs now
-    assert result.return_value == Status.DELIVERED
-    assert tasks.refresh_status_task.call(10**9) is None  # a deleted message
+def test_sweep_task_returns_json(sms_outbox: list) -> None:
+    # Delivery states are refreshed by the sweep (refresh_due_statuses), never by a task
+    # of their own: there is none.
+    assert not hasattr(tasks, "refresh_status_task")
+    assert not hasattr(dispatch, "enqueue_refresh")
     report = tasks.sweep_task.call()
     json.dumps(report)
     assert report["expired_leases"] == 0
@@ -129,7 +128,7 @@ def test_sweep_task_through_the_backend(sms_outbox: list) -> None:
 def test_decorators_use_the_framework_defaults() -> None:
     """A queue chosen in the decorator would be validated at import and break projects
     whose TASKS does not list it; the configured queue is applied at enqueue time."""
-    for task_obj in (tasks.send_message_task, tasks.refresh_status_task, tasks.sweep_task):
+    for task_obj in (tasks.send_message_task, tasks.flush_queue_task, tasks.sweep_task):
         assert (task_obj.queue_name, task_obj.backend, task_obj.priority) == (
             "default",
             "default",

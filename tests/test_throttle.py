@@ -204,7 +204,7 @@ def test_sweep_command_shows_the_pause(sms_outbox: list) -> None:
     assert "paused until" not in out.getvalue()
     throttle.pause_sending(timezone.now() + timedelta(minutes=5))
     call_command("send_sms", "--sweep", stdout=out)
-    assert "paused until: " in out.getvalue()
+    assert "sending paused until " in out.getvalue()
 
 
 @pytest.mark.parametrize("value", ["", 3, None])

@@ -161,7 +161,8 @@ def stacked_bars(
                 _fmt(
                     '<rect class="smsrest-mark" data-series="{}" data-value="{}" '
                     'x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}">'
-                    "<title>{}: {} {}</title></rect>",
+                    # "day, label: n": no plural to agree with in any language.
+                    "<title>{}, {}: {}</title></rect>",
                     s.key,
                     n,
                     x,
@@ -170,8 +171,8 @@ def stacked_bars(
                     h,
                     s.colour,
                     _day_label(day),
-                    n,
                     s.label,
+                    n,
                 )
             )
         # A date under every fifth bar (and the last): 30 labels would overlap.
@@ -223,14 +224,14 @@ def lines(
         parts.extend(
             _fmt(
                 '<circle class="smsrest-mark" data-series="{}" data-value="{}" cx="{:.1f}" '
-                'cy="{:.1f}" r="3" fill="{}"><title>{}: {} {}</title></circle>',
+                'cy="{:.1f}" r="3" fill="{}"><title>{}, {}: {}</title></circle>',
                 s.key,
                 v,
                 *xy(d, v),
                 s.colour,
                 _day_label(d),
-                _number(v),
                 s.label,
+                _number(v),
             )
             for d, v in pts
         )

@@ -85,12 +85,15 @@ def as_phone_number(term: str) -> str | None:
         return None
 
 
-def outcome_level(status: str) -> int:
+def outcome_level(status: str, *, asked: str = "") -> int:
     """The banner level a message's status deserves: an error when it reached nobody, a
     warning while it is still open (queued for a retry, sending, unknown) or was stopped
-    or only partly delivered, success when the gateway took it."""
+    or only partly delivered, success when the gateway took it, or when it is what the
+    person ``asked`` for (``"cancel"`` and it is cancelled)."""
     if status in lifecycle.FAILED_OUTCOMES:
         return messages.ERROR
+    if asked == "cancel" and status == Status.CANCELLED:
+        return messages.SUCCESS
     if status in lifecycle.IN_FLIGHT or status in (Status.CANCELLED, Status.PARTIALLY_DELIVERED):
         return messages.WARNING
     return messages.SUCCESS

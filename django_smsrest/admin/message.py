@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django.views.i18n import JavaScriptCatalog
 
@@ -211,7 +212,11 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, DashboardMixin, admin.M
         obj = SmsMessage.objects.get(pk=pk)
         self.message_user(
             request,
-            _("SMS #%(pk)s to %(count)s recipient(s): %(outcome)s.")
+            ngettext(
+                "SMS #%(pk)s to %(count)s recipient: %(outcome)s.",
+                "SMS #%(pk)s to %(count)s recipients: %(outcome)s.",
+                obj.recipient_count,
+            )
             % {"pk": obj.pk, "count": obj.recipient_count, "outcome": outcome_text(obj)},
             outcome_level(obj.status),
         )

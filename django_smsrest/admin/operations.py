@@ -27,8 +27,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from django_smsrest import lifecycle, services
@@ -110,7 +110,9 @@ def call_service(request: HttpRequest, name: str, message: SmsMessage) -> Any:
 def _cancel_reason(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
     name = user.get_username() if user is not None and user.is_authenticated else "?"
-    return f"Cancelled from the admin by {name}"
+    # Recorded as the message's last_error: a text for people, in the language of the one
+    # who cancelled.
+    return gettext("Cancelled from the admin by %(user)s") % {"user": name}
 
 
 def outcomes(pks: list[int]) -> list[SmsMessage]:
@@ -193,7 +195,7 @@ class OperationsMixin(admin.ModelAdmin):
             reasons = [
                 f"#{m.pk}: {outcome_text(m)}"
                 for m in rows
-                if m.last_error and outcome_level(m.status) != messages.SUCCESS
+                if m.last_error and outcome_level(m.status, asked=op.name) != messages.SUCCESS
             ]
             if reasons:
                 summary += "; " + "; ".join(reasons[:10]) + (" …" if len(reasons) > 10 else "")
@@ -211,12 +213,17 @@ class OperationsMixin(admin.ModelAdmin):
                     "%(op)s: %(count)d messages done (%(summary)s).",
                     len(done),
                 )
-            self.message_user(request, text % params, max(outcome_level(m.status) for m in rows))
+            level = max(outcome_level(m.status, asked=op.name) for m in rows)
+            self.message_user(request, text % params, level)
         if errors:
             shown = "; ".join(errors[:10]) + (" …" if len(errors) > 10 else "")
             self.message_user(
                 request,
-                _("%(op)s failed for %(count)d message(s): %(errors)s")
+                ngettext(
+                    "%(op)s failed for %(count)d message: %(errors)s",
+                    "%(op)s failed for %(count)d messages: %(errors)s",
+                    len(errors),
+                )
                 % {"op": op.label, "count": len(errors), "errors": shown},
                 messages.ERROR,
             )

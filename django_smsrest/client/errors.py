@@ -427,7 +427,9 @@ def map_error(
         )
     if status == 429:
         retry_after = parse_retry_after(source.headers.get("Retry-After"))
-        wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+        # The sandbox (and maybe the gateway) already says it in the detail: once is enough.
+        said = detail is not None and "retry after" in detail.lower()
+        wait = f"; retry after {retry_after:g} s" if retry_after is not None and not said else ""
         return RateLimited(
             f"{host} is rate limiting requests (HTTP 429){wait}",
             detail=detail,

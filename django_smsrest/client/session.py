@@ -185,22 +185,24 @@ class AuthSession(Transport):
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, Any] | None = None,
     ) -> requests.Response:
-        """An authenticated request, repeated once after a fresh login when the keys are
-        refused (401; 404 "user_key not found", see :func:`_keys_refused`).
+        """An authenticated request, sent at most three times: repeated after a fresh login
+        when the keys are refused (401; 404 "user_key not found", see
+        :func:`_keys_refused`), and a third time only when the keys refused on the repeat
+        came from another thread's login, not this call's own (the refusal is final only
+        after a login of this call's). The gateway did not act on a request whose keys it
+        refused, so repeating it is safe, also for ``POST sms``.
         Returns only 2xx responses; everything else raises via :func:`map_error`."""
         for attempt in (1, 2, 3):
             keys, own_login = self._keys_for_call()
             response = self._request(
                 call, params=params, headers=self._auth_headers(keys), json_body=json_body
             )
-            # Repeated once after a refusal; a second time only when the keys refused on
-            # the repeat came from another thread's login (threads share the keys, and the
-            # session may have expired between that login and this use): the refusal is
-            # final only after a login of this call's own.
+            # Threads share the keys, and the session may have expired between another
+            # thread's login and this use: hence the third try.
             final = attempt == 3 or (attempt == 2 and own_login)
             if not final and _keys_refused(response, call.operation):
                 # The keys were refused, so the gateway did not act on the request: logging
-                # in again and repeating it once is safe, also for POST sms.
+                # in again and repeating it is safe, also for POST sms.
                 logger.info(
                     "%s refused the API keys (HTTP %s on %s); logging in again",
                     self.host,

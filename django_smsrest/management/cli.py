@@ -26,6 +26,8 @@ EXIT_FAILED = 1
 #: one message has to fit in memory anyway. A file without newlines (``/dev/zero``) would
 #: otherwise be read without bound.
 MAX_CSV_BYTES = 32 * 1024 * 1024
+#: The modes other than sending one message (each a ``--NAME`` flag), in --help's order.
+MODES = ("flush", "sweep", "loop", "refresh", "credits", "receive")
 
 
 def usage_error(message: str) -> CommandError:
@@ -68,11 +70,23 @@ def split_numbers(values: Sequence[str] | None) -> list[str]:
     return numbers
 
 
+#: The command-line name of each field of ``validate_sms``: what the person typed (and the
+#: same in every language).
+OPTION_OF_FIELD = {
+    "message": "TEXT",
+    "recipients": "--to",
+    "groups": "--group",
+    "sender": "--sender",
+    "message_type": "--type",
+    "scheduled_delivery_time": "--at",
+}
+
+
 def validation_text(exc: ValidationError) -> str:
-    """``field: message`` lines, one per problem, for the terminal."""
+    """``option: message`` lines, one per problem, for the terminal."""
     if hasattr(exc, "error_dict"):
         lines = [
-            f"{field}: {message}"
+            f"{OPTION_OF_FIELD.get(field, field)}: {message}"
             for field, errors in exc.error_dict.items()
             for error in errors
             for message in error.messages
@@ -223,8 +237,9 @@ def check_combinations(mode: str | None, options: dict[str, Any]) -> None:
             raise usage_error(
                 _(
                     "give at least one recipient with --to, --group or --csv (or one of "
-                    "--flush, --sweep, --refresh, --credits); see --help"
+                    "%(modes)s); see --help"
                 )
+                % {"modes": ", ".join(f"--{name}" for name in MODES)}
             )
         if len(audiences) > 1:
             raise usage_error(_("give the recipients with one of --to, --group or --csv"))

@@ -17,6 +17,7 @@ from django.core.management.base import OutputWrapper
 from django.core.management.color import Style
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from django_smsrest import lifecycle
 from django_smsrest.models import Encoding, Kind, SmsMessage, Status
@@ -65,13 +66,21 @@ def _first(numbers: tuple[str, ...], shown: int = 10) -> str:
 def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:
     """One styled line for a message just sent or queued: status, order, credits."""
     if message.kind == Kind.GROUPS:
-        lead = _("SMS #%(pk)s to the group(s) %(groups)s: %(status)s") % {
+        lead = ngettext(
+            "SMS #%(pk)s to the group %(groups)s: %(status)s",
+            "SMS #%(pk)s to the groups %(groups)s: %(status)s",
+            len(message.groups),
+        ) % {
             "pk": message.pk,
             "groups": ", ".join(message.groups),
             "status": message.get_status_display(),
         }
     else:
-        lead = _("SMS #%(pk)s to %(count)s recipient(s): %(status)s") % {
+        lead = ngettext(
+            "SMS #%(pk)s to %(count)s recipient: %(status)s",
+            "SMS #%(pk)s to %(count)s recipients: %(status)s",
+            message.recipient_count,
+        ) % {
             "pk": message.pk,
             "count": message.recipient_count,
             "status": message.get_status_display(),
@@ -81,10 +90,15 @@ def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:
         _("order %(order_id)s") % {"order_id": message.order_id},
     ]
     if message.total_sent is not None:
-        parts.append(_("%(n)s credit(s) used") % {"n": message.total_sent})
+        parts.append(
+            ngettext("%(n)s credit used", "%(n)s credits used", message.total_sent)
+            % {"n": message.total_sent}
+        )
     if message.remaining_credits is not None:
         parts.append(_("%(n)s left") % {"n": message.remaining_credits})
     if queued and message.status == Status.QUEUED:
+        # Only said when a worker will: with no worker the attempt already ran, and the
+        # caller passes queued=False.
         parts.append(_("the task worker will send it"))
     if message.status in lifecycle.FAILED_OUTCOMES:
         paint = style.ERROR
@@ -135,8 +149,126 @@ def describe_report(report: Any) -> str:
         if value is None:
             continue
         if isinstance(value, datetime):
-            value = timezone.localtime(value).isoformat(timespec="seconds")
+            value = _time(value)
         elif isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or 0
         parts.append(f"{field.name.replace('_', ' ')}: {value}")
     return "; ".join(parts)
+
+
+def sentence(text: str) -> str:
+    """``text`` ending with a full stop, so that another sentence can follow it."""
+    text = text.rstrip()
+    return text if not text or text[-1] in ".!?…" else f"{text}."
+
+
+def sweep_line(report: Any) -> str:
+    """What one sweep did, in words (a :class:`~django_smsrest.services.SweepReport`):
+    ``"Sweep: 2 sent; 1 back in the queue; 3 delivery states checked."``."""
+    if report.busy:
+        return _("Sweep: another sweep is running; this one did nothing.")
+    parts: list[str] = []
+    if report.expired_leases:
+        parts.append(
+            ngettext(
+                "%(n)d stalled send recovered",
+                "%(n)d stalled sends recovered",
+                report.expired_leases,
+            )
+            % {"n": report.expired_leases}
+        )
+    for status, n in sorted(report.reconciled.items()):
+        parts.append(
+            ngettext(
+                "%(n)d unknown outcome checked: %(status)s",
+                "%(n)d unknown outcomes checked: %(status)s",
+                n,
+            )
+            % {"n": n, "status": _status_label(status)}
+        )
+    if report.enqueued:
+        parts.append(
+            ngettext(
+                "%(n)d handed to the task worker",
+                "%(n)d handed to the task worker",
+                report.enqueued,
+            )
+            % {"n": report.enqueued}
+        )
+    for status, n in sorted(report.sent.items()):
+        if status == Status.QUEUED:
+            parts.append(_("%(n)d back in the queue") % {"n": n})
+        else:
+            parts.append(_("%(n)d sent: %(status)s") % {"n": n, "status": _status_label(status)})
+    if report.paused_until is not None:
+        parts.append(
+            _("sending paused until %(until)s (HTTP 429)") % {"until": _time(report.paused_until)}
+        )
+    if report.refreshed:
+        parts.append(
+            ngettext(
+                "%(n)d delivery state checked",
+                "%(n)d delivery states checked",
+                report.refreshed,
+            )
+            % {"n": report.refreshed}
+        )
+    if report.received:
+        parts.append(
+            ngettext("%(n)d SMS received", "%(n)d SMS received", report.received)
+            % {"n": report.received}
+        )
+    if report.errors:
+        parts.append(ngettext("%(n)d error", "%(n)d errors", report.errors) % {"n": report.errors})
+    if not parts:
+        return _("Sweep: nothing to do.")
+    return _("Sweep: %(report)s.") % {"report": "; ".join(parts)}
+
+
+def sweep_failure(report: Any, reasons: list[str]) -> str | None:
+    """Why a sweep did not do all it should (the command exits 1 with this), or ``None``.
+
+    ``reasons``: the errors of the messages it put back in the queue (the gateway did not
+    take them), newest first."""
+    problems: list[str] = []
+    back = report.sent.get(Status.QUEUED, 0)
+    if back:
+        because = sentence(reasons[0]) if reasons else ""
+        problems.append(
+            ngettext(
+                "%(n)d message could not be sent: the gateway is unreachable or asked to "
+                "retry later. %(because)s It stays queued and is tried again.",
+                "%(n)d messages could not be sent: the gateway is unreachable or asked to "
+                "retry later. %(because)s They stay queued and are tried again.",
+                back,
+            )
+            % {"n": back, "because": because}
+        )
+    if report.stopped_early:
+        problems.append(
+            _(
+                "The sweep stopped sending: the gateway sent several messages in a row "
+                "back for a retry (unreachable or rate limiting). The rest stay queued."
+            )
+        )
+    if report.errors:
+        problems.append(
+            ngettext(
+                "Sweep finished with %(n)s error; see the logs.",
+                "Sweep finished with %(n)s errors; see the logs.",
+                report.errors,
+            )
+            % {"n": report.errors}
+        )
+    return " ".join(" ".join(p.split()) for p in problems) or None
+
+
+def _status_label(value: str) -> str:
+    try:
+        return str(Status(value).label).lower()
+    except ValueError:
+        return value
+
+
+def _time(value: datetime) -> str:
+    return timezone.localtime(value).isoformat(timespec="seconds")

@@ -65,61 +65,18 @@ Inspection: ``GET /_sandbox/orders`` (JSON: each order with its states and how m
 carried its order_id, plus counters) and ``GET /_sandbox/`` (HTML, newest first). Neither
 shows the password or any key; request logs (``--verbose``) never include query strings.
 
-Fidelity: how sure each simulated behaviour is (:mod:`django_smsrest.sandbox.fidelity`;
-the page shows the same table with sources). *confirmed*: the documentation states it;
-*likely*: real clients suggest it; *switchable*: the sandbox invents it and an option
-changes it; *invented*: the sandbox invents it, fixed (why in brackets).
+Fidelity: how sure each simulated behaviour is, with its source (*confirmed*: the
+documentation states it; *likely*: real clients suggest it; *switchable*: the sandbox
+invents it and an option changes it; *invented*: the sandbox invents it, fixed) is one
+table, :data:`django_smsrest.sandbox.fidelity.FIDELITY`, which the page (``GET
+/_sandbox/``) shows.
 
-confirmed:
-  - login/token answer USER_KEY;KEY as text; 404 on wrong credentials
-  - session key idles out after 5 minutes without calls
-  - 401 for a missing, unknown or idle session key or token
-  - 404 'user_key not found' for an unknown user_key
-  - checksession answers true/false without renewing
-  - POST sms answers 201 {result, order_id, total_sent}
-  - message at most 1000 characters (gsm) / 450 (ucs2)
-  - low-cost types (LL, SI): one part, no custom sender
-  - recipients '+' or '00' and 6-15 digits; allowInvalidRecipients drops bad ones
-  - every documented date format is read
-  - order_id at most 32 of [A-Za-z0-9_.-]
-  - one credit per part, balances per message type
-  - state names WAITING, SENT, WAIT4DLVR, DLVRD, SCHEDULED, failures
-  - DELETE sms/{id} only while SCHEDULED, else 404
-  - paramsms ${name} substitution, per-text length check
-  - smstogroups: unknown group is a 400
-  - newsrsmsmessage consumes what it returns; limit at most 100
-
-likely:
-  - login/token also take HTTP Basic
-  - access token never expires
-  - remaining_credits and internal_order_id in the send answer
-  - sender at most 11 alphanumeric or 16 numeric characters
-  - progression WAITING > SENT > WAIT4DLVR > DLVRD (N/GP), > SENT (others)
-  - status lists credits per type; money with getMoney=true
-  - smshistory items order_id, create_time, schedule_time, ...
-
-switchable:
-  - non-GSM text sent as gsm is refused (option: non_gsm)
-  - naive dates are Europe/Rome time (option: timezone)
-  - a scheduled time in the past is sent at once (option: strict_schedule)
-  - a repeated order_id is refused (400) (option: duplicate_order_id)
-  - at most 10000 recipients per order (option: max_recipients)
-  - one state per step seconds (option: step)
-  - status?typeAliases=true lists the brand's codes (option: brand)
-  - paramsms/smstogroups answer 200 (smSend) or 201 (Skebby) (option: brand)
-  - smstogroups groups (option: groups / --group)
-  - faults: 429, 500, timeouts, dropped connections, latency (option: *_rate / *_next,
-    latency)
-  - delivery callbacks POSTed to a URL (option: callback_url)
-
-invented:
-  - test numbers ending 0001-0008 fail or hang [sandbox scripting: use other numbers for
-    plain delivery]
-  - smshistory wrapper total/pageNumber/pageSize [§7.1 [U]: no source shows it]
-  - paramsms placeholder without a value is a 400 [undocumented: refusing shows a client's
-    typo]
-  - received-SMS item fields and wrappers [§7.2 [U]: no source shows a body]
-  - error body {result: KO, error_message, code} [§11 [U]: undocumented]
+Layers (an import-linter contract in ``pyproject.toml``), top to bottom: ``__main__``;
+``server`` (HTTP); ``page`` and ``callbacks`` (what the server shows, the watcher it
+starts); ``api`` (the REST dispatch: one table of endpoints); ``sending`` (the send
+endpoints); ``state``; its parts ``auth``, ``faults``, ``orders``, ``inbound``;
+``queries``; ``delivery``; ``validation``; ``sendkinds``; and at the bottom the wire
+formats and options, ``replies``, ``config`` and ``fidelity``.
 """
 
 from __future__ import annotations

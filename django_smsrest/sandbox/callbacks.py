@@ -19,42 +19,17 @@ to other machines.
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from django_smsrest.sandbox.state import SandboxState
+from django_smsrest.sandbox.config import check_callback_url
+from django_smsrest.sandbox.state import SandboxState
 
 POLL_SECONDS = 0.05
 TIMEOUT_SECONDS = 5.0
-#: ``/_sandbox/orders`` keeps the newest callbacks, at most this many.
-KEEP = 1000
-
-
-def check_callback_url(name: str, value: Any) -> str | None:
-    """The URL if it is ``http(s)`` to a loopback host; ``None`` for empty; else ValueError."""
-    if value in (None, "", "none"):
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a URL string")
-    parts = urllib.parse.urlsplit(value)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise ValueError(
-            f"{name} must point at this machine (127.0.0.1, ::1 or localhost), not {host!r}"
-        )
-    return value
 
 
 def _redacted(url: str) -> str:
@@ -69,6 +44,9 @@ class CallbackNotifier:
         self.stopping = stopping
         self._seen: dict[str, list[str]] = {}
         self._done: set[str] = set()
+        # Counts the watcher's completed looks (callbacks on or off), for wait_looks().
+        self._looks = 0
+        self._looked = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="smsrest-sandbox-callbacks")
         self.thread.daemon = True
 
@@ -82,6 +60,18 @@ class CallbackNotifier:
                     self.tick()
                 except Exception as error:  # never let the thread die
                     sys.stderr.write(f"[sandbox] callback watcher error: {error!r}\n")
+            with self._looked:
+                self._looks += 1
+                self._looked.notify_all()
+
+    def wait_looks(self, count: int = 2, timeout: float = 10.0) -> bool:
+        """Block until the watcher has completed ``count`` more looks (``False`` on
+        timeout). A look posts what it saw change before it counts, so after two (one
+        begun after this call) every change made before the call has been posted, and
+        nothing else will be: what a test waits for before it says "nothing was posted"."""
+        with self._looked:
+            target = self._looks + count
+            return self._looked.wait_for(lambda: self._looks >= target, timeout)
 
     def tick(self) -> None:
         """One look at every unfinished order; post what changed since the last look."""

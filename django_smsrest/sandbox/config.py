@@ -16,14 +16,14 @@ behaviour options keep their current values.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import re
+import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from django_smsrest.sandbox.callbacks import check_callback_url
 
 #: The platform's internal message-type ids; credits are kept per internal id.
 INTERNAL_TYPES: tuple[str, ...] = ("N", "L", "LL")
@@ -40,6 +40,27 @@ RECIPIENT_RE = re.compile(r"(?:\+|00)[1-9][0-9]{5,14}")
 #: that waits longer looks dead (an hour of latency drops every call).
 MAX_LATENCY_MS = 60_000.0
 MAX_TIMEOUT_SECONDS = 600.0
+
+
+def check_callback_url(name: str, value: Any) -> str | None:
+    """The URL if it is ``http(s)`` to a loopback host; ``None`` for empty; else ValueError."""
+    if value in (None, "", "none"):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a URL string")
+    parts = urllib.parse.urlsplit(value)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"{name} must point at this machine (127.0.0.1, ::1 or localhost), not {host!r}"
+        )
+    return value
 
 
 def internal_type(code: str) -> str:

@@ -36,8 +36,8 @@ from typing import Any
 from django_smsrest.sandbox.config import RECIPIENT_RE, SandboxConfig
 from django_smsrest.sandbox.delivery import format_date, iso_date
 from django_smsrest.sandbox.queries import history_date, positive_int
-from django_smsrest.sandbox.replies import Reply, error_reply, json_reply
-from django_smsrest.sandbox.validation import ApiError, parse_timezone
+from django_smsrest.sandbox.replies import ApiError, Reply, error_reply, json_reply
+from django_smsrest.sandbox.validation import parse_timezone
 
 #: The reception SIM a message reaches when ``POST /_sandbox/inbound`` names none.
 DEFAULT_SIM = "+393400000000"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django_smsrest.results import FAILURE_STATES, DeliveryState
 from django_smsrest.sandbox.fidelity import FIDELITY
 from django_smsrest.sandbox.inbound import DEFAULT_SIM
+from django_smsrest.sandbox.replies import SEND_LABELS
 
 if TYPE_CHECKING:
     from django_smsrest.sandbox.state import SandboxState
@@ -24,7 +25,13 @@ PAGE_LIMIT = 300
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
+table.orders{table-layout:fixed}
+table.orders col.when{width:7rem}table.orders col.id{width:8rem}
+table.orders col.type{width:4rem}table.orders col.sender{width:5.5rem}
+table.orders col.rcpt{width:12rem}table.orders col.size{width:5.5rem}
+table.orders col.sched{width:7rem}table.orders col.notes{width:9rem}
 th{background:#f3f3f3}
 .msg{white-space:pre-wrap;max-width:32rem;font-family:ui-monospace,monospace}
 .st{font-family:ui-monospace,monospace;font-size:.9em}
@@ -157,11 +164,14 @@ def render_page(state: SandboxState) -> str:
 <h1>SMS REST sandbox</h1>
 <p>API base URL: <code>{escape(state_base_hint())}</code> &middot; account
 <code>{escape(state.config.username)}</code> &middot; {len(orders)} order(s),
-{data["posts_total"]} POST sms, {data["logins"]} login(s), {data["tokens"]} token(s)
+{_post_counts(data["requests"])}, {data["logins"]} login(s), {data["tokens"]} token(s)
 &middot; credits {credits} &middot; <a href="orders">JSON</a> &middot;
 <a href="config">options</a></p>
 {more}
-<table>
+<table class="orders">
+<colgroup><col class="when"><col class="id"><col class="type"><col class="sender">
+<col class="rcpt"><col class="msg"><col class="size"><col class="sched"><col class="notes">
+</colgroup>
 <thead><tr><th>Received</th><th>Order id</th><th>Type</th><th>Sender</th>
 <th>Recipients</th><th>Message</th><th>Size</th><th>Scheduled</th><th>Notes</th></tr></thead>
 <tbody>
@@ -178,6 +188,16 @@ setInterval(function () {{
 </script>
 </body></html>
 """
+
+
+def _post_counts(requests: dict[str, int]) -> str:
+    """``"3 POST sms, 1 POST paramsms"``: each send endpoint on its own (``POST sms``
+    always, the others once used)."""
+    return ", ".join(
+        f"{requests.get(label, 0)} {label}"
+        for label in SEND_LABELS
+        if label == "POST sms" or requests.get(label)
+    )
 
 
 def state_base_hint() -> str:

@@ -13,8 +13,8 @@ from typing import Any
 from django_smsrest.conf import BRANDS
 from django_smsrest.sandbox.config import INTERNAL_TYPES, SandboxConfig, internal_type
 from django_smsrest.sandbox.delivery import Order, format_date
-from django_smsrest.sandbox.replies import Reply, error_reply, json_reply
-from django_smsrest.sandbox.validation import ApiError, parse_timezone
+from django_smsrest.sandbox.replies import ApiError, Reply, error_reply, json_reply
+from django_smsrest.sandbox.validation import parse_timezone
 
 #: The brand whose codes ``status?typeAliases=true`` lists when none is configured.
 DEFAULT_BRAND = "smsend"

@@ -1,4 +1,6 @@
-"""What the REST logic answers (:class:`Reply`) and which endpoint a path names.
+"""The wire formats: what an endpoint answers (:class:`Reply`, :class:`ApiError` for a
+refusal) and which endpoint a path names (:func:`resolve_route`). The bottom layer of the
+sandbox, with its options (:mod:`.config`): it imports nothing of the sandbox.
 
 The HTTP layer (:mod:`django_smsrest.sandbox.server`) turns a :class:`Reply` into bytes;
 the state never touches a socket.
@@ -10,7 +12,22 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django_smsrest.sandbox.validation import ApiError
+
+class ApiError(Exception):
+    """A request the gateway refuses: HTTP ``status`` with a KO JSON body.
+
+    ``code`` is a short machine-readable tag (invented by the sandbox: the real gateway's
+    error body is undocumented), ``message`` the explanation for a person.
+    """
+
+    def __init__(self, message: str, code: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"result": "KO", "error_message": self.message, "code": self.code}
 
 
 @dataclass
@@ -52,6 +69,16 @@ def ko(status: int, message: str, code: str, **extra: Any) -> Reply:
     return json_reply(status, {"result": "KO", "error_message": message, "code": code}, **extra)
 
 
+#: Endpoint label -> endpoint name, for the send endpoints (one flow for the three, in
+#: :mod:`.sending`; one order-id namespace).
+SEND_LABELS: dict[str, str] = {
+    "POST sms": "sms",
+    "POST paramsms": "paramsms",
+    "POST smstogroups": "smstogroups",
+}
+
+#: Path (below ``/API/v1.0/REST/``) -> the methods it answers. A new endpoint adds its
+#: path here and its handler to :data:`django_smsrest.sandbox.api.ENDPOINTS`.
 _ROUTES = {
     "login": ("GET",),
     "token": ("GET",),
@@ -87,4 +114,13 @@ def resolve_route(method: str, route: str) -> tuple[str | None, str | None, bool
     return f"{method} {route}", None, method in methods
 
 
-__all__ = ["Reply", "error_reply", "json_reply", "ko", "resolve_route", "text_reply"]
+__all__ = [
+    "SEND_LABELS",
+    "ApiError",
+    "Reply",
+    "error_reply",
+    "json_reply",
+    "ko",
+    "resolve_route",
+    "text_reply",
+]

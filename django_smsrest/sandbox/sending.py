@@ -1,6 +1,6 @@
 """The three send endpoints, ``POST sms``, ``POST paramsms`` and ``POST smstogroups``.
 
-They share one flow (:class:`SendingMixin`): the body is parsed outside the lock, the
+They share one flow (:func:`post_send`): the body is parsed outside the lock, the
 call is counted against the order_id it carried whatever the answer, then rate limit,
 authentication and pre-acceptance faults, the duplicate-order_id check, validation,
 credits, storage and the post-acceptance faults, exactly alike. Order ids live in one
@@ -13,30 +13,20 @@ the sandbox answers 201 when the configured brand is ``skebby`` and 200 otherwis
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from django_smsrest.sandbox.config import SandboxConfig
 from django_smsrest.sandbox.delivery import Order
-from django_smsrest.sandbox.faults import Faults
-from django_smsrest.sandbox.orders import OrderBook
-from django_smsrest.sandbox.replies import Reply, error_reply, json_reply, ko
-from django_smsrest.sandbox.validation import (
+from django_smsrest.sandbox.replies import (
+    SEND_LABELS,
     ApiError,
-    parse_json_object,
-    validate_order_id,
-    validate_send,
+    Reply,
+    error_reply,
+    json_reply,
+    ko,
 )
-
-#: Endpoint label -> endpoint name, for the send endpoints.
-SEND_LABELS: dict[str, str] = {
-    "POST sms": "sms",
-    "POST paramsms": "paramsms",
-    "POST smstogroups": "smstogroups",
-}
+from django_smsrest.sandbox.state import SandboxState
+from django_smsrest.sandbox.validation import parse_json_object, validate_order_id, validate_send
 
 
 def success_status(endpoint: str, brand: str | None) -> int:
@@ -46,83 +36,78 @@ def success_status(endpoint: str, brand: str | None) -> int:
     return 200
 
 
-class SendingMixin:
-    """The send flow of :class:`~django_smsrest.sandbox.state.SandboxState`."""
+def post_send(state: SandboxState, label: str, headers: Any, raw: bytes) -> Reply:
+    """Answer ``label`` (one of :data:`~.replies.SEND_LABELS`) with body ``raw``.
 
-    # Provided by SandboxState.
-    config: SandboxConfig
-    book: OrderBook
-    faults: Faults
-    _lock: threading.Lock
-    _requests: Counter[str]
-    now: Callable[[], float]
-    _precheck: Callable[..., Reply | None]
+    Unlike the other endpoints it passes the gate itself: the body is parsed first
+    (outside the lock) so that every POST is counted against the order_id it carried,
+    whatever the answer, and a malformed body is reported only after the rate limit and
+    the authentication, as a real server would.
+    """
+    body: dict[str, Any] = {}
+    order_id: str | None = None
+    invalid: Reply | None = None
+    try:
+        body = parse_json_object(raw)
+        order_id = validate_order_id(body)
+    except ApiError as error:
+        invalid = error_reply(error)
+    state.count(label)
+    early = state.precheck(label, headers, scoped=True)
+    reply = early or invalid or _accept(state, SEND_LABELS[label], body, order_id)
+    reply.order_id = reply.order_id or order_id
+    if reply.order_id:
+        with state._lock:
+            state.book.posts[reply.order_id].append(reply.outcome)
+    return reply
 
-    def _post_send(self, label: str, headers: Any, raw: bytes) -> Reply:
-        # Parse first (outside the lock) so that every POST can be counted against the
-        # order_id it carried, whatever the answer; a malformed body is reported only after
-        # the rate limit and the authentication, as a real server would.
-        body: dict[str, Any] = {}
-        order_id: str | None = None
-        invalid: Reply | None = None
-        try:
-            body = parse_json_object(raw)
-            order_id = validate_order_id(body)
-        except ApiError as error:
-            invalid = error_reply(error)
-        with self._lock:
-            self._requests[label] += 1
-            early = self._precheck(label, headers, scoped=True)
-        reply = early or invalid or self._accept(SEND_LABELS[label], body, order_id)
-        reply.order_id = reply.order_id or order_id
-        if reply.order_id:
-            with self._lock:
-                self.book.posts[reply.order_id].append(reply.outcome)
-        return reply
 
-    def _accept(self, endpoint: str, body: dict[str, Any], order_id: str | None) -> Reply:
-        with self._lock:
-            duplicate = self.book.duplicate(order_id)
+def _accept(
+    state: SandboxState, endpoint: str, body: dict[str, Any], order_id: str | None
+) -> Reply:
+    with state._lock:
+        duplicate = state.book.duplicate(order_id)
+    if duplicate is not None:
+        return duplicate
+    now = state.now()
+    try:
+        request = validate_send(
+            body, state.config, datetime.fromtimestamp(now, UTC), order_id, endpoint
+        )
+    except ApiError as error:
+        return error_reply(error)
+    status = success_status(endpoint, state.config.brand)
+    with state._lock:
+        duplicate = state.book.duplicate(order_id)  # a concurrent POST may have won
         if duplicate is not None:
             return duplicate
-        now = self.now()
-        try:
-            request = validate_send(
-                body, self.config, datetime.fromtimestamp(now, UTC), order_id, endpoint
-            )
-        except ApiError as error:
-            return error_reply(error)
-        status = success_status(endpoint, self.config.brand)
-        with self._lock:
-            duplicate = self.book.duplicate(order_id)  # a concurrent POST may have won
-            if duplicate is not None:
-                return duplicate
-            stored = self.book.charge_and_store(request, order_id, now, status)
-            if isinstance(stored, Reply):
-                return stored
-            order = stored
-            order.fault = self.faults.after_fault()
-        return self._fault_reply(order)
+        stored = state.book.charge_and_store(request, order_id, now, status)
+        if isinstance(stored, Reply):
+            return stored
+        order = stored
+        order.fault = state.faults.after_fault()
+    return _fault_reply(state, order)
 
-    def _fault_reply(self, order: Order) -> Reply:
-        """The answer to an accepted order: its success, or the post-acceptance fault."""
-        order_id = order.order_id
-        if order.fault == "error_after":
-            return ko(
-                500,
-                "Internal server error (sandbox fault: the order WAS accepted).",
-                "SANDBOX_FAULT",
-                order_id=order_id,
-            )
-        if order.fault == "timeout_after":
-            return Reply(
-                0, action="hang", hang_seconds=self.config.timeout_seconds, order_id=order_id
-            )
-        if order.fault == "drop_after":
-            return Reply(0, action="drop", order_id=order_id)
-        return json_reply(
-            order.status, order.response, order_id=order_id, note=order.request.schedule_note
+
+def _fault_reply(state: SandboxState, order: Order) -> Reply:
+    """The answer to an accepted order: its success, or the post-acceptance fault."""
+    order_id = order.order_id
+    if order.fault == "error_after":
+        return ko(
+            500,
+            "Internal server error (sandbox fault: the order WAS accepted).",
+            "SANDBOX_FAULT",
+            order_id=order_id,
         )
+    if order.fault == "timeout_after":
+        return Reply(
+            0, action="hang", hang_seconds=state.config.timeout_seconds, order_id=order_id
+        )
+    if order.fault == "drop_after":
+        return Reply(0, action="drop", order_id=order_id)
+    return json_reply(
+        order.status, order.response, order_id=order_id, note=order.request.schedule_note
+    )
 
 
-__all__ = ["SEND_LABELS", "SendingMixin", "success_status"]
+__all__ = ["SEND_LABELS", "post_send", "success_status"]

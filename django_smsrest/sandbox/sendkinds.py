@@ -20,8 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from django_smsrest.sandbox.config import SandboxConfig
-from django_smsrest.sandbox.validation import RECIPIENT_RE, ApiError
+from django_smsrest.sandbox.config import RECIPIENT_RE, SandboxConfig
+from django_smsrest.sandbox.replies import ApiError
 
 PLACEHOLDER_RE = re.compile(r"\$\{([^}]*)\}")
 

@@ -6,7 +6,7 @@ so a keep-alive client is not slowed by delayed ACKs.
 
 Paths:
 
-``/API/v1.0/REST/...``   the gateway's REST API (:meth:`SandboxState.handle_api`).
+``/API/v1.0/REST/...``   the gateway's REST API (:func:`.api.handle_api`).
 ``/_sandbox/``           an HTML page listing the messages received, newest first.
 ``/_sandbox/orders``     JSON: every order and the counters (``/_sandbox/orders/<id>``: one).
 ``/_sandbox/config``     GET: the options (no password); POST a JSON object to change them.
@@ -41,9 +41,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from django_smsrest.sandbox.api import handle_api
 from django_smsrest.sandbox.callbacks import CallbackNotifier
 from django_smsrest.sandbox.page import render_page
-from django_smsrest.sandbox.state import Reply, SandboxState, json_reply
+from django_smsrest.sandbox.replies import Reply, json_reply
+from django_smsrest.sandbox.state import SandboxState
 from django_smsrest.sandbox.validation import load_json
 
 API_PREFIX = "/API/v1.0/REST/"
@@ -265,8 +267,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 key: values[0]
                 for key, values in parse_qs(query_string, keep_blank_values=True).items()
             }
-            return self.server.state.handle_api(
-                self.command, path[len(API_PREFIX) :], query, self.headers, body
+            return handle_api(
+                self.server.state, self.command, path[len(API_PREFIX) :], query, self.headers, body
             )
         if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
             action = path[len(CONTROL_PREFIX) :].strip("/")

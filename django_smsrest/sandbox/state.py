@@ -1,14 +1,15 @@
-"""The sandbox gateway's state and REST dispatch, independent of any HTTP server.
+"""The sandbox gateway's state, independent of any HTTP server and of the endpoints.
 
-:class:`SandboxState` answers one REST call at a time (:meth:`SandboxState.handle_api`) with
-a :class:`~django_smsrest.sandbox.replies.Reply`; the HTTP layer
-(:mod:`django_smsrest.sandbox.server`) only moves bytes. The work is split by job:
+:class:`SandboxState` holds what the gateway knows and the gate every call passes
+(:meth:`SandboxState.precheck`: rate limit, authentication, faults); the endpoints
+(:mod:`.api` and the modules it dispatches to) read and change it, and the HTTP layer
+(:mod:`django_smsrest.sandbox.server`) only moves bytes. Its parts, by job:
 
 * :mod:`~django_smsrest.sandbox.auth`: the account, session keys, access tokens;
 * :mod:`~django_smsrest.sandbox.orders`: accepted orders, POST counts, credits;
 * :mod:`~django_smsrest.sandbox.delivery`: the per-recipient state simulation;
 * :mod:`~django_smsrest.sandbox.faults`: injected faults and latency;
-* :mod:`~django_smsrest.sandbox.queries`: ``status`` and ``smshistory``.
+* :mod:`~django_smsrest.sandbox.inbound`: the SMS the account received.
 
 All shared data sits behind one lock (this class's) and every critical section is a few
 dict operations, so a single process serves well over 1,000 ``POST sms`` per second. The
@@ -27,35 +28,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_smsrest.sandbox.auth import Accounts
-from django_smsrest.sandbox.callbacks import KEEP as CALLBACKS_KEPT
 from django_smsrest.sandbox.config import STARTUP_ONLY, SandboxConfig
-from django_smsrest.sandbox.delivery import (
-    TEST_NUMBERS,
-    Order,
-    ScriptedNumber,
-    progression,
-)
+from django_smsrest.sandbox.delivery import TEST_NUMBERS
 from django_smsrest.sandbox.faults import Faults
 from django_smsrest.sandbox.inbound import Inbox
 from django_smsrest.sandbox.orders import OrderBook
-from django_smsrest.sandbox.queries import history_reply, status_reply
-from django_smsrest.sandbox.replies import (
-    Reply,
-    json_reply,
-    ko,
-    resolve_route,
-    text_reply,
-)
-from django_smsrest.sandbox.sending import SEND_LABELS, SendingMixin
+from django_smsrest.sandbox.replies import SEND_LABELS, Reply, ko
 
 #: How far :meth:`SandboxState.advance` may move the clock ahead of wall time (100 years).
 MAX_CLOCK_OFFSET = 100 * 365 * 86400.0
+#: ``/_sandbox/orders`` keeps the newest delivery callbacks, at most this many.
+CALLBACKS_KEPT = 1000
 
 
-class SandboxState(SendingMixin):
+class SandboxState:
     """Accounts, orders, credits, faults and counters of one sandbox gateway.
 
-    Thread-safe: the HTTP server calls :meth:`handle_api` from one thread per connection.
+    Thread-safe: the HTTP server answers each connection in its own thread.
     Tests in the same process may call :meth:`configure`, :meth:`snapshot`,
     :meth:`post_count`, :meth:`advance` and :meth:`reset` directly.
     """
@@ -229,54 +218,21 @@ class SandboxState(SendingMixin):
         with self._lock:
             return self.faults.latency()
 
-    # --- REST API ----------------------------------------------------------------------------
+    # --- the gate every REST call passes ---------------------------------------------------
 
-    def handle_api(
-        self, method: str, route: str, query: Mapping[str, str], headers: Any, body: bytes
-    ) -> Reply:
-        """Answer one call to ``/API/v1.0/REST/<route>``.
-
-        ``headers`` is an ``email.message.Message``-like object (case-insensitive ``get``,
-        ``keys()`` keeping the client's spelling).
-        """
-        label, argument, allowed = resolve_route(method, route)
-        if label is None:
-            return ko(404, f"There is no endpoint {route!r} in this API.", "NOT_FOUND")
-        if not allowed:
-            return ko(405, f"{method} is not allowed on {route!r}.", "METHOD_NOT_ALLOWED")
-        if label in SEND_LABELS:
-            return self._post_send(label, headers, body)
+    def count(self, label: str) -> None:
+        """Count one call of the endpoint ``label`` (``GET /_sandbox/orders`` shows them)."""
         with self._lock:
             self._requests[label] += 1
-            early = self._precheck(label, headers, scoped=self.config.fault_scope == "all")
-        if early is not None:
-            return early
-        if label in ("GET login", "GET token"):
-            return self._login(label == "GET token", query, headers)
-        if label == "GET checksession":
-            with self._lock:
-                return self.accounts.checksession(headers)
-        if label == "GET sms/{order_id}":
-            return self._get_order(argument or "")
-        if label == "DELETE sms/{order_id}":
-            with self._lock:
-                return self.book.cancel(argument or "", self.now())
-        if label == "GET status":
-            with self._lock:
-                credits = dict(self.book.credits)
-            return status_reply(query, self.config, credits)
-        if label == "GET newsrsmsmessage":
-            with self._lock:
-                return self.inbox.new_messages(argument, query, self.tz)
-        if label == "GET srsmshistory":
-            with self._lock:
-                return self.inbox.history(argument, query, self.now())
+
+    def precheck(self, label: str, headers: Any, *, scoped: bool) -> Reply | None:
+        """Rate limit, authentication and the pre-acceptance faults: the refusal, or
+        ``None`` to go on. ``scoped``: the faults apply to this endpoint."""
         with self._lock:
-            orders = list(self.book.orders.values())
-        return history_reply(query, self.config, orders, self.now())
+            return self._precheck(label, headers, scoped=scoped)
 
     def _precheck(self, label: str, headers: Any, *, scoped: bool) -> Reply | None:
-        """Rate limit, authentication and the pre-acceptance faults (lock held)."""
+        # (lock held)
         if scoped and self.faults.take("rate_limit"):
             retry = str(self.config.retry_after)
             return ko(
@@ -297,40 +253,5 @@ class SandboxState(SendingMixin):
             )
         return None
 
-    def _login(self, token: bool, query: Mapping[str, str], headers: Any) -> Reply:
-        credentials = self.accounts.credentials(query, headers)
-        if credentials is None:
-            return ko(
-                400,
-                "username and password are required, in the query string or as HTTP Basic "
-                "authentication.",
-                "MISSING_FIELD",
-            )
-        if not self.accounts.check_password(*credentials):
-            return text_reply(404, "Wrong username or password.")
-        with self._lock:
-            return self.accounts.issue(token)
 
-    # --- other endpoints ---------------------------------------------------------------------
-
-    def _get_order(self, order_id: str) -> Reply:
-        with self._lock:
-            order = self.book.live(order_id)
-        if order is None:
-            return ko(404, f"No order with order_id {order_id!r}.", "NOT_FOUND")
-        states = order.states(self.now(), self.tz)
-        return json_reply(
-            200, {"result": "OK", "recipient_number": len(states), "recipients": states}
-        )
-
-
-__all__ = [
-    "TEST_NUMBERS",
-    "Order",
-    "Reply",
-    "SandboxState",
-    "ScriptedNumber",
-    "json_reply",
-    "progression",
-    "resolve_route",
-]
+__all__ = ["TEST_NUMBERS", "SandboxState"]

@@ -16,24 +16,9 @@ from typing import Any
 
 from django_smsrest.conf import BRANDS, MessageType
 from django_smsrest.sandbox.config import RECIPIENT_RE, SandboxConfig, internal_type
+from django_smsrest.sandbox.replies import ApiError
+from django_smsrest.sandbox.sendkinds import group_recipients, param_recipients
 from django_smsrest.segments import MAX_CHARS, count_segments, is_gsm7, non_gsm_characters
-
-
-class ApiError(Exception):
-    """A request the gateway refuses: HTTP ``status`` with a KO JSON body.
-
-    ``code`` is a short machine-readable tag (invented by the sandbox: the real gateway's
-    error body is undocumented), ``message`` the explanation for a person.
-    """
-
-    def __init__(self, message: str, code: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-
-    def body(self) -> dict[str, str]:
-        return {"result": "KO", "error_message": self.message, "code": self.code}
 
 
 def _all_message_types() -> dict[str, MessageType]:
@@ -444,9 +429,6 @@ def validate_send(
     personalised text checked) or ``"smstogroups"`` (``recipient``: group names from
     ``config.groups``). See :mod:`django_smsrest.sandbox.sendkinds`.
     """
-    # Imported here: sendkinds builds on this module's ApiError and number pattern.
-    from django_smsrest.sandbox.sendkinds import group_recipients, param_recipients
-
     code, mtype = _message_type(body)
     message, encoding = _message_text(body)
     allow_invalid = _flag(body, "allowInvalidRecipients")

@@ -49,6 +49,7 @@ from django_smsrest.services.queue import (
     pending_count,
     sweep,
 )
+from django_smsrest.services.reports import retry_reasons
 from django_smsrest.services.sending import (
     queue_sms,
     reconcile,
@@ -83,6 +84,7 @@ __all__ = [
     "refresh_status",
     "resend",
     "retry_delay",
+    "retry_reasons",
     "send_message",
     "send_sms",
     "sweep",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from django_smsrest.backends import get_backend
 from django_smsrest.conf import get_settings
@@ -85,20 +86,26 @@ def cancel(message: SmsMessage | int, *, reason: str = "") -> SmsMessage:
                 except OrderNotFound:
                     too_late.append(order.order_id)
                     continue
-                SmsOrder.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+                SmsOrder.objects.filter(pk=order.pk, status=OrderStatus.ACCEPTED).update(
+                    status=OrderStatus.CANCELLED
+                )
         except BaseException:
             job.release(Status.SCHEDULED)
             raise
         if too_late:
             job.release(Status.SCHEDULED, next_status_check_at=timezone.now())
             raise SmsStateError(
-                _(
-                    "SMS #%(pk)s could not be cancelled: the gateway no longer has order(s) "
+                ngettext_lazy(
+                    "SMS #%(pk)s could not be cancelled: the gateway no longer has order "
                     "%(orders)s scheduled, so it has probably started sending. Its delivery "
-                    "status will be checked."
+                    "status will be checked.",
+                    "SMS #%(pk)s could not be cancelled: the gateway no longer has orders "
+                    "%(orders)s scheduled, so it has probably started sending. Its delivery "
+                    "status will be checked.",
+                    "n",
                 ),
                 code="cancel_too_late",
-                params={"pk": msg.pk, "orders": ", ".join(too_late)},
+                params={"pk": msg.pk, "orders": ", ".join(too_late), "n": len(too_late)},
             )
         job.release(
             Status.CANCELLED,

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from django_smsrest import lifecycle, signals
 from django_smsrest.backends import get_backend
@@ -181,17 +182,16 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
             next_check = now + timedelta(seconds=delay)
         if next_check - start > timedelta(hours=conf.status_poll_max_age_hours):
             next_check = None
+            still_open = lifecycle.open_count(counts, msg.recipient_count, delivery_report)
             notes.append(
-                str(
-                    _(
-                        "Stopped checking the delivery status after %(hours)s hours; "
-                        "%(n)d recipient(s) never reported a final state."
-                    )
+                ngettext(
+                    "Stopped checking the delivery status after %(hours)s hours; "
+                    "%(n)d recipient never reported a final state.",
+                    "Stopped checking the delivery status after %(hours)s hours; "
+                    "%(n)d recipients never reported a final state.",
+                    still_open,
                 )
-                % {
-                    "hours": f"{conf.status_poll_max_age_hours:g}",
-                    "n": lifecycle.open_count(counts, msg.recipient_count, delivery_report),
-                }
+                % {"hours": f"{conf.status_poll_max_age_hours:g}", "n": still_open}
             )
         fields["next_status_check_at"] = next_check
     if notes:

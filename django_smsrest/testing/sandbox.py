@@ -350,6 +350,13 @@ class SandboxServer(_SandboxHandle):
         """Move the sandbox clock forward (deliveries progress, schedules fire)."""
         self.state.advance(seconds)
 
+    def settle_callbacks(self, timeout: float = 10.0) -> None:
+        """Wait until the delivery-callback watcher has posted every change made so far
+        (two complete looks from now; with callbacks off, it looked and posted nothing).
+        Raises ``TimeoutError`` if it did not look in ``timeout`` seconds."""
+        if not self.server.notifier.wait_looks(2, timeout):
+            raise TimeoutError(f"the sandbox's callback watcher did not look in {timeout} s")
+
     def reset(self) -> None:
         """Forget orders and counters, switch faults off (sessions stay valid)."""
         self.state.reset()

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import Appointment
 
@@ -10,6 +11,6 @@ class AppointmentAdmin(admin.ModelAdmin):
     readonly_fields = ("reminder",)
     date_hierarchy = "starts_at"
 
-    @admin.display(description="reminder")
+    @admin.display(description=_("reminder"))
     def reminder_status(self, obj: Appointment) -> str:
         return obj.reminder.get_status_display() if obj.reminder else "—"

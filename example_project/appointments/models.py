@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from django_smsrest.conf import get_settings
 from django_smsrest.models import SmsMessage
@@ -17,19 +18,32 @@ def validate_phone(value: str) -> None:
 
 
 class Appointment(models.Model):
-    name = models.CharField(max_length=100)
+    name = models.CharField(_("name"), max_length=100)
     phone = models.CharField(
-        max_length=32, validators=[validate_phone], help_text="e.g. +39 347 123 4567"
+        _("phone"),
+        max_length=32,
+        validators=[validate_phone],
+        help_text=_("e.g. +39 347 123 4567"),
     )
-    starts_at = models.DateTimeField()
+    starts_at = models.DateTimeField(_("starts at"))
     # Set by the receiver: the reminder queued for this appointment.
     reminder = models.ForeignKey(
-        SmsMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        SmsMessage,
+        verbose_name=_("reminder"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["starts_at"]
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
 
     def __str__(self) -> str:
-        return f"{self.name} at {self.starts_at:%Y-%m-%d %H:%M}"
+        return _("%(name)s at %(when)s") % {
+            "name": self.name,
+            "when": f"{self.starts_at:%Y-%m-%d %H:%M}",
+        }

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from django_smsrest import lifecycle, services
@@ -78,7 +79,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             message = services.refresh_status(message)
         except GatewayError as exc:
-            error = f"Could not ask the gateway for the delivery status: {exc}"
+            error = _("Could not ask the gateway for the delivery status: %(error)s") % {
+                "error": exc
+            }
     final = _is_final(message)
     context = {
         "message": message,

@@ -30,13 +30,14 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
-from django_smsrest import lifecycle, services
+from django_smsrest import dispatch, lifecycle, services
 from django_smsrest.exceptions import SmsRestError
 from django_smsrest.management import output
 from django_smsrest.management.cli import (
     EXIT_FAILED,
+    MODES,
     add_arguments,
     check_combinations,
     parse_when,
@@ -45,7 +46,7 @@ from django_smsrest.management.cli import (
     usage_error,
     validation_text,
 )
-from django_smsrest.models import SmsMessage, WorkerKind
+from django_smsrest.models import SmsMessage, Status, WorkerKind
 from django_smsrest.validation import SmsOptions
 
 # Lazy: the command class is imported once, the help is shown in the active language.
@@ -95,14 +96,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.quiet = bool(options["quiet"]) or options.get("verbosity", 1) == 0
-        mode = next(
-            (
-                name
-                for name in ("flush", "sweep", "loop", "refresh", "credits", "receive")
-                if options[name]
-            ),
-            None,
-        )
+        mode = next((name for name in MODES if options[name]), None)
         check_combinations(mode, options)
         try:
             if mode in ("flush", "sweep"):
@@ -167,9 +161,12 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise usage_error(validation_text(exc)) from None
         message.refresh_from_db()
+        # With no worker (ImmediateBackend) the task already ran at commit: report its
+        # outcome as a send's, not "the worker will send it".
+        queued = bool(options["queue"]) and not dispatch.runs_inline()
         if not self.quiet:
-            self.stdout.write(output.message_line(message, self.style, queued=options["queue"]))
-        self._exit_unless_sent(message, queued=options["queue"])
+            self.stdout.write(output.message_line(message, self.style, queued=queued))
+        self._exit_unless_sent(message, queued=queued)
 
     def _exit_unless_sent(self, message: SmsMessage, *, queued: bool) -> None:
         """Exit 1 when the message failed, or when it was to be sent now and is still
@@ -186,7 +183,7 @@ class Command(BaseCommand):
                     "SMS #%(pk)s was not sent yet: %(error)s It stays in the outbox and "
                     "will be tried again by the sweep or the task worker."
                 )
-                % {"pk": message.pk, "error": reason},
+                % {"pk": message.pk, "error": output.sentence(reason)},
                 returncode=EXIT_FAILED,
             )
 
@@ -214,7 +211,11 @@ class Command(BaseCommand):
             )
         if failed or report.errors:
             raise CommandError(
-                _("%(n)s message(s) failed; see last_error in the admin.")
+                ngettext(
+                    "%(n)s message failed; see last_error in the admin.",
+                    "%(n)s messages failed; see last_error in the admin.",
+                    failed + report.errors,
+                )
                 % {"n": failed + report.errors},
                 returncode=EXIT_FAILED,
             )
@@ -237,22 +238,14 @@ class Command(BaseCommand):
             )
 
     def sweep(self) -> None:
+        started = timezone.now()
         report = services.sweep()
         if not self.quiet:
-            self.stdout.write(_("Sweep: %(report)s.") % {"report": output.describe_report(report)})
-        if report.errors:
-            raise CommandError(
-                _("Sweep finished with %(n)s error(s); see the logs.") % {"n": report.errors},
-                returncode=EXIT_FAILED,
-            )
-        if report.stopped_early:
-            raise CommandError(
-                _(
-                    "The sweep stopped sending: the gateway sent several messages in a row "
-                    "back for a retry (unreachable or rate limiting). The rest stay queued."
-                ),
-                returncode=EXIT_FAILED,
-            )
+            self.stdout.write(output.sweep_line(report))
+        back = report.sent.get(Status.QUEUED, 0)
+        problem = output.sweep_failure(report, services.retry_reasons(started) if back else [])
+        if problem:
+            raise CommandError(problem, returncode=EXIT_FAILED)
 
     def loop(self, interval: float) -> None:
         """Sweep every ``interval`` seconds until SIGINT or SIGTERM. A failing sweep is

@@ -18,8 +18,9 @@
 
   // The admin loads Django's JavaScript catalog (admin:jsi18n, plus this app's djangojs
   // catalog from the SmsMessage admin); outside the admin the text stays in English.
-  function gettext(msgid) {
-    return typeof window.gettext === "function" ? window.gettext(msgid) : msgid;
+  function ngettext(singular, plural, n) {
+    if (typeof window.ngettext === "function") { return window.ngettext(singular, plural, n); }
+    return n === 1 ? singular : plural;
   }
   function format(fmt, values) {
     return fmt.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
@@ -69,13 +70,21 @@
       var r = count(message.value);
       var n = rcpt ? recipients(rcpt.value) : 0;
       var enc = r.encoding === "gsm" ? "GSM-7" : "UCS-2 (Unicode)";
-      var text = format(
-        gettext("%(characters)s characters · %(encoding)s · %(segments)s segment(s), %(remaining)s left in this one"),
-        { characters: r.characters, encoding: enc, segments: r.segments, remaining: r.remaining });
+      // One count per message, each with its plural forms (Italian has no "(s)").
+      var values = { characters: r.characters, segments: r.segments, remaining: r.remaining,
+                     credits: r.segments * n, numbers: n };
+      var parts = [
+        ngettext("%(characters)s character", "%(characters)s characters", r.characters),
+        enc,
+        ngettext("%(segments)s segment, %(remaining)s left in this one",
+                 "%(segments)s segments, %(remaining)s left in this one", r.segments)
+      ];
       if (n) {
-        text += format(gettext(" · about %(credits)s credit(s) for %(numbers)s number(s)"),
-                       { credits: r.segments * n, numbers: n });
+        parts.push(
+          ngettext("about %(credits)s credit", "about %(credits)s credits", r.segments * n) +
+          " " + ngettext("for %(numbers)s number", "for %(numbers)s numbers", n));
       }
+      var text = parts.map(function (part) { return format(part, values); }).join(" · ");
       out.textContent = text;
       out.classList.toggle("smsrest-over", r.segments > maxSegments);
     }
