@@ -92,6 +92,15 @@ class BaseBackend(abc.ABC):
     def __init__(self, conf: SmsRestSettings) -> None:
         self.conf = conf
 
+    def max_send_seconds(self) -> float:
+        """The longest one :meth:`send` can take, in seconds, everything included (waits
+        for a shared login, logins, the request's own timeouts). Before a POST starts the
+        outbox makes the message's lease cover at least this (plus a margin), so the
+        sweeper cannot take a message over while its POST may still reach the gateway.
+        Default: one exchange, ``connect + read`` of ``SMSREST["TIMEOUT"]``; a backend whose
+        send can take longer must say so here."""
+        return float(sum(self.conf.timeout))
+
     @abc.abstractmethod
     def send(self, order: OutgoingOrder) -> SendResult:
         """Submit ``order``; see the module docstring for the exceptions."""

@@ -159,6 +159,9 @@ class LocmemBackend(BaseBackend):
     supports_params = True
     supports_groups = True
 
+    def max_send_seconds(self) -> float:
+        return 0.0  # in memory: nothing to wait for
+
     def send(self, order: OutgoingOrder) -> SendResult:
         from django_smsrest.segments import count_segments
 

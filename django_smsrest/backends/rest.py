@@ -82,6 +82,10 @@ class RestBackend(BaseBackend):
         super().__init__(conf)
         self.client = get_client(conf)
 
+    def max_send_seconds(self) -> float:
+        """The client's bound: every try may wait for a login, log in and send."""
+        return self.client.max_call_seconds()
+
     def send(self, order: OutgoingOrder) -> SendResult:
         fields: dict[str, Any] = {
             # None lets the gateway use the account's default sender; "" would be sent.

@@ -34,6 +34,7 @@ from django_smsrest.outbox.claims import (
     take_lock,
 )
 from django_smsrest.outbox.job import Job
+from django_smsrest.outbox.leases import covers, send_cover, send_lease
 from django_smsrest.outbox.reporting import ERROR_MAX, describe_error, digits, send_robust
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "LostClaim",
     "claim",
     "claim_batch",
+    "covers",
     "describe_error",
     "digits",
     "due_q",
@@ -54,6 +56,8 @@ __all__ = [
     "release_lock",
     "renew_lock",
     "retry_delay",
+    "send_cover",
+    "send_lease",
     "send_robust",
     "take_lock",
 ]

@@ -46,7 +46,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -60,6 +60,7 @@ from django_smsrest.exceptions import (
     RateLimited,
 )
 from django_smsrest.models import SmsMessage, SmsOrder, Status
+from django_smsrest.outbox import leases
 from django_smsrest.outbox.batch_rows import (
     Post,
     load_batch,
@@ -126,7 +127,6 @@ class BatchFlush:
         self.stopped: str | None = None
         self.paused_until: datetime | None = None
         self.backend: BaseBackend | None = None
-        self._needed = timedelta(seconds=sum(conf.timeout) + 1)
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -224,24 +224,30 @@ class BatchFlush:
         if size <= 0:
             self.exhausted = True
             return
-        count = claim_batch(self.token, timezone.now(), self.conf, after=self.after, size=size)
+        assert self.backend is not None
+        lease = leases.send_lease(self.conf, self.backend)
+        count = claim_batch(
+            self.token, timezone.now(), self.conf, after=self.after, size=size, lease=lease
+        )
         if not count:
             self.exhausted = True
             return
-        items, self.after = load_batch(self.token, self.after, count, self.conf)
+        items, self.after = load_batch(
+            self.token, self.after, count, self.conf, backend=self.backend
+        )
         self.claimed_total += count
         self.claimed.extend(items)
 
     # --- before a POST ----------------------------------------------------------------
 
     def _hold_lease(self, post: Post) -> bool:
-        """Like :meth:`ClaimedMessage.hold_lease` for a batch: free while the lease still
-        covers a whole POST; otherwise renew it for this message and the claimed ones
+        """Like :meth:`ClaimedMessage.hold_lease` for a batch (the same check,
+        :func:`~django_smsrest.outbox.leases.covers`): free while the lease still covers
+        the worst case of a send; otherwise renew it for this message and the claimed ones
         behind it in one guarded UPDATE. ``False`` (and settled as skipped) when the row
         was taken over: it must not be POSTed by us."""
-        until = post.job.msg.lease_until
-        now = timezone.now()
-        if until is not None and until - now >= self._needed:
+        assert self.backend is not None
+        if leases.covers(post.job.msg.lease_until, timezone.now(), self.backend):
             return True
         waiting = [post, *(item for item in self.claimed if isinstance(item, Post))]
         ours = renew_leases(self.token, waiting, post.job.lease())

@@ -21,6 +21,7 @@ from django.db.models import Expression, F, Field, Model, Value
 from django.utils import timezone
 
 from django_smsrest import lifecycle
+from django_smsrest.backends import BaseBackend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import Kind, OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.outbox.claims import outbox_db
@@ -42,7 +43,12 @@ class Post:
 
 
 def load_batch(
-    token: str, after: int, claimed: int, conf: SmsRestSettings
+    token: str,
+    after: int,
+    claimed: int,
+    conf: SmsRestSettings,
+    *,
+    backend: BaseBackend | None = None,
 ) -> tuple[list[Post | Job], int]:
     """The messages just claimed with ``token`` (primary keys above ``after``), in pk
     order, and the highest of those keys.
@@ -67,13 +73,13 @@ def load_batch(
         by_message.setdefault(order.message_id, []).append(order)
     jobs: dict[int, Job] = {}
     for pk, group in by_message.items():
-        job = jobs[pk] = Job(group[0].message, token, conf)
+        job = jobs[pk] = Job(group[0].message, token, conf, backend=backend)
         job._orders = group  # loaded with the message: read once by pending_orders()
     if len(jobs) < claimed:
         for msg in SmsMessage.objects.filter(claim_token=token, pk__gt=after).exclude(
             pk__in=list(jobs)
         ):
-            jobs[msg.pk] = Job(msg, token, conf)
+            jobs[msg.pk] = Job(msg, token, conf, backend=backend)
     fast = {
         pk: group[0]
         for pk, group in by_message.items()

@@ -3,7 +3,7 @@ each order the gateway accepted."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Self
 
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django_smsrest.models import (
     SmsRecipient,
     Status,
 )
+from django_smsrest.outbox import leases
 from django_smsrest.outbox.claims import (
     LostClaim,
 )
@@ -30,26 +31,35 @@ class ClaimedMessage:
     on (loading, guarded writes, the lease, recording accepted orders); the job itself is
     :class:`~django_smsrest.outbox.job.Job`."""
 
-    def __init__(self, msg: SmsMessage, token: str, conf: SmsRestSettings) -> None:
+    def __init__(
+        self,
+        msg: SmsMessage,
+        token: str,
+        conf: SmsRestSettings,
+        *,
+        backend: BaseBackend | None = None,
+    ) -> None:
         self.msg = msg
         self.token = token
         self.conf = conf
         self.results: list[SendResult] = []
-        self._backend: BaseBackend | None = None
+        self._backend = backend
         self._orders: list[SmsOrder] | None = None
         # Kind.PARAMS: each pending recipient's placeholder values, by number.
         self._params: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def load(cls, pk: int, token: str, conf: SmsRestSettings) -> Self:
+    def load(
+        cls, pk: int, token: str, conf: SmsRestSettings, *, backend: BaseBackend | None = None
+    ) -> Self:
         """The claimed message ``pk`` just claimed with ``token``: the message and all
         its orders come in one query (the orders joined to their message)."""
         orders = list(
             SmsOrder.objects.filter(message_id=pk).select_related("message").order_by("index")
         )
         if not orders:  # not created by the services; nothing to send, but be exact
-            return cls(SmsMessage.objects.get(pk=pk), token, conf)
-        job = cls(orders[0].message, token, conf)
+            return cls(SmsMessage.objects.get(pk=pk), token, conf, backend=backend)
+        job = cls(orders[0].message, token, conf, backend=backend)
         job._orders = orders
         return job
 
@@ -78,18 +88,18 @@ class ClaimedMessage:
         self.write(status=status, claim_token="", lease_until=None, **fields)
 
     def lease(self) -> datetime:
-        return timezone.now() + timedelta(seconds=self.conf.lease_seconds)
+        """A fresh lease for a send (:func:`~django_smsrest.outbox.leases.send_lease`)."""
+        return timezone.now() + leases.send_lease(self.conf, self.backend)
 
     def hold_lease(self) -> None:
-        """Make sure the claim is still ours, and will stay ours for a whole POST, before
-        a POST goes out. Nobody can take the row over before ``lease_until`` (the sweeper
-        only expires past leases), so while more than one HTTP call's time is left this
-        costs nothing; otherwise the lease is renewed with a guarded UPDATE, which raises
-        :class:`LostClaim` when a worker that stalled finds the row taken over: it stops
-        before posting an order the new claimant may be sending too."""
-        needed = timedelta(seconds=sum(self.conf.timeout) + 1)
-        until = self.msg.lease_until
-        if until is None or until - timezone.now() < needed:
+        """Make sure the claim is still ours, and will stay ours for a whole send, before
+        a POST goes out (:func:`~django_smsrest.outbox.leases.covers`). Nobody can take
+        the row over before ``lease_until`` (the sweeper only expires past leases), so
+        while the lease covers the worst case of a send this costs nothing; otherwise the
+        lease is renewed with a guarded UPDATE, which raises :class:`LostClaim` when a
+        worker that stalled finds the row taken over: it stops before posting an order the
+        new claimant may be sending too."""
+        if not leases.covers(self.msg.lease_until, timezone.now(), self.backend):
             self.write(lease_until=self.lease())
 
     def pending_orders(self) -> list[tuple[SmsOrder, tuple[str, ...]]]:

@@ -50,16 +50,19 @@ def claim(
     conf: SmsRestSettings,
     *conditions: Q,
     sending: bool = False,
+    lease: timedelta | None = None,
     **match: Any,
 ) -> str | None:
     """One conditional UPDATE taking a lease on the row; the new claim token if this call
     won, ``None`` if the row did not match (another worker won, or it is not in a state
     this operation applies to). ``sending`` also moves it to SENDING and counts an attempt.
+    ``lease``: how long (default ``LEASE_SECONDS``; a claim to send takes
+    :func:`~django_smsrest.outbox.leases.send_lease`).
     """
     token = uuid.uuid4().hex
     changes: dict[str, Any] = {
         "claim_token": token,
-        "lease_until": now + timedelta(seconds=conf.lease_seconds),
+        "lease_until": now + (lease or timedelta(seconds=conf.lease_seconds)),
         "updated_at": now,
     }
     if sending:
@@ -75,6 +78,7 @@ def claim_batch(
     *,
     after: int,
     size: int,
+    lease: timedelta | None = None,
 ) -> int:
     """Claim up to ``size`` due QUEUED messages with a primary key above ``after``, oldest
     first, in ONE statement, all with ``token``: each moves to SENDING, counts an attempt
@@ -91,7 +95,7 @@ def claim_batch(
     due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED, pk__gt=after).order_by("pk")
     changes: dict[str, Any] = {
         "claim_token": token,
-        "lease_until": now + timedelta(seconds=conf.lease_seconds),
+        "lease_until": now + (lease or timedelta(seconds=conf.lease_seconds)),
         "updated_at": now,
         "status": str(Status.SENDING),
         "attempts": F("attempts") + 1,  # raw SQL on PostgreSQL: see below

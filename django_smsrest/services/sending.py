@@ -27,6 +27,7 @@ from django_smsrest.outbox import (
     lease_free_q,
     on_commit,
     outbox_db,
+    send_lease,
 )
 from django_smsrest.services.base import (
     BATCH_SIZE,
@@ -217,10 +218,12 @@ def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
             _defer(pk, paused_until, now)
             return None
     conditions = () if force else (due_q(now),)
-    token = claim(pk, now, conf, *conditions, sending=True, status=Status.QUEUED)
+    backend = get_backend(conf)
+    lease = send_lease(conf, backend)
+    token = claim(pk, now, conf, *conditions, sending=True, lease=lease, status=Status.QUEUED)
     if token is None:
         return None
-    job = Job.load(pk, token, conf)
+    job = Job.load(pk, token, conf, backend=backend)
     try:
         msg = job.run()
     except LostClaim:
