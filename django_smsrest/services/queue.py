@@ -8,7 +8,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db.models import QuerySet
@@ -78,7 +78,9 @@ class SweepReport:
     paused_until: datetime | None = None  # account paused after a 429: nothing enqueued
     refreshed: int = 0  # status checks done
     errors: int = 0
-    busy: bool = False  # another sweep holds the lock: this one did nothing
+    # Another sweep holds the lock: this one did nothing, or stopped when it found its lock
+    # taken over (it had stalled past it).
+    busy: bool = False
     received: int | None = None  # received SMS stored (None: SMSREST["RECEIVE"] is off)
 
 
@@ -200,6 +202,11 @@ def _after_lost_claim(due: QuerySet[SmsMessage], pending: deque[int]) -> deque[i
     return deque(left[start:] + left[:start])
 
 
+class SweepLockLost(Exception):
+    """The sweep's lock was taken over (it expired under a sweep that stalled, and another
+    sweep took it): this sweep stops at once instead of going on beside the other."""
+
+
 class _SweepLock:
     """The sweep's hold on the ``"sweep"`` :class:`~django_smsrest.models.OutboxLock`:
     taken for ``LEASE_SECONDS`` and renewed as the sweep goes (:meth:`keep`, once half of
@@ -214,13 +221,25 @@ class _SweepLock:
         self._since = time.monotonic()
 
     def keep(self) -> None:
+        """Renew the lock when due; :class:`SweepLockLost` when it is not ours any more."""
         if self.token and time.monotonic() - self._since > self.seconds / 2:
-            renew_lock(self.NAME, self.token, self.seconds)
+            if not renew_lock(self.NAME, self.token, self.seconds):
+                self.token = None
+                raise SweepLockLost
             self._since = time.monotonic()
 
     def release(self) -> None:
         if self.token:
             release_lock(self.NAME, self.token)
+
+
+def _clock(now: datetime | None) -> Callable[[], datetime]:
+    """The sweep's clock: the time now, or, when the caller gave ``now`` (a test, a
+    replay), that moment plus the time the sweep has been running."""
+    if now is None:
+        return timezone.now
+    started = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - started)
 
 
 def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepReport:
@@ -245,14 +264,25 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
     if lock.token is None:
         logger.info("Sweep skipped: another sweep is running")
         return SweepReport(busy=True)
+    report = SweepReport()
     try:
-        return _sweep(now or timezone.now(), limit, lock.keep)
+        _sweep(report, _clock(now), limit, lock.keep)
+    except SweepLockLost:
+        # A sweep that stalled past its lock: another one runs now and does the rest.
+        logger.warning("Sweep stopped: its lock expired and another sweep took it over")
+        report.busy = True
     finally:
         lock.release()
+    return report
 
 
-def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepReport:
-    report = SweepReport()
+def _sweep(
+    report: SweepReport, clock: Callable[[], datetime], limit: int | None, keep: Callable[[], None]
+) -> None:
+    """The steps of :func:`sweep`, in order, into ``report``. ``clock()`` is read for each
+    step and each claim: late in a long sweep a claim's lease must start from the time it
+    is taken, not from when the sweep began (it would be over already)."""
+    now = clock()
     report.expired_leases = SmsMessage.objects.filter(
         status=Status.SENDING, lease_until__lt=now
     ).update(
@@ -269,13 +299,14 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
     for pk in pages(unknown, limit):
         keep()
         try:
-            msg = reconcile(pk, now=now)
+            msg = reconcile(pk, now=clock())
         except Exception:
             logger.exception("Could not reconcile SMS #%s", pk)
             report.errors += 1
             continue
         if msg is not None:
             report.reconciled[str(msg.status)] += 1
+    now = clock()
     report.paused_until = throttle.sending_paused_until(now)
     if report.paused_until is None:
         if dispatch.runs_inline():
@@ -289,7 +320,7 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
             for pk in pages(queued, limit):
                 on_commit(partial(dispatch.enqueue_send, pk))
                 report.enqueued += 1
-    report.refreshed = refresh_due_statuses(limit=limit, now=now, on_each=keep)
+    report.refreshed = refresh_due_statuses(limit=limit, now=clock(), on_each=keep)
     keep()
     if get_settings().receive:
         try:
@@ -297,7 +328,6 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
         except Exception:
             logger.exception("Could not poll the received SMS")
             report.errors += 1
-    return report
 
 
 def pending_count() -> int:
