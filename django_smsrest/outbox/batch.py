@@ -51,7 +51,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from django_smsrest import signals, throttle
+from django_smsrest import throttle
 from django_smsrest.backends import BaseBackend, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
@@ -70,7 +70,7 @@ from django_smsrest.outbox.batch_rows import (
 )
 from django_smsrest.outbox.claims import LostClaim, claim_batch
 from django_smsrest.outbox.job import Job
-from django_smsrest.outbox.reporting import logger, send_robust
+from django_smsrest.outbox.reporting import logger
 from django_smsrest.results import SendResult
 
 #: Results written per statement at most, and the largest claim.
@@ -347,7 +347,7 @@ class BatchFlush:
         batch, self.accepted = self.accepted, []
         batch.sort(key=lambda item: item[0].pk)
         lost = write_accepted(self.token, batch, self.conf)
-        for post, result in batch:
+        for post, _result in batch:
             job = post.job
             if post.pk in lost:
                 logger.warning(
@@ -355,15 +355,7 @@ class BatchFlush:
                 )
                 job.msg.refresh_from_db()
             else:
-                job.results.append(result)
-                send_robust(
-                    signals.post_send,
-                    message=job.msg,
-                    result=result,
-                    results=list(job.results),
-                    error=None,
-                )
-                job.check_credit()
+                job.announce_sent()
             self.on_settled(post.pk, job.msg, False)
 
     def _release(self) -> None:

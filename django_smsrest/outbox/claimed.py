@@ -38,15 +38,20 @@ class ClaimedMessage:
         conf: SmsRestSettings,
         *,
         backend: BaseBackend | None = None,
+        orders: list[SmsOrder] | None = None,
     ) -> None:
+        """``orders``: all the message's orders when they were loaded with it (read once
+        by :meth:`pending_orders`; otherwise it queries them)."""
         self.msg = msg
         self.token = token
         self.conf = conf
         self.results: list[SendResult] = []
         self._backend = backend
-        self._orders: list[SmsOrder] | None = None
-        # Kind.PARAMS: each pending recipient's placeholder values, by number.
-        self._params: dict[str, dict[str, str]] = {}
+        self._orders = orders
+        #: Kind.PARAMS: each pending recipient's placeholder values, by number (filled by
+        #: :meth:`pending_orders`, or by whoever loads the recipients; read by
+        #: :meth:`outgoing`).
+        self.params: dict[str, dict[str, str]] = {}
 
     @classmethod
     def load(
@@ -59,9 +64,7 @@ class ClaimedMessage:
         )
         if not orders:  # not created by the services; nothing to send, but be exact
             return cls(SmsMessage.objects.get(pk=pk), token, conf, backend=backend)
-        job = cls(orders[0].message, token, conf, backend=backend)
-        job._orders = orders
-        return job
+        return cls(orders[0].message, token, conf, backend=backend, orders=orders)
 
     @property
     def backend(self) -> BaseBackend:
@@ -80,6 +83,11 @@ class ClaimedMessage:
         )
         if not done:
             raise LostClaim
+        self.mirror(updated_at=now, **fields)
+
+    def mirror(self, **fields: Any) -> None:
+        """Set on ``self.msg`` the values just written to its row (expressions, which
+        only the database knows the result of, are skipped)."""
         for name, value in fields.items():
             if not hasattr(value, "resolve_expression"):
                 setattr(self.msg, name, value)
@@ -128,7 +136,7 @@ class ClaimedMessage:
         for order_pk, number, *values in rows.values_list(*fields):
             numbers[order_pk].append(number)
             if personalised:
-                self._params[number] = values[0]
+                self.params[number] = values[0]
         return [(order, tuple(numbers[order.pk])) for order in orders]
 
     def _sync_aggregates(self, accepted: list[SmsOrder]) -> None:
@@ -167,7 +175,7 @@ class ClaimedMessage:
             scheduled_delivery_time=when,
             order_id=order.order_id,
             encoding=msg.encoding,
-            params=tuple(self._params[number] for number in numbers) if self._params else (),
+            params=tuple(self.params[number] for number in numbers) if self.params else (),
             groups=tuple(msg.groups) if msg.kind == Kind.GROUPS else (),
         )
 
@@ -183,6 +191,14 @@ class ClaimedMessage:
             remaining_credits=result.remaining_credits,
             accepted_at=now,
         )
+        self.note_accepted(result, now)
+        if not last:
+            # Progress write: the aggregates so far, and a fresh lease for the next POST.
+            self.write(status=Status.SENDING, lease_until=self.lease(), **self.aggregates())
+
+    def note_accepted(self, result: SendResult, now: datetime) -> None:
+        """Add an accepted order's answer to the message's aggregates (in memory; the next
+        guarded write stores them): the one rule for the sequential and the batched send."""
         self.results.append(result)
         msg = self.msg
         msg.total_sent = (msg.total_sent or 0) + result.total_sent
@@ -191,9 +207,6 @@ class ClaimedMessage:
         if not msg.internal_order_id and result.internal_order_id:
             msg.internal_order_id = result.internal_order_id
         msg.sent_at = msg.sent_at or now
-        if not last:
-            # Progress write: the aggregates so far, and a fresh lease for the next POST.
-            self.write(status=Status.SENDING, lease_until=self.lease(), **self.aggregates())
 
     def aggregates(self) -> dict[str, Any]:
         msg = self.msg

@@ -3,7 +3,7 @@ reconciled. Each ending is one guarded write of the message (and of its orders).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import router, transaction
@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import signals, throttle
+from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
     GatewayConnectionError,
     RateLimited,
@@ -28,36 +29,47 @@ from django_smsrest.outbox.reporting import describe_error, send_robust
 from django_smsrest.results import DeliveryState
 
 
+def sent_fields(msg: SmsMessage, conf: SmsRestSettings, now: datetime) -> dict[str, Any]:
+    """What a message whose every order was accepted becomes: SENT, or SCHEDULED while
+    the delivery time is ahead, its first status check planned, its claim released. The
+    one decision for the sequential and the batched send (:func:`~django_smsrest.outbox.
+    batch_rows.write_accepted` writes it for many messages at once)."""
+    when = msg.scheduled_delivery_time
+    # Delivery can only start at the scheduled time: the first status check waits for it.
+    if when is not None and when > now:
+        status, start = Status.SCHEDULED, when
+    else:
+        status, start = Status.SENT, now
+    return {
+        "status": str(status),
+        "claim_token": "",
+        "lease_until": None,
+        "next_attempt_at": None,
+        "next_status_check_at": start + timedelta(seconds=conf.status_poll_base_seconds),
+        "status_checks": 0,
+        "last_error": "",
+    }
+
+
 class Outcomes(ClaimedMessage):
     """The endings of a job, each a guarded write (see :class:`ClaimedMessage`)."""
 
     def succeed(self) -> SmsMessage:
-        """Every order accepted: SENT, or SCHEDULED while the delivery time is ahead."""
-        msg, now = self.msg, timezone.now()
-        when = msg.scheduled_delivery_time
-        # Delivery can only start at the scheduled time: the first status check waits for it.
-        if when is not None and when > now:
-            status, start = Status.SCHEDULED, when
-        else:
-            status, start = Status.SENT, now
-        first_check = start + timedelta(seconds=self.conf.status_poll_base_seconds)
-        self.release(
-            status,
-            next_attempt_at=None,
-            next_status_check_at=first_check,
-            status_checks=0,
-            last_error="",
-            **self.aggregates(),
-        )
+        """Every order accepted: :func:`sent_fields`, then :meth:`announce_sent`."""
+        self.write(**sent_fields(self.msg, self.conf, timezone.now()), **self.aggregates())
+        self.announce_sent()
+        return self.msg
+
+    def announce_sent(self) -> None:
+        """``post_send`` (and ``low_credit`` when it applies) for a message just sent."""
         send_robust(
             signals.post_send,
-            message=msg,
+            message=self.msg,
             result=self.results[-1] if self.results else None,
             results=list(self.results),
             error=None,
         )
         self.check_credit()
-        return msg
 
     def check_credit(self) -> None:
         threshold = self.conf.low_credit_threshold
