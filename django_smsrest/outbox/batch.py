@@ -1,5 +1,7 @@
 """The concurrent flush: claim due messages a batch at a time, keep up to
-``SMSREST['CONCURRENCY']`` POSTs in flight, write the results a batch at a time.
+``SMSREST['CONCURRENCY']`` POSTs in flight (``1``: one; the same engine), write the results
+as they land (a few at a time: with the next claim, within ``WRITE_WITHIN`` seconds, at
+once at the end of the queue).
 
 Why threads and ``requests``
 ----------------------------
@@ -42,6 +44,7 @@ messages that were not POSTed go back to QUEUED untouched (no attempt counted).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -75,6 +78,10 @@ from django_smsrest.results import SendResult
 
 #: Results written per statement at most, and the largest claim.
 BATCH = 100
+#: A result that landed is written within this many seconds (with the next claim, or on
+#: its own), whatever the batch: a delivery callback or a person looking at the admin
+#: must not see SENDING for long what the gateway has accepted.
+WRITE_WITHIN = 0.5
 #: A claim takes this many messages per request in flight (at most ``BATCH``): enough to
 #: keep the pool fed between two claims, few enough that a worker killed with its claim
 #: leaves few rows for the sweeper to reconcile (one ``GET sms/{order_id}`` each: nobody
@@ -118,6 +125,7 @@ class BatchFlush:
         self.claimed: deque[Post | Job] = deque()
         self.in_flight: dict[Future[SendResult], Post] = {}
         self.accepted: list[tuple[Post, SendResult]] = []
+        self.accepted_since = 0.0  # when the oldest result not yet written landed
         self.after = 0
         self.claimed_total = 0
         self.exhausted = False
@@ -148,7 +156,7 @@ class BatchFlush:
                     done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
                     for future in done:
                         self._landed(future)
-                    if len(self.accepted) >= BATCH:
+                    if self._write_due():
                         self._write()
             except BaseException:
                 # A database error, an interrupt: the POSTs already out are answered and,
@@ -204,12 +212,26 @@ class BatchFlush:
             self._refill()
         return self.claimed.popleft()
 
+    def _write_due(self) -> bool:
+        """Whether to write the results that landed now rather than with the next claim:
+        a full batch, results waiting for ``WRITE_WITHIN`` seconds, or no claim to come
+        (the queue is exhausted or the flush stopped): a result is in the database within
+        ``WRITE_WITHIN`` of landing, or as soon as it lands at the end of a flush."""
+        if not self.accepted:
+            return False
+        return (
+            len(self.accepted) >= BATCH
+            or self.exhausted
+            or self.stopped is not None
+            or time.monotonic() - self.accepted_since >= WRITE_WITHIN
+        )
+
     def _refill(self) -> None:
-        """Write what has landed, then claim the next batch unless the account is paused.
-        Results reach the database once per claim, so no row stays SENDING longer."""
+        """Write what has landed, then claim the next batch unless the account is paused
+        or the queue is exhausted."""
+        self._write()
         if self.exhausted or self.stopped is not None:
             return
-        self._write()
         paused = throttle.sending_paused_until(conf=self.conf)
         if paused is not None:
             logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
@@ -300,6 +322,8 @@ class BatchFlush:
         post = self.in_flight.pop(future)
         exc = future.exception()
         if exc is None:
+            if not self.accepted:
+                self.accepted_since = time.monotonic()
             self.accepted.append((post, future.result()))
             self.window = self.conf.concurrency
             self.retried_in_a_row = 0
