@@ -59,3 +59,65 @@ def test_accepted_messages_are_sent_before_the_last_request_lands(
     assert report.by_status == {Status.SENT: N}
     assert not LastIsSlow.waited_in_vain, "the others stayed SENDING until the last landed"
     assert [statuses[pk] for pk in pks] == [Status.SENT] * N
+
+
+# --- a delivery callback while the message is claimed ------------------------------------
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_dlvrd_callback_during_the_batch_write_reaches_delivered_without_a_poll(
+    sms_outbox: list,  # noqa: F811
+    concurrency: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gateway accepted the order and delivered it at once; its DLVRD callback comes
+    while the flush is writing the batch's results (the row still SENDING, claimed). The
+    report is kept and applied when the claim ends: DELIVERED, and no GET sms/{order_id}."""
+    from django_smsrest.outbox import batch
+
+    monkeypatch.setattr(dispatch, "enqueue_send", lambda *a, **k: None)  # no task worker
+    msg = services.queue_sms("Ciao", ["+393471234567"])
+    outcomes: list[services.CallbackOutcome] = []
+    real_write = batch.write_accepted
+
+    def callback_first(*args: Any, **kwargs: Any) -> set[int]:
+        outcomes.append(services.record_delivery_report(msg.order_id, "393471234567", "DLVRD"))
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "write_accepted", callback_first)
+    with override_settings(SMSREST={**SMSREST, "CONCURRENCY": concurrency}):
+        report = services.flush_queue()
+
+    assert outcomes == [services.CallbackOutcome.HELD]
+    # The held report was applied as the claim ended, before the flush reported it.
+    assert report.by_status == {Status.DELIVERED: 1}
+    msg.refresh_from_db()
+    assert msg.status == Status.DELIVERED
+    assert msg.finished_at is not None and msg.next_status_check_at is None
+    assert msg.recipients.get().state == "DLVRD"
+    assert locmem.calls("get_order") == 0  # no poll
+    assert not msg.held_reports.exists()
+
+
+def test_a_callback_while_a_single_send_is_claimed_is_applied_at_its_end(
+    sms_outbox: list,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same for send_message (the task body): the report comes during the POST."""
+    from django_smsrest import signals
+
+    monkeypatch.setattr(dispatch, "enqueue_send", lambda *a, **k: None)
+    msg = services.queue_sms("Ciao", ["+393471234567"])
+    outcomes: list[services.CallbackOutcome] = []
+
+    def during_the_post(sender: Any, message: SmsMessage, **kwargs: Any) -> None:
+        outcomes.append(services.record_delivery_report(msg.order_id, "+393471234567", "DLVRD"))
+
+    signals.pre_send.connect(during_the_post)
+    try:
+        sent = services.send_message(msg.pk)
+    finally:
+        signals.pre_send.disconnect(during_the_post)
+    assert outcomes == [services.CallbackOutcome.HELD]
+    assert sent is not None and sent.status == Status.DELIVERED
+    assert locmem.calls("get_order") == 0

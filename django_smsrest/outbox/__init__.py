@@ -36,6 +36,7 @@ from django_smsrest.outbox.claims import (
 from django_smsrest.outbox.job import Job
 from django_smsrest.outbox.leases import covers, send_cover, send_lease
 from django_smsrest.outbox.reporting import ERROR_MAX, describe_error, digits, send_robust
+from django_smsrest.outbox.reports import advance, hold, state_counts
 
 __all__ = [
     "ERROR_MAX",
@@ -44,12 +45,14 @@ __all__ = [
     "ClaimedMessage",
     "Job",
     "LostClaim",
+    "advance",
     "claim",
     "claim_batch",
     "covers",
     "describe_error",
     "digits",
     "due_q",
+    "hold",
     "lease_free_q",
     "on_commit",
     "outbox_db",
@@ -59,5 +62,6 @@ __all__ = [
     "send_cover",
     "send_lease",
     "send_robust",
+    "state_counts",
     "take_lock",
 ]

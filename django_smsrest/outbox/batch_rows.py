@@ -24,7 +24,8 @@ from django_smsrest import lifecycle
 from django_smsrest.backends import BaseBackend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import Kind, OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
-from django_smsrest.outbox.claims import outbox_db
+from django_smsrest.outbox import reports
+from django_smsrest.outbox.claims import LostClaim, outbox_db
 from django_smsrest.outbox.job import Job
 from django_smsrest.outbox.outcomes import sent_fields
 from django_smsrest.results import SendResult
@@ -199,15 +200,19 @@ def write_accepted(
             total_sent=_case(SmsOrder, "total_sent", order_sent),
             remaining_credits=_case(SmsOrder, "remaining_credits", order_credits),
         )
-        done = SmsMessage.objects.filter(pk__in=pks, claim_token=token).update(
-            **{name: _case(SmsMessage, name, values) for name, values in columns.items()}
-        )
+        # On condition that no delivery report is held (see outbox.reports): those are
+        # released one by one below, applying their reports.
+        done = SmsMessage.objects.filter(
+            reports.none_held(), pk__in=pks, claim_token=token
+        ).update(**{name: _case(SmsMessage, name, values) for name, values in columns.items()})
         lost: set[int] = set()
+        held: set[int] = set()
         if done < len(pks):
-            # Rare: some rows were taken over. Ours are the ones this UPDATE just wrote
-            # (same transaction, so they read back as written; ``updated_at`` is this
-            # write's own timestamp).
-            ours = set(
+            # Rare: some rows were taken over, or have a report held. Ours are the ones
+            # this UPDATE just wrote (same transaction, so they read back as written;
+            # ``updated_at`` is this write's own timestamp), or still carry our token.
+            rows = SmsMessage.objects.filter(pk__in=pks).values_list("pk", "claim_token")
+            written_now = set(
                 SmsMessage.objects.filter(
                     pk__in=pks,
                     claim_token="",
@@ -215,9 +220,17 @@ def write_accepted(
                     status__in=set(columns["status"].values()),
                 ).values_list("pk", flat=True)
             )
-            lost = set(pks) - ours
+            held = {pk for pk, claim_token in rows if claim_token == token}
+            lost = set(pks) - written_now - held
     for post, _result in items:
-        if post.pk not in lost:
+        if post.pk in held:
+            fields = dict(written[post.pk])
+            del fields["updated_at"]
+            try:
+                post.job.write(**fields)  # applies the held reports, then releases
+            except LostClaim:
+                lost.add(post.pk)
+        elif post.pk not in lost:
             post.job.mirror(**written[post.pk])
     return lost
 

@@ -8,7 +8,7 @@ from typing import Any, Self
 
 from django.utils import timezone
 
-from django_smsrest import lifecycle
+from django_smsrest import lifecycle, signals
 from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import (
@@ -19,10 +19,11 @@ from django_smsrest.models import (
     SmsRecipient,
     Status,
 )
-from django_smsrest.outbox import leases
+from django_smsrest.outbox import leases, reports
 from django_smsrest.outbox.claims import (
     LostClaim,
 )
+from django_smsrest.outbox.reporting import send_robust
 from django_smsrest.results import SendResult
 
 
@@ -74,16 +75,55 @@ class ClaimedMessage:
 
     def write(self, **fields: Any) -> None:
         """Guarded UPDATE of the message; mirror the fields on ``self.msg``. A status
-        change must be one :data:`~django_smsrest.lifecycle.TRANSITIONS` allows."""
+        change must be one :data:`~django_smsrest.lifecycle.TRANSITIONS` allows.
+
+        A write that releases the claim with a sent status is made on condition that no
+        delivery report is held for the message (:mod:`~django_smsrest.outbox.reports`):
+        when one is, the report is applied first, under the claim, and the status summed
+        up again (:meth:`_release_with_held`)."""
         if "status" in fields:
             lifecycle.check_transition(self.msg.status, fields["status"])
         now = timezone.now()
-        done = SmsMessage.objects.filter(pk=self.msg.pk, claim_token=self.token).update(
+        ours = SmsMessage.objects.filter(pk=self.msg.pk, claim_token=self.token)
+        releases_sent = (
+            fields.get("claim_token") == ""
+            and fields.get("status", self.msg.status) in reports.SENT_STATUSES
+        )
+        done = (ours.filter(reports.none_held()) if releases_sent else ours).update(
             updated_at=now, **fields
         )
         if not done:
+            if releases_sent and ours.exists():
+                self._release_with_held(fields)
+                return
             raise LostClaim
         self.mirror(updated_at=now, **fields)
+
+    def _release_with_held(self, fields: dict[str, Any]) -> None:
+        """A release that found delivery reports held: write ``fields`` but keep the
+        claim, apply the reports, sum the recipients' states up into the message's status
+        (as a callback would), then release (again on condition: a report that came
+        meanwhile is applied the same way). Fires ``delivery_status_changed``."""
+        keep = {k: v for k, v in fields.items() if k not in ("claim_token", "lease_until")}
+        self.write(**keep)
+        previous = self.msg.status
+        changed = reports.apply_held(self.msg, self.conf, timezone.now())
+        status, finished = lifecycle.summarize(
+            reports.state_counts(self.msg),
+            self.msg.recipient_count,
+            reports.delivery_report_expected(self.msg, self.conf),
+        )
+        more: dict[str, Any] = {}
+        if finished:
+            more.update(finished_at=timezone.now(), next_status_check_at=None)
+        self.write(status=status or self.msg.status, claim_token="", lease_until=None, **more)
+        if changed or self.msg.status != previous:
+            send_robust(
+                signals.delivery_status_changed,
+                message=self.msg,
+                previous_status=previous,
+                recipients=changed,
+            )
 
     def mirror(self, **fields: Any) -> None:
         """Set on ``self.msg`` the values just written to its row (expressions, which
