@@ -158,6 +158,7 @@ class LocmemBackend(BaseBackend):
     supports_cancel = True
     supports_params = True
     supports_groups = True
+    thread_safe = True  # the shared state changes under one lock
 
     def max_send_seconds(self) -> float:
         return 0.0  # in memory: nothing to wait for

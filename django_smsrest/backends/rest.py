@@ -77,6 +77,7 @@ class RestBackend(BaseBackend):
     supports_cancel = True
     supports_params = True
     supports_groups = True
+    thread_safe = True  # one client, thread-safe by contract
 
     def __init__(self, conf: SmsRestSettings) -> None:
         super().__init__(conf)

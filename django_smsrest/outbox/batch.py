@@ -48,14 +48,15 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db import connections
 from django.utils import timezone
 
 from django_smsrest import throttle
-from django_smsrest.backends import BaseBackend, get_backend
+from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
     AuthenticationError,
@@ -88,6 +89,8 @@ WRITE_WITHIN = 0.5
 #: knows which of them were POSTed) and that concurrent flushers share the queue evenly.
 CLAIM_PER_REQUEST = 4
 
+T = TypeVar("T")
+
 #: ``on_settled(pk, message_or_None, error)``: a message this flush is done with (``None``:
 #: another worker had it; ``error``: an unexpected exception, logged).
 Settled = Callable[[int, SmsMessage | None, bool], None]
@@ -103,8 +106,32 @@ def settle_failure(job: Job, order: SmsOrder, exc: BaseException) -> SmsMessage:
     return job.succeed()
 
 
+def _post(backend: BaseBackend, order: OutgoingOrder) -> SendResult:
+    """``backend.send(order)`` on a pool thread. A backend that used the ORM there opened
+    a database connection of that thread's own: closed here, or it would stay open (and,
+    on PostgreSQL, hold a server slot) after the thread is gone."""
+    try:
+        return backend.send(order)
+    finally:
+        for connection in connections.all(initialized_only=True):
+            connection.close()
+
+
+class _OnThisThread(Executor):
+    """An executor that runs each call at once, on the calling thread: the flush's pool
+    for a backend that is not thread-safe (the same engine, one request in flight)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed over like a pool thread would
+            future.set_exception(exc)
+        return future
+
+
 class BatchFlush:
-    """One flush of the due queue with ``conf.concurrency`` POSTs in flight (see the
+    """One flush of the due queue with ``concurrency`` POSTs in flight (see the
     module docstring). Use once: ``BatchFlush(conf, ...).run()``."""
 
     def __init__(
@@ -134,19 +161,24 @@ class BatchFlush:
         #: (login refused), or ``None`` when it went through the queue.
         self.stopped: str | None = None
         self.paused_until: datetime | None = None
-        self.backend: BaseBackend | None = None
+        self.backend: BaseBackend = get_backend(conf)
+        #: Requests in flight at most: ``CONCURRENCY``, or one for a backend that does not
+        #: declare ``thread_safe`` (it is then called from this thread only).
+        self.concurrency = conf.concurrency if self.backend.thread_safe else 1
 
     # --- the loop ---------------------------------------------------------------------
 
     def run(self) -> None:
-        self.backend = get_backend(self.conf)
-        with ThreadPoolExecutor(
-            max_workers=self.conf.concurrency, thread_name_prefix="smsrest-post"
-        ) as pool:
+        pool: Executor = (
+            ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="smsrest-post")
+            if self.backend.thread_safe
+            else _OnThisThread()
+        )
+        with pool:
             try:
                 while True:
                     self._fill(pool)
-                    if len(self.claimed) < self.conf.concurrency:
+                    if len(self.claimed) < self.concurrency:
                         # Claim the next batch while the requests in flight are out, not
                         # after they landed: the database work overlaps the HTTP.
                         self._refill()
@@ -200,9 +232,12 @@ class BatchFlush:
                 continue
             if not self._hold_lease(item):
                 continue
-            assert self.backend is not None
             outgoing = item.job.outgoing(item.order, item.numbers)
-            self.in_flight[pool.submit(self.backend.send, outgoing)] = item
+            if self.backend.thread_safe:
+                future = pool.submit(_post, self.backend, outgoing)
+            else:
+                future = pool.submit(self.backend.send, outgoing)
+            self.in_flight[future] = item
 
     def _next(self) -> Post | Job | None:
         """The next claimed message, claiming a batch when none is left."""
@@ -240,13 +275,12 @@ class BatchFlush:
         self._claim()
 
     def _claim(self) -> None:
-        size = min(BATCH, CLAIM_PER_REQUEST * self.conf.concurrency)
+        size = min(BATCH, CLAIM_PER_REQUEST * self.concurrency)
         if self.limit is not None:
             size = min(size, self.limit - self.claimed_total)
         if size <= 0:
             self.exhausted = True
             return
-        assert self.backend is not None
         lease = leases.send_lease(self.conf, self.backend)
         count = claim_batch(
             self.token, timezone.now(), self.conf, after=self.after, size=size, lease=lease
@@ -268,7 +302,6 @@ class BatchFlush:
         the worst case of a send; otherwise renew it for this message and the claimed ones
         behind it in one guarded UPDATE. ``False`` (and settled as skipped) when the row
         was taken over: it must not be POSTed by us."""
-        assert self.backend is not None
         if leases.covers(post.job.msg.lease_until, timezone.now(), self.backend):
             return True
         waiting = [post, *(item for item in self.claimed if isinstance(item, Post))]
@@ -325,7 +358,7 @@ class BatchFlush:
             if not self.accepted:
                 self.accepted_since = time.monotonic()
             self.accepted.append((post, future.result()))
-            self.window = self.conf.concurrency
+            self.window = self.concurrency
             self.retried_in_a_row = 0
             return
         msg: SmsMessage | None = None
