@@ -691,8 +691,9 @@ def test_queries_per_message_do_not_grow_with_the_queue(
     q50 = _flush_queries(50, django_assert_max_num_queries)
     per_message = (q50 - q5) / 45
     # Per claim of 4 (CLAIM_PER_REQUEST): the claim, messages+orders, recipients, the
-    # two result UPDATEs and the savepoints around them; once sent one at a time, 5 each.
-    assert per_message <= 2, per_message
+    # two result UPDATEs and the savepoints around them (and, on PostgreSQL, around the
+    # claim); once sent one at a time, 5 each.
+    assert per_message <= 2.5, per_message
     assert q5 <= 5 * 5, q5
 
 

@@ -217,7 +217,7 @@ class BatchFlush:
                 raise
             logger.exception("Flush: could not record the end of a batch")
 
-    def _fill(self, pool: ThreadPoolExecutor) -> None:
+    def _fill(self, pool: Executor) -> None:
         """Submit POSTs while the window allows (DB work for them on this thread)."""
         while self.stopped is None and len(self.in_flight) < self.window:
             item = self._next()

@@ -85,12 +85,14 @@ def claim_batch(
     and gets a lease, like :func:`claim` with ``sending=True``. Returns how many rows were
     claimed (read them back by ``claim_token=token``).
 
-    PostgreSQL: ``UPDATE ... WHERE id IN (SELECT id ... ORDER BY id LIMIT n FOR UPDATE
-    SKIP LOCKED)``, in a transaction of its own (one statement): concurrent flushers skip
-    each other's rows instead of waiting on them. SQLite has one writer at a time, so the
-    same UPDATE over a subquery (without the lock clause, which it has not) is already
-    atomic. Elsewhere the pks are read first and the UPDATE repeats the conditions, so a
-    row another worker claimed in between is simply not matched.
+    PostgreSQL: ``UPDATE ... WHERE id = ANY(ARRAY(SELECT id ... ORDER BY id LIMIT n FOR
+    UPDATE SKIP LOCKED))`` (see :func:`_claim_batch_postgresql` for why an ARRAY and not
+    ``IN``), in a transaction of its own (one statement): concurrent flushers skip each
+    other's rows instead of waiting on them. SQLite has one writer at a time, so an UPDATE
+    over a subquery (without the lock clause, which it has not) is already atomic.
+    Elsewhere the pks are read first and the UPDATE repeats the conditions, so a row
+    another worker claimed in between is simply not matched. Every statement goes to
+    :func:`outbox_db` (the alias a database router gives the app's tables).
     """
     due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED, pk__gt=after).order_by("pk")
     changes: dict[str, Any] = {
@@ -124,9 +126,10 @@ def _claim_batch_postgresql(
     quote = connection.ops.quote_name
     table = quote(SmsMessage._meta.db_table)
     with transaction.atomic(using=db):
-        picked, params = (
-            due.select_for_update(skip_locked=True).values("pk")[:size].query.sql_with_params()
-        )
+        # Compiled for ``db``: ``query.sql_with_params()`` would compile for the default
+        # alias, which is outside this transaction when a router puts the table elsewhere.
+        picked_query = due.select_for_update(skip_locked=True).values("pk")[:size].query
+        picked, params = picked_query.get_compiler(using=db).as_sql()
         sets = ", ".join(f"{quote(name)} = %s" for name in changes if name != "attempts")
         values = [value for name, value in changes.items() if name != "attempts"]
         attempts = quote("attempts")
