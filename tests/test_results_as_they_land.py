@@ -121,3 +121,34 @@ def test_a_callback_while_a_single_send_is_claimed_is_applied_at_its_end(
     assert outcomes == [services.CallbackOutcome.HELD]
     assert sent is not None and sent.status == Status.DELIVERED
     assert locmem.calls("get_order") == 0
+
+
+# --- the stop hook -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_the_stop_hook_stops_claiming_and_gives_back_what_was_not_posted(
+    sms_outbox: list,  # noqa: F811
+    concurrency: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker asked to stop (SIGTERM) sets the event: the flush claims and POSTs nothing
+    more, records what is in flight, and puts claimed-but-unposted messages straight back
+    (QUEUED, no attempt counted), without waiting for their leases."""
+    monkeypatch.setattr(dispatch, "enqueue_send", lambda *a, **k: None)
+    pks = [services.queue_sms(f"n{i}", ["+393471234567"]).pk for i in range(20)]
+    stop = threading.Event()
+
+    def after_the_third(pk: int, msg: SmsMessage | None) -> None:
+        if pk == pks[2]:
+            stop.set()
+
+    with override_settings(SMSREST={**SMSREST, "CONCURRENCY": concurrency}):
+        report = services.flush_queue(on_progress=after_the_third, stop=stop)
+
+    assert report.stopped_early
+    sent = SmsMessage.objects.filter(status=Status.SENT).count()
+    assert 3 <= sent < 20 and len(sms_outbox) == sent  # what was in flight, no more
+    assert not SmsMessage.objects.filter(status=Status.SENDING).exists()
+    back = SmsMessage.objects.filter(status=Status.QUEUED, attempts=0, lease_until=None)
+    assert back.count() == 20 - sent

@@ -44,6 +44,7 @@ messages that were not POSTed go back to QUEUED untouched (no attempt counted).
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import deque
@@ -141,8 +142,14 @@ class BatchFlush:
         *,
         limit: int | None = None,
         give_way_after: int = 3,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``: the stop hook. Once set, the flush claims nothing more and starts no
+        new POST; the requests in flight land and are written, and what was claimed but
+        not POSTed goes straight back to the queue (no attempt counted), then ``run``
+        returns with ``stopped == "asked"``."""
         self.conf = conf
+        self.stop = stop
         self.on_settled = on_settled
         self.limit = limit
         self.give_way_after = give_way_after
@@ -158,7 +165,8 @@ class BatchFlush:
         self.exhausted = False
         self.retried_in_a_row = 0
         #: Why the flush stopped early: ``"paused"`` (429), ``"gave_way"``, ``"refused"``
-        #: (login refused), or ``None`` when it went through the queue.
+        #: (login refused), ``"asked"`` (the stop hook), or ``None`` when it went through
+        #: the queue.
         self.stopped: str | None = None
         self.paused_until: datetime | None = None
         self.backend: BaseBackend = get_backend(conf)
@@ -219,7 +227,7 @@ class BatchFlush:
 
     def _fill(self, pool: Executor) -> None:
         """Submit POSTs while the window allows (DB work for them on this thread)."""
-        while self.stopped is None and len(self.in_flight) < self.window:
+        while self._going() and len(self.in_flight) < self.window:
             item = self._next()
             if item is None:
                 return
@@ -232,17 +240,28 @@ class BatchFlush:
                 continue
             if not self._hold_lease(item):
                 continue
-            outgoing = item.job.outgoing(item.order, item.numbers)
+            outgoing = item.job.prepare_post(item.order, item.numbers)
+            if isinstance(outgoing, SmsMessage):  # a last check ended it: nothing to POST
+                self.on_settled(item.pk, outgoing, False)
+                continue
             if self.backend.thread_safe:
                 future = pool.submit(_post, self.backend, outgoing)
             else:
                 future = pool.submit(self.backend.send, outgoing)
             self.in_flight[future] = item
 
+    def _going(self) -> bool:
+        """Whether new POSTs may start: not stopped by a brake, nor asked to stop (the stop
+        hook, checked before every claim and every POST)."""
+        if self.stopped is None and self.stop is not None and self.stop.is_set():
+            logger.info("Flush stopped: asked to stop")
+            self.stopped = "asked"
+        return self.stopped is None
+
     def _next(self) -> Post | Job | None:
         """The next claimed message, claiming a batch when none is left."""
         while not self.claimed:
-            if self.exhausted or self.stopped is not None:
+            if self.exhausted or not self._going():
                 return None
             self._refill()
         return self.claimed.popleft()
@@ -265,7 +284,7 @@ class BatchFlush:
         """Write what has landed, then claim the next batch unless the account is paused
         or the queue is exhausted."""
         self._write()
-        if self.exhausted or self.stopped is not None:
+        if self.exhausted or not self._going():
             return
         paused = throttle.sending_paused_until(conf=self.conf)
         if paused is not None:

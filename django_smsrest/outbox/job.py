@@ -7,6 +7,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from django_smsrest import signals
+from django_smsrest.backends import OutgoingOrder
 from django_smsrest.exceptions import (
     GatewayError,
     GatewayRejected,
@@ -38,8 +39,11 @@ class Job(Outcomes):
         for i, (order, numbers) in enumerate(pending):
             last = i == len(pending) - 1
             self.hold_lease()
+            outgoing = self.prepare_post(order, numbers)
+            if isinstance(outgoing, SmsMessage):  # a last check ended it: nothing to POST
+                return outgoing
             try:
-                result = self.backend.send(self.outgoing(order, numbers))
+                result = self.backend.send(outgoing)
             except Exception as exc:
                 outcome = self.after_failure(order, exc)
                 if isinstance(outcome, SmsMessage):
@@ -47,6 +51,17 @@ class Job(Outcomes):
                 result = outcome
             self.accept(order, result, last=last)
         return self.succeed()
+
+    def prepare_post(
+        self, order: SmsOrder, numbers: tuple[str, ...]
+    ) -> OutgoingOrder | SmsMessage:
+        """The one place every POST passes through, sequential or batched, right before it
+        goes out (the claim is ours and its lease covers the send): the last checks on
+        what is about to be sent, then the :class:`OutgoingOrder`. A check that stops the
+        send ends the message with one of the outcomes and returns it instead (nothing is
+        POSTed). Checks that belong here: an expiry, a suppressed recipient, a recipient
+        override."""
+        return self.outgoing(order, numbers)
 
     def after_failure(self, order: SmsOrder, exc: BaseException) -> SmsMessage | SendResult:
         """Classify a failed POST of ``order``: the message as it ended (retry later, given

@@ -3,6 +3,7 @@ process) and :func:`sweep` (the periodic job that keeps everything moving)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -86,6 +87,7 @@ def flush_queue(
     *,
     limit: int | None = None,
     on_progress: Callable[[int, SmsMessage | None], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> FlushReport:
     """Send every due QUEUED message now, in this process, oldest first.
 
@@ -103,6 +105,11 @@ def flush_queue(
     flush or sweep carries on. It also stops as soon as the account is paused after a 429
     (``report.paused_until``; see :mod:`django_smsrest.throttle`).
 
+    ``stop`` (a :class:`threading.Event`, e.g. set by a SIGTERM handler): once set, no
+    new message is claimed nor POSTed; the requests in flight land and are recorded, the
+    messages claimed but not POSTed go straight back to the queue (no attempt counted),
+    and the report says ``stopped_early``.
+
     Inside the caller's ``atomic()`` block nothing is sent until it commits (no POST may
     go out under an open transaction): the flush runs then, and an empty report is
     returned.
@@ -110,7 +117,7 @@ def flush_queue(
     conf = get_settings()
     report = FlushReport()
     if in_user_atomic():
-        on_commit(partial(flush_queue, limit=limit, on_progress=on_progress))
+        on_commit(partial(flush_queue, limit=limit, on_progress=on_progress, stop=stop))
         return report
 
     def settled(pk: int, msg: SmsMessage | None, error: bool) -> None:
@@ -125,7 +132,7 @@ def flush_queue(
         if on_progress is not None:
             on_progress(pk, msg)
 
-    flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER)
+    flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER, stop=stop)
     flush.run()
     report.stopped_early = flush.stopped is not None
     report.paused_until = flush.paused_until
@@ -172,7 +179,12 @@ def _clock(now: datetime | None) -> Callable[[], datetime]:
     return lambda: now + timedelta(seconds=time.monotonic() - started)
 
 
-def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepReport:
+def sweep(
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    stop: threading.Event | None = None,
+) -> SweepReport:
     """Keep the outbox moving whatever happened to workers and task hints. Run it
     periodically (``sweep_task``, ``manage.py send_sms --sweep`` from cron, or
     ``send_sms --loop``), e.g. every minute. Only one sweep runs at a time (a lock row in
@@ -189,6 +201,9 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
        (``report.paused_until``).
     4. Due status checks -> :func:`refresh_due_statuses`.
     5. With ``SMSREST["RECEIVE"]``: received SMS -> :func:`~.inbound.receive_sms`.
+
+    ``stop``: the stop hook of :func:`flush_queue` (no new claim or POST once set); the
+    sweep itself also claims nothing more to reconcile once it is set.
     """
     lock = _SweepLock(get_settings().lease_seconds)
     if lock.token is None:
@@ -196,7 +211,7 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
         return SweepReport(busy=True)
     report = SweepReport()
     try:
-        _sweep(report, _clock(now), limit, lock.keep)
+        _sweep(report, _clock(now), limit, lock.keep, stop)
     except SweepLockLost:
         # A sweep that stalled past its lock: another one runs now and does the rest.
         logger.warning("Sweep stopped: its lock expired and another sweep took it over")
@@ -207,7 +222,11 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
 
 
 def _sweep(
-    report: SweepReport, clock: Callable[[], datetime], limit: int | None, keep: Callable[[], None]
+    report: SweepReport,
+    clock: Callable[[], datetime],
+    limit: int | None,
+    keep: Callable[[], None],
+    stop: threading.Event | None = None,
 ) -> None:
     """The steps of :func:`sweep`, in order, into ``report``. ``clock()`` is read for each
     step and each claim: late in a long sweep a claim's lease must start from the time it
@@ -227,6 +246,9 @@ def _sweep(
     )
     unknown = SmsMessage.objects.filter(due_q(now), lease_free_q(now), status=Status.UNKNOWN)
     for pk in pages(unknown, limit):
+        if stop is not None and stop.is_set():
+            report.stopped_early = True
+            return
         keep()
         try:
             msg = reconcile(pk, now=clock())
@@ -240,7 +262,7 @@ def _sweep(
     report.paused_until = throttle.sending_paused_until(now)
     if report.paused_until is None:
         if dispatch.runs_inline():
-            flushed = flush_queue(limit=limit, on_progress=lambda *_: keep())
+            flushed = flush_queue(limit=limit, on_progress=lambda *_: keep(), stop=stop)
             report.sent = flushed.by_status
             report.errors += flushed.errors
             report.stopped_early = flushed.stopped_early
