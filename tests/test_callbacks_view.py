@@ -164,7 +164,7 @@ def test_a_message_held_by_a_worker_gets_the_report_when_its_claim_ends() -> Non
     from django.utils import timezone
 
     from django_smsrest.conf import get_settings
-    from django_smsrest.outbox import Job
+    from django_smsrest.outbox import ClaimedMessage
 
     msg = _sent(A)
     SmsMessage.objects.filter(pk=msg.pk).update(
@@ -176,7 +176,7 @@ def test_a_message_held_by_a_worker_gets_the_report_when_its_claim_ends() -> Non
     assert response.content == b"OK held"
     assert msg.recipients.get().state == ""  # not under someone else's claim
     msg.refresh_from_db()
-    Job(msg, "someone", get_settings()).release(Status.SENT)  # that worker is done
+    ClaimedMessage(msg, "someone", get_settings()).release(Status.SENT)  # that worker is done
     msg.refresh_from_db()
     assert msg.status == Status.DELIVERED and msg.recipients.get().state == "DLVRD"
     assert not msg.held_reports.exists()

@@ -212,7 +212,7 @@ def test_killed_between_recording_the_order_and_the_message_totals_are_rebuilt(
 ) -> None:
     """Killed after ``SmsOrder`` was marked ACCEPTED and before the message row was
     written: the reconciled message must still report what was sent (it reported
-    ``total_sent=None`` before the fix in ``Job.pending_orders``)."""
+    ``total_sent=None`` before the fix in ``ClaimedMessage.pending_orders``)."""
     from django_smsrest import outbox, services
     from django_smsrest.models import OrderStatus, SmsMessage, Status
 
@@ -226,7 +226,7 @@ def test_killed_between_recording_the_order_and_the_message_totals_are_rebuilt(
         raise Killed
 
     with monkeypatch.context() as patch:
-        patch.setattr(outbox.Job, "succeed", die)
+        patch.setattr(outbox.Outcomes, "succeed", die)
         with pytest.raises(Killed):
             services.send_message(msg.pk)
     msg.refresh_from_db()
@@ -260,7 +260,7 @@ def test_killed_after_the_first_of_two_orders_then_the_second_is_refused_is_part
         msg = services.queue_sms("Hello", ["+393471234567", "+393471234568"])
     assert msg.orders.count() == 2
 
-    real_write = outbox.Job.write
+    real_write = outbox.ClaimedMessage.write
 
     def write(self: Any, **fields: Any) -> None:
         if fields.get("status") == Status.SENDING and "total_sent" in fields:
@@ -268,7 +268,7 @@ def test_killed_after_the_first_of_two_orders_then_the_second_is_refused_is_part
         real_write(self, **fields)
 
     with monkeypatch.context() as patch:
-        patch.setattr(outbox.Job, "write", write)
+        patch.setattr(outbox.ClaimedMessage, "write", write)
         with pytest.raises(Killed):
             services.send_message(msg.pk)
     assert len(locmem_outbox) == 1

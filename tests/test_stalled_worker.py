@@ -95,16 +95,17 @@ def test_a_worker_that_lost_its_claim_marks_no_order_or_recipient() -> None:
     token_a = claim(msg.pk, timezone.now(), conf, sending=True, status=Status.QUEUED)
     assert token_a is not None
     job_a = Job.load(msg.pk, token_a, conf)
-    job_a.pending_orders()
+    job_a.claim.pending_orders()
     first = msg.orders.get(index=0)
-    job_a.accept(
-        first, locmem.LocmemBackend(conf).send(job_a.outgoing(first, (NUMBERS[0],))), last=True
-    )
+    sent = locmem.LocmemBackend(conf).send(job_a.claim.outgoing(first, (NUMBERS[0],)))
+    job_a.claim.accept(first, sent, last=True)
     # B takes the row over (A's lease expired) and is now sending order 1.
     SmsMessage.objects.filter(pk=msg.pk).update(claim_token="b" * 32)
 
     with pytest.raises(LostClaim):
-        job_a.give_up("sender not allowed", GatewayRejected("sender not allowed", status_code=400))
+        job_a.record.give_up(
+            "sender not allowed", GatewayRejected("sender not allowed", status_code=400)
+        )
 
     assert msg.orders.get(index=1).status == OrderStatus.PENDING
     assert not msg.recipients.filter(state="ERROR").exists()

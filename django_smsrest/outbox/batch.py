@@ -103,8 +103,8 @@ def settle_failure(job: Job, order: SmsOrder, exc: BaseException) -> SmsMessage:
     outcome = job.after_failure(order, exc)
     if isinstance(outcome, SmsMessage):
         return outcome
-    job.accept(order, outcome, last=True)
-    return job.succeed()
+    job.claim.accept(order, outcome, last=True)
+    return job.record.succeed()
 
 
 def _post(backend: BaseBackend, order: OutgoingOrder) -> SendResult:
@@ -324,7 +324,7 @@ class BatchFlush:
         if leases.covers(post.job.msg.lease_until, timezone.now(), self.backend):
             return True
         waiting = [post, *(item for item in self.claimed if isinstance(item, Post))]
-        ours = renew_leases(self.token, waiting, post.job.lease())
+        ours = renew_leases(self.token, waiting, post.job.claim.lease())
         lost = [item for item in waiting if item.pk not in ours]
         if lost:
             logger.warning("%d claimed SMS taken over by another worker", len(lost))
@@ -431,7 +431,7 @@ class BatchFlush:
                 )
                 job.msg.refresh_from_db()
             else:
-                job.announce_sent()
+                job.record.announce_sent()
             self.on_settled(post.pk, job.msg, False)
 
     def _release(self) -> None:

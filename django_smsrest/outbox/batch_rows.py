@@ -25,9 +25,10 @@ from django_smsrest.backends import BaseBackend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import Kind, OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.outbox import reports
+from django_smsrest.outbox.claimed import ClaimedMessage
 from django_smsrest.outbox.claims import LostClaim, outbox_db
+from django_smsrest.outbox.decide import sent_fields
 from django_smsrest.outbox.job import Job
-from django_smsrest.outbox.outcomes import sent_fields
 from django_smsrest.results import SendResult
 
 
@@ -90,7 +91,13 @@ def load_batch(
     # pending_orders(), without a query.
     jobs = {
         pk: Job(
-            msg, token, conf, backend=backend, orders=None if pk in fast else by_message.get(pk)
+            ClaimedMessage(
+                msg,
+                token,
+                conf,
+                backend=backend,
+                orders=None if pk in fast else by_message.get(pk),
+            )
         )
         for pk, msg in messages.items()
     }
@@ -107,7 +114,7 @@ def load_batch(
         for order_pk, number, *values in rows.values_list(*fields):
             numbers[order_pk].append(number)
             if order_pk in personalised:
-                personalised[order_pk].params[number] = values[0]
+                personalised[order_pk].claim.params[number] = values[0]
     items: list[Post | Job] = []
     for pk in sorted(jobs):
         if pk in fast:
@@ -185,8 +192,8 @@ def write_accepted(
         order_ids[order.pk] = result.internal_order_id or ""
         order_sent[order.pk] = result.total_sent
         order_credits[order.pk] = result.remaining_credits
-        job.note_accepted(result, now)
-        fields = {**sent_fields(job.msg, conf, now), **job.aggregates(), "updated_at": now}
+        job.claim.note_accepted(result, now)
+        fields = {**sent_fields(job.msg, conf, now), **job.claim.aggregates(), "updated_at": now}
         lifecycle.check_transition(job.msg.status, fields["status"])
         written[post.pk] = fields
     pks = list(written)
@@ -227,11 +234,11 @@ def write_accepted(
             fields = dict(written[post.pk])
             del fields["updated_at"]
             try:
-                post.job.write(**fields)  # applies the held reports, then releases
+                post.job.claim.write(**fields)  # applies the held reports, then releases
             except LostClaim:
                 lost.add(post.pk)
         elif post.pk not in lost:
-            post.job.mirror(**written[post.pk])
+            post.job.claim.mirror(**written[post.pk])
     return lost
 
 

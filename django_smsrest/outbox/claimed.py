@@ -30,7 +30,8 @@ from django_smsrest.results import SendResult
 class ClaimedMessage:
     """One claimed message: every write is guarded by ``token``. What a send job stands
     on (loading, guarded writes, the lease, recording accepted orders); the job itself is
-    :class:`~django_smsrest.outbox.job.Job`."""
+    :class:`~django_smsrest.outbox.job.Job`, which ends it with
+    :class:`~django_smsrest.outbox.outcomes.Outcomes`."""
 
     def __init__(
         self,

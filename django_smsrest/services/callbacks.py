@@ -21,7 +21,15 @@ from django_smsrest import lifecycle, signals
 from django_smsrest.client import parse_gateway_datetime
 from django_smsrest.conf import SmsRestSettings, get_settings, get_zone
 from django_smsrest.models import Kind, SmsMessage, SmsOrder, SmsRecipient
-from django_smsrest.outbox import Job, LostClaim, claim, digits, hold, lease_free_q, send_robust
+from django_smsrest.outbox import (
+    ClaimedMessage,
+    LostClaim,
+    claim,
+    digits,
+    hold,
+    lease_free_q,
+    send_robust,
+)
 from django_smsrest.results import DeliveryState, RecipientState
 from django_smsrest.services.base import logger
 from django_smsrest.services.delivery import advance, state_counts
@@ -92,13 +100,13 @@ def record_delivery_report(
         if token is None:
             logger.info("Delivery callback for order %s held until its claim ends", order_id)
             return CallbackOutcome.HELD
-        job = Job.load(order.message_id, token, conf)
+        job = ClaimedMessage.load(order.message_id, token, conf)
         try:
             job.release(job.msg.status)  # applies what is held, ours included
         except LostClaim:
             return CallbackOutcome.HELD
         return CallbackOutcome.APPLIED
-    job = Job.load(order.message_id, token, conf)
+    job = ClaimedMessage.load(order.message_id, token, conf)
     msg = job.msg
     previous = msg.status
     mtype = conf.message_types.get(msg.message_type)

@@ -16,7 +16,7 @@ from django_smsrest.exceptions import OrderNotFound
 from django_smsrest.models import Kind, OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.outbox import (
     ERROR_MAX,
-    Job,
+    ClaimedMessage,
     LostClaim,
     advance,
     claim,
@@ -76,7 +76,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
     msg.refresh_from_db()  # raises DoesNotExist for an unknown pk
     if token is None:
         return msg
-    job = Job(msg, token, conf)
+    job = ClaimedMessage(msg, token, conf)
     previous = msg.status
     mtype = conf.message_types.get(msg.message_type)
     delivery_report = mtype.delivery_report if mtype is not None else True
