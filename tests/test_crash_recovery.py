@@ -77,11 +77,13 @@ def _sweep(db: str, smsrest: dict[str, Any]) -> str:
 def test_worker_killed_after_its_post_was_accepted_is_reconciled_not_resent(
     concurrency: int,
 ) -> None:
-    """CONCURRENCY 1 claims one message at a time; 4 claims all five at once (a batch)
-    and POSTs the first alone (the flush's slow start), so the dead worker leaves five
-    SENDING rows of which one was POSTed: each costs one reconciling GET, never a
-    second POST."""
-    claimed = 1 if concurrency == 1 else 5
+    """One engine: a claim takes CLAIM_PER_REQUEST x CONCURRENCY messages (4 with
+    CONCURRENCY 1, all five with 4) and the first is POSTed alone (the flush's slow
+    start), so the dead worker leaves that many SENDING rows of which one was POSTed:
+    each costs one reconciling GET, never a second POST."""
+    from django_smsrest.outbox.batch import CLAIM_PER_REQUEST
+
+    claimed = min(5, CLAIM_PER_REQUEST * concurrency)
     with own_database(_kind()) as db, start_sandbox_process(seed=3) as sandbox:
         seed(db, 5, HANGING)
         # The first POST is accepted and stored, then the answer never comes.
