@@ -128,3 +128,31 @@ def test_the_rest_backend_bounds_a_send_by_its_client() -> None:
         backend = get_backend(get_settings())
         assert backend.max_send_seconds() == 3 * 3 * 4.0
         assert leases.send_lease(get_settings(), backend) == timedelta(seconds=37)
+
+
+def test_a_call_waits_for_another_threads_login_one_exchange_at_most() -> None:
+    """The wait for the shared login lock is part of the bound: past one exchange the call
+    gives up before sending anything (surely not sent), so max_call_seconds holds."""
+    from django_smsrest.client import SmsRestClient
+    from django_smsrest.exceptions import GatewayConnectionError
+
+    # A closed loopback port: nothing is reachable, should anything be sent at all.
+    client = SmsRestClient("http://127.0.0.1:9/API/v1.0/REST/", "u", "p", timeout=(0.05, 0.1))
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.get_status()
+        except BaseException as exc:
+            raised.append(exc)
+
+    with client._lock:  # another thread is logging in, and takes longer than an exchange
+        caller = threading.Thread(target=call)
+        started = time.monotonic()
+        caller.start()
+        caller.join(timeout=2)
+        waited = time.monotonic() - started
+        assert not caller.is_alive(), "the call waited for the login lock without bound"
+    assert len(raised) == 1 and isinstance(raised[0], GatewayConnectionError), raised
+    assert "nothing was sent" in str(raised[0]) and 0.15 <= waited < 2
+    assert client.stats.total_requests == 0

@@ -28,9 +28,10 @@ Exactly once
 Each order's ``order_id`` was committed with the message, before any POST. A crash
 between a POST and the batch's result write leaves the row SENDING with a lease: the
 sweeper moves it to UNKNOWN and reconciles it with ``GET sms/{order_id}``, exactly as for
-the sequential path. Before each POST the row's lease must still cover a whole HTTP
-exchange, else it is renewed with a guarded UPDATE (:func:`renew_leases`): a flush that
-stalled past its lease and was taken over does not POST.
+one message. Before each POST the row's lease must still cover the worst case of that send
+(:mod:`~django_smsrest.outbox.leases`), else it is renewed with a guarded UPDATE
+(:func:`renew_leases`): the sweeper never takes over a message whose POST may still land,
+and a flush that stalled past its lease and was taken over does not POST.
 
 One brake
 ---------

@@ -71,6 +71,14 @@ def claim(
     return token if won else None
 
 
+def claim_order(due: QuerySet[SmsMessage]) -> QuerySet[SmsMessage]:
+    """The order in which due messages are claimed: the one ORDER BY of the engine
+    (:func:`claim_batch`). Oldest first, by primary key; the flush walks the queue with a
+    primary-key cursor (``after``), so an order by anything else must keep that cursor
+    in step."""
+    return due.order_by("pk")
+
+
 def claim_batch(
     token: str,
     now: datetime,
@@ -94,7 +102,7 @@ def claim_batch(
     another worker claimed in between is simply not matched. Every statement goes to
     :func:`outbox_db` (the alias a database router gives the app's tables).
     """
-    due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED, pk__gt=after).order_by("pk")
+    due = claim_order(SmsMessage.objects.filter(due_q(now), status=Status.QUEUED, pk__gt=after))
     changes: dict[str, Any] = {
         "claim_token": token,
         "lease_until": now + (lease or timedelta(seconds=conf.lease_seconds)),
