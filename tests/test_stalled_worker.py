@@ -14,6 +14,7 @@ from collections import Counter
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from django_smsrest import dispatch, services, signals
 from django_smsrest.backends import locmem
@@ -64,7 +65,8 @@ def test_a_stalled_worker_does_not_post_again_after_a_takeover() -> None:
     def stall(sender, message, **kwargs):
         if not stalls:  # worker A only
             stalls.append(message.pk)
-            time.sleep(LEASE + 0.2)  # A stalls past its lease...
+            # A stalls past its lease (LEASE_SECONDS, or the worst case of a send if longer)...
+            time.sleep((message.lease_until - timezone.now()).total_seconds() + 0.2)
             taken = _take_over(message.pk)  # ...and B sends meanwhile
             assert taken is not None and taken.status == Status.SENT
 

@@ -27,10 +27,17 @@ def send_cover(backend: BaseBackend) -> timedelta:
     return timedelta(seconds=backend.max_send_seconds() + LEASE_MARGIN_SECONDS)
 
 
+#: A claim to send lasts this share of :func:`send_cover` beyond it, so that the check
+#: before each POST finds it covered for a while (the POSTs of a whole claimed batch)
+#: instead of renewing it before every one.
+RENEW_HEADROOM = 0.25
+
+
 def send_lease(conf: SmsRestSettings, backend: BaseBackend) -> timedelta:
     """The lease a claim to send takes, and renews to: ``LEASE_SECONDS``, never less than
-    :func:`send_cover`."""
-    return max(timedelta(seconds=conf.lease_seconds), send_cover(backend))
+    :func:`send_cover`, plus :data:`RENEW_HEADROOM` of the cover."""
+    cover = send_cover(backend)
+    return max(timedelta(seconds=conf.lease_seconds), cover) + cover * RENEW_HEADROOM
 
 
 def covers(until: datetime | None, now: datetime, backend: BaseBackend) -> bool:
