@@ -206,8 +206,9 @@ SETTINGS_HELP: Mapping[str, str] = {
     "RETRY_BASE_SECONDS": "Backoff base (full jitter, doubling).",
     "RETRY_MAX_SECONDS": "Backoff cap; not below ``RETRY_BASE_SECONDS``.",
     "LEASE_SECONDS": (
-        "How long a worker owns a message while sending; must outlast one HTTP exchange. "
-        "``None``: ``2 * (connect + read) + 30`` from ``TIMEOUT``."
+        "How long a worker owns a message (reconciling, status checks, the sweep lock); a "
+        "send extends its claim to the worst case of that send. ``None``: "
+        "``2 * (connect + read) + 30`` from ``TIMEOUT``."
     ),
     "LOW_CREDIT_THRESHOLD": "Fire the ``low_credit`` signal at or below this many credits.",
     "STATUS_POLL_MAX_AGE_HOURS": "Stop polling delivery states after this.",

@@ -215,6 +215,28 @@ class SmsRecipient(models.Model):
         return delivery_label(self.state)
 
 
+class HeldDeliveryReport(models.Model):
+    """A delivery callback that came while its message was claimed (being sent,
+    reconciled, polled) or not yet recorded as sent: kept here, and applied by whoever
+    ends the claim that records the message as sent (``outbox.reports``)."""
+
+    message = models.ForeignKey(
+        SmsMessage, on_delete=models.CASCADE, related_name="held_reports", editable=False
+    )
+    order = models.ForeignKey(SmsOrder, on_delete=models.CASCADE, editable=False)
+    phone_number = models.CharField(_("phone number"), max_length=32, editable=False)
+    state = models.CharField(_("delivery state"), max_length=16, editable=False)
+    delivery_date = models.DateTimeField(_("delivery date"), null=True, editable=False)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("held delivery report")
+        verbose_name_plural = _("held delivery reports")
+
+    def __str__(self) -> str:
+        return f"{self.phone_number}: {self.state}"
+
+
 class OutboxLock(models.Model):
     """A named lease that one process at a time holds, in the database every worker
     shares: the sweep takes ``"sweep"`` so that two sweeps started by cron (or a slow one

@@ -51,8 +51,9 @@ def cache_error(alias: str) -> str:
     )
 
 
-def _cache(conf: SmsRestSettings | None) -> BaseCache | None:
-    """The configured cache, or ``None`` (logged) when the alias is not in ``CACHES``."""
+def app_cache(conf: SmsRestSettings | None = None) -> BaseCache | None:
+    """The app's cache, ``SMSREST['CACHE']`` (the pause, the admin's credits), or ``None``
+    (logged) when the alias is not in ``CACHES``."""
     alias = (conf or get_settings()).cache
     try:
         return caches[alias]
@@ -61,6 +62,9 @@ def _cache(conf: SmsRestSettings | None) -> BaseCache | None:
             _reported.add(alias)
             logger.error("%s The account-wide pause after a 429 is off.", cache_error(alias))
         return None
+
+
+_cache = app_cache
 
 
 def pause_sending(until: datetime, *, conf: SmsRestSettings | None = None) -> None:

@@ -6,6 +6,7 @@ that module for the environment it reads)::
     python -m tests.reliability_worker seed 1000       # queue 1000 messages
     python -m tests.reliability_worker work --deadline 120
     python -m tests.reliability_worker report          # JSON on stdout
+    python -m tests.reliability_worker expire          # SENDING leases are over now
 
 ``work`` is what a deployment runs: ``manage.py send_sms --flush`` then
 ``manage.py send_sms --sweep`` (through ``call_command``, in one process so the keep-alive
@@ -118,6 +119,20 @@ def report() -> dict[str, Any]:
     }
 
 
+def expire() -> dict[str, Any]:
+    """Time passes for a dead worker: the leases of the SENDING rows are over now (a send's
+    lease covers the worst case of a send, minutes with a long read timeout; a test does
+    not wait that long)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_smsrest.models import SmsMessage
+
+    past = timezone.now() - timedelta(seconds=1)
+    return {"expired": SmsMessage.objects.filter(status="sending").update(lease_until=past)}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="reliability_worker")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +143,7 @@ def main(argv: list[str]) -> int:
     p_work.add_argument("--deadline", type=float, default=120.0)
     p_work.add_argument("--pause", type=float, default=0.05)
     sub.add_parser("report")
+    sub.add_parser("expire")
     p_enqueue = sub.add_parser("enqueue-flush")  # on the configured task backend (RQ)
     p_enqueue.add_argument("count", type=int)
     args = parser.parse_args(argv)
@@ -137,6 +153,9 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "work":
         return work(args.deadline, args.pause)
+    if args.command == "expire":
+        print(json.dumps(expire()))
+        return 0
     if args.command == "enqueue-flush":
         from django_smsrest import dispatch
 

@@ -67,6 +67,11 @@ if os.environ.get("SMSREST_TEST_DB") == "postgres":
             "PORT": os.environ.get("SMSREST_TEST_PG_PORT", "5432"),
         }
     }
+    # A second database for tests/test_db_router.py: a router puts the app's tables there.
+    DATABASES["second"] = {
+        **DATABASES["default"],
+        "NAME": DATABASES["default"]["NAME"] + "_second",
+    }
 else:
     DATABASES = {
         "default": {

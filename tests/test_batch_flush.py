@@ -175,12 +175,14 @@ def test_requests_really_overlap_and_never_exceed_concurrency(sms_outbox: list) 
     assert Scripted.peak == 4
 
 
-def test_progress_is_reported_in_queue_order(sms_outbox: list) -> None:
+def test_progress_is_reported_once_per_message(sms_outbox: list) -> None:
     pks = queued(12)
     seen: list[int] = []
     with concurrency(4, BACKEND=SCRIPTED):
         services.flush_queue(on_progress=lambda pk, msg: seen.append(pk))
-    assert seen == pks
+    # Each once; in the order the results landed and were written (as they land, not a
+    # batch later), which need not be the queue's.
+    assert sorted(seen) == pks
 
 
 def test_limit_is_honoured(sms_outbox: list) -> None:

@@ -158,10 +158,13 @@ def test_the_signal_reports_the_change() -> None:
     assert [r.phone_number for r in event["recipients"]] == [A]
 
 
-def test_a_message_held_by_a_worker_is_left_to_polling() -> None:
+def test_a_message_held_by_a_worker_gets_the_report_when_its_claim_ends() -> None:
     from datetime import timedelta
 
     from django.utils import timezone
+
+    from django_smsrest.conf import get_settings
+    from django_smsrest.outbox import ClaimedMessage
 
     msg = _sent(A)
     SmsMessage.objects.filter(pk=msg.pk).update(
@@ -170,8 +173,13 @@ def test_a_message_held_by_a_worker_is_left_to_polling() -> None:
 
     response = _call(NEW, order_id=msg.order_id, recipient=A, status="DLVRD")
 
-    assert response.content == b"OK busy"
-    assert msg.recipients.get().state == ""
+    assert response.content == b"OK held"
+    assert msg.recipients.get().state == ""  # not under someone else's claim
+    msg.refresh_from_db()
+    ClaimedMessage(msg, "someone", get_settings()).release(Status.SENT)  # that worker is done
+    msg.refresh_from_db()
+    assert msg.status == Status.DELIVERED and msg.recipients.get().state == "DLVRD"
+    assert not msg.held_reports.exists()
 
 
 def test_a_group_message_is_left_to_polling() -> None:

@@ -77,11 +77,13 @@ def _sweep(db: str, smsrest: dict[str, Any]) -> str:
 def test_worker_killed_after_its_post_was_accepted_is_reconciled_not_resent(
     concurrency: int,
 ) -> None:
-    """CONCURRENCY 1 claims one message at a time; 4 claims all five at once (a batch)
-    and POSTs the first alone (the flush's slow start), so the dead worker leaves five
-    SENDING rows of which one was POSTed: each costs one reconciling GET, never a
-    second POST."""
-    claimed = 1 if concurrency == 1 else 5
+    """One engine: a claim takes CLAIM_PER_REQUEST x CONCURRENCY messages (4 with
+    CONCURRENCY 1, all five with 4) and the first is POSTed alone (the flush's slow
+    start), so the dead worker leaves that many SENDING rows of which one was POSTed:
+    each costs one reconciling GET, never a second POST."""
+    from django_smsrest.outbox.batch import CLAIM_PER_REQUEST
+
+    claimed = min(5, CLAIM_PER_REQUEST * concurrency)
     with own_database(_kind()) as db, start_sandbox_process(seed=3) as sandbox:
         seed(db, 5, HANGING)
         # The first POST is accepted and stored, then the answer never comes.
@@ -108,7 +110,9 @@ def test_worker_killed_after_its_post_was_accepted_is_reconciled_not_resent(
         assert sandbox.snapshot()["requests"].get("GET sms/{order_id}", 0) == gets_before
         assert sandbox.snapshot()["posts_total"] == 1  # the rest of a batch waits its turn
 
-        time.sleep(LEASE + 0.2)  # let the lease run out (not a timing assertion)
+        # The lease runs out. It covers the worst case of a send (a long read timeout:
+        # minutes), so the test moves it instead of waiting.
+        run_checked(["-m", "tests.reliability_worker", "expire"], worker_env(db))
         restarted = start_worker(db, smsrest, deadline=60)
         out, err = restarted.communicate(timeout=90)
         assert restarted.returncode == 0, (out, err)
@@ -130,7 +134,9 @@ def test_workers_killed_at_random_moments_lose_nothing_and_send_nothing_twice() 
     and the write, during the write. Then the survivors and the sweeper finish the job."""
     rng = random.Random(11)
     messages = 300
-    smsrest = {**HANGING, "TIMEOUT": [1.0, 5.0], "MAX_RECIPIENTS_PER_ORDER": 2}
+    # A short read timeout: a killed worker's lease covers the worst case of its send
+    # (3 tries x 3 exchanges x (connect + read) + 1 s = 14.5 s), and the survivors wait it.
+    smsrest = {**HANGING, "TIMEOUT": [0.5, 1.0], "MAX_RECIPIENTS_PER_ORDER": 2}
     with own_database(_kind()) as db, start_sandbox_process(seed=5, latency="10-40") as sandbox:
         seed(db, messages, smsrest)
         conf = {**sandbox.smsrest_settings(), **smsrest}
@@ -208,7 +214,7 @@ def test_killed_between_recording_the_order_and_the_message_totals_are_rebuilt(
 ) -> None:
     """Killed after ``SmsOrder`` was marked ACCEPTED and before the message row was
     written: the reconciled message must still report what was sent (it reported
-    ``total_sent=None`` before the fix in ``Job.pending_orders``)."""
+    ``total_sent=None`` before the fix in ``ClaimedMessage.pending_orders``)."""
     from django_smsrest import outbox, services
     from django_smsrest.models import OrderStatus, SmsMessage, Status
 
@@ -222,7 +228,7 @@ def test_killed_between_recording_the_order_and_the_message_totals_are_rebuilt(
         raise Killed
 
     with monkeypatch.context() as patch:
-        patch.setattr(outbox.Job, "succeed", die)
+        patch.setattr(outbox.Outcomes, "succeed", die)
         with pytest.raises(Killed):
             services.send_message(msg.pk)
     msg.refresh_from_db()
@@ -256,7 +262,7 @@ def test_killed_after_the_first_of_two_orders_then_the_second_is_refused_is_part
         msg = services.queue_sms("Hello", ["+393471234567", "+393471234568"])
     assert msg.orders.count() == 2
 
-    real_write = outbox.Job.write
+    real_write = outbox.ClaimedMessage.write
 
     def write(self: Any, **fields: Any) -> None:
         if fields.get("status") == Status.SENDING and "total_sent" in fields:
@@ -264,7 +270,7 @@ def test_killed_after_the_first_of_two_orders_then_the_second_is_refused_is_part
         real_write(self, **fields)
 
     with monkeypatch.context() as patch:
-        patch.setattr(outbox.Job, "write", write)
+        patch.setattr(outbox.ClaimedMessage, "write", write)
         with pytest.raises(Killed):
             services.send_message(msg.pk)
     assert len(locmem_outbox) == 1

@@ -10,7 +10,7 @@ from django_smsrest import lifecycle
 from django_smsrest.conf import get_settings
 from django_smsrest.lifecycle import IllegalTransition, check_transition
 from django_smsrest.models import SmsMessage, Status
-from django_smsrest.outbox import Job
+from django_smsrest.outbox import ClaimedMessage
 from django_smsrest.results import FINAL_STATES, DeliveryState
 
 ALLOWED = {
@@ -114,7 +114,7 @@ def test_the_outbox_refuses_a_write_the_table_does_not_allow() -> None:
     msg = SmsMessage.objects.create(
         message="x", message_type="N", status=Status.DELIVERED, claim_token="t"
     )
-    job = Job(msg, "t", get_settings())
+    job = ClaimedMessage(msg, "t", get_settings())
     with pytest.raises(IllegalTransition):
         job.release(Status.QUEUED)
     msg.refresh_from_db()

@@ -680,7 +680,8 @@ def _flush_queries(n: int, django_assert_max_num_queries: Any) -> int:
     return len(ctx.captured_queries)
 
 
-# The sequential path (CONCURRENCY 1); the batch path's budget: tests/test_batch_flush.py.
+# CONCURRENCY 1: the one engine with one request in flight (a claim and a result write per
+# few messages, not per message); more in flight: tests/test_batch_flush.py.
 @override_settings(SMSREST={**SMSREST, "CONCURRENCY": 1})
 def test_queries_per_message_do_not_grow_with_the_queue(
     sms_outbox: list, django_assert_max_num_queries: Any
@@ -689,10 +690,11 @@ def test_queries_per_message_do_not_grow_with_the_queue(
     SmsMessage.objects.all().delete()
     q50 = _flush_queries(50, django_assert_max_num_queries)
     per_message = (q50 - q5) / 45
-    assert per_message == int(per_message)
-    overhead = q5 - 5 * per_message
-    assert overhead <= 2  # the chunked id queries
-    assert per_message == 5, per_message  # claim, message+orders, recipients, order, finish
+    # Per claim of 4 (CLAIM_PER_REQUEST): the claim, messages+orders, recipients, the
+    # two result UPDATEs and the savepoints around them (and, on PostgreSQL, around the
+    # claim); once sent one at a time, 5 each.
+    assert per_message <= 2.5, per_message
+    assert q5 <= 5 * 5, q5
 
 
 @pytest.mark.parametrize("size", [1, 900])

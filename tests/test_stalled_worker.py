@@ -14,6 +14,7 @@ from collections import Counter
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from django_smsrest import dispatch, services, signals
 from django_smsrest.backends import locmem
@@ -64,7 +65,8 @@ def test_a_stalled_worker_does_not_post_again_after_a_takeover() -> None:
     def stall(sender, message, **kwargs):
         if not stalls:  # worker A only
             stalls.append(message.pk)
-            time.sleep(LEASE + 0.2)  # A stalls past its lease...
+            # A stalls past its lease (LEASE_SECONDS, or the worst case of a send if longer)...
+            time.sleep((message.lease_until - timezone.now()).total_seconds() + 0.2)
             taken = _take_over(message.pk)  # ...and B sends meanwhile
             assert taken is not None and taken.status == Status.SENT
 
@@ -95,16 +97,17 @@ def test_a_worker_that_lost_its_claim_marks_no_order_or_recipient() -> None:
     token_a = claim(msg.pk, timezone.now(), conf, sending=True, status=Status.QUEUED)
     assert token_a is not None
     job_a = Job.load(msg.pk, token_a, conf)
-    job_a.pending_orders()
+    job_a.claim.pending_orders()
     first = msg.orders.get(index=0)
-    job_a.accept(
-        first, locmem.LocmemBackend(conf).send(job_a.outgoing(first, (NUMBERS[0],))), last=True
-    )
+    sent = locmem.LocmemBackend(conf).send(job_a.claim.outgoing(first, (NUMBERS[0],)))
+    job_a.claim.accept(first, sent, last=True)
     # B takes the row over (A's lease expired) and is now sending order 1.
     SmsMessage.objects.filter(pk=msg.pk).update(claim_token="b" * 32)
 
     with pytest.raises(LostClaim):
-        job_a.give_up("sender not allowed", GatewayRejected("sender not allowed", status_code=400))
+        job_a.record.give_up(
+            "sender not allowed", GatewayRejected("sender not allowed", status_code=400)
+        )
 
     assert msg.orders.get(index=1).status == OrderStatus.PENDING
     assert not msg.recipients.filter(state="ERROR").exists()

@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import admin
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Max, Min, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -32,6 +31,7 @@ from django_smsrest.exceptions import SmsRestError
 from django_smsrest.forms import message_type_choices
 from django_smsrest.models import SmsMessage, SmsOrder, SmsRecipient
 from django_smsrest.results import DeliveryState, delivery_label
+from django_smsrest.throttle import app_cache
 
 logger = logging.getLogger(__name__)
 
@@ -264,7 +264,9 @@ class MessageListMixin(admin.ModelAdmin):
         which reads them again. Nothing else happens: no send, no write."""
         if not may_view_messages(request):
             raise PermissionDenied
-        cache.delete(CREDITS_CACHE_KEY)
+        cache = app_cache()
+        if cache is not None:
+            cache.delete(CREDITS_CACHE_KEY)
         url = reverse(f"{self.admin_site.name}:django_smsrest_smsmessage_changelist")
         back = request.POST.get("next", "")
         # Only back to the changelist itself (with its filters), never to another host.
@@ -348,7 +350,10 @@ def account_credits() -> dict[str, Any]:
     ``{"ok": False, "error": "..."}`` (a message fit to show; it never contains a secret,
     since the app's exceptions are built not to).
     """
-    cached = cache.get(CREDITS_CACHE_KEY)
+    # SMSREST["CACHE"], like the pause: a project whose default cache is per process (or
+    # a dummy) names a shared one there. No cache (an unknown alias): read every time.
+    cache = app_cache()
+    cached = cache.get(CREDITS_CACHE_KEY) if cache is not None else None
     if cached is not None:
         return cached
     try:
@@ -359,7 +364,8 @@ def account_credits() -> dict[str, Any]:
         logger.warning("django_smsrest admin: could not read credits: %s", type(exc).__name__)
         text = str(exc) if isinstance(exc, SmsRestError | ImproperlyConfigured) else ""
         value: dict[str, Any] = {"ok": False, "error": text or type(exc).__name__}
-        cache.set(CREDITS_CACHE_KEY, value, CREDITS_FAILURE_CACHE_SECONDS)
+        if cache is not None:
+            cache.set(CREDITS_CACHE_KEY, value, CREDITS_FAILURE_CACHE_SECONDS)
         return value
     value = {
         "ok": True,
@@ -367,7 +373,8 @@ def account_credits() -> dict[str, Any]:
         "money": status.money,
         "as_of": timezone.now(),
     }
-    cache.set(CREDITS_CACHE_KEY, value, CREDITS_CACHE_SECONDS)
+    if cache is not None:
+        cache.set(CREDITS_CACHE_KEY, value, CREDITS_CACHE_SECONDS)
     return value
 
 

@@ -28,6 +28,10 @@ class. A method whose flag is off raises :class:`UnsupportedOperation`.
 ``supports_params``          personalised messages (``POST paramsms``)
 ``supports_groups``          sending to contact groups (``POST smstogroups``)
 ``supports_inbound``         reading received SMS (``GET newsrsmsmessage``)
+``thread_safe``              :meth:`~BaseBackend.send` may be called from several threads at
+                             once (a flush keeps ``CONCURRENCY`` requests in flight); a
+                             backend that does not say so is called from one thread, one
+                             request at a time
 ============================ ================================================================
 """
 
@@ -78,8 +82,9 @@ class BaseBackend(abc.ABC):
     backend that needs an expensive resource (an HTTP session) caches it itself.
 
     With ``SMSREST["CONCURRENCY"]`` above 1 a flush calls :meth:`send` from several threads
-    at once (the built-in backends are thread-safe); a backend that is not must be used
-    with ``CONCURRENCY = 1``."""
+    at once only when the backend declares ``thread_safe = True`` (the built-in ones do);
+    any other is called from the flush's own thread, one request at a time. A database
+    connection that :meth:`send` opens on a pool thread is closed after the call."""
 
     #: Shown by the console backend and in logs.
     name: str = "base"
@@ -88,9 +93,19 @@ class BaseBackend(abc.ABC):
     supports_params: ClassVar[bool] = False
     supports_groups: ClassVar[bool] = False
     supports_inbound: ClassVar[bool] = False
+    thread_safe: ClassVar[bool] = False
 
     def __init__(self, conf: SmsRestSettings) -> None:
         self.conf = conf
+
+    def max_send_seconds(self) -> float:
+        """The longest one :meth:`send` can take, in seconds, everything included (waits
+        for a shared login, logins, the request's own timeouts). Before a POST starts the
+        outbox makes the message's lease cover at least this (plus a margin), so the
+        sweeper cannot take a message over while its POST may still reach the gateway.
+        Default: one exchange, ``connect + read`` of ``SMSREST["TIMEOUT"]``; a backend whose
+        send can take longer must say so here."""
+        return float(sum(self.conf.timeout))
 
     @abc.abstractmethod
     def send(self, order: OutgoingOrder) -> SendResult:

@@ -158,6 +158,10 @@ class LocmemBackend(BaseBackend):
     supports_cancel = True
     supports_params = True
     supports_groups = True
+    thread_safe = True  # the shared state changes under one lock
+
+    def max_send_seconds(self) -> float:
+        return 0.0  # in memory: nothing to wait for
 
     def send(self, order: OutgoingOrder) -> SendResult:
         from django_smsrest.segments import count_segments

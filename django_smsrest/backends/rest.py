@@ -78,10 +78,15 @@ class RestBackend(BaseBackend):
     supports_cancel = True
     supports_params = True
     supports_groups = True
+    thread_safe = True  # one client, thread-safe by contract
 
     def __init__(self, conf: SmsRestSettings) -> None:
         super().__init__(conf)
         self.client = get_client(conf)
+
+    def max_send_seconds(self) -> float:
+        """The client's bound: every try may wait for a login, log in and send."""
+        return self.client.max_call_seconds()
 
     def send(self, order: OutgoingOrder) -> SendResult:
         # Timed and counted by outcome for the metrics (backends/observe.py).

@@ -20,13 +20,22 @@ threads that were refused together) and repeats the request once; a second time 
 the repeat used keys another thread had logged in for (they may have expired before this
 thread used them), so the refusal that counts is always one right after a login of the
 calling thread's own.
+
+How long one call can take
+--------------------------
+At most :data:`CALL_TRIES` tries, and each may wait for another thread's login (the wait
+for the shared lock is bounded by one exchange: past it the call gives up, surely not
+sent), log in itself and send the request, each exchange bounded by ``connect + read``.
+:meth:`AuthSession.max_call_seconds` is that bound; the outbox keeps a message's lease at
+least that long before a POST starts, so no lease can expire under a POST still in flight.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,6 +51,11 @@ __all__ = ["AuthMode", "AuthSession"]
 logger = logging.getLogger("django_smsrest.client")
 
 AuthMode = Literal["session", "token"]
+
+#: One authenticated request is sent at most this many times (see :meth:`AuthSession._call`).
+CALL_TRIES = 3
+#: Exchanges each try may take: wait for another thread's login, log in, the request.
+_EXCHANGES_PER_TRY = 3
 
 
 @dataclass(frozen=True, repr=False)
@@ -141,8 +155,29 @@ class AuthSession(Transport):
         the credentials are refused, :class:`GatewayConnectionError` when the gateway
         cannot be reached or answers nonsense, :class:`RateLimited` on 429."""
         self._check_fork()
-        with self._lock:
+        with self._keys_lock():
             self._login_locked()
+
+    def max_call_seconds(self) -> float:
+        """The longest one authenticated call can take, in seconds: :data:`CALL_TRIES`
+        tries of (wait for another thread's login + own login + the request), each
+        exchange bounded by ``connect + read`` (see the module docstring)."""
+        return CALL_TRIES * _EXCHANGES_PER_TRY * sum(self.timeout)
+
+    @contextmanager
+    def _keys_lock(self) -> Iterator[None]:
+        """The lock shared by the threads' logins, waited for at most one exchange (a
+        login of another thread): past that the call gives up before sending anything,
+        so the time a call can take stays bounded (:meth:`max_call_seconds`)."""
+        if not self._lock.acquire(timeout=sum(self.timeout)):
+            raise GatewayConnectionError(
+                f"could not log in to {self.host}: another thread's login took longer "
+                f"than {sum(self.timeout):g} s; nothing was sent"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _current_keys(self) -> _Keys:
         """The cached keys, logging in first when there are none (or they idled out)."""
@@ -151,7 +186,7 @@ class AuthSession(Transport):
     def _keys_for_call(self) -> tuple[_Keys, bool]:
         """:meth:`_current_keys`, and whether this call logged in to get them."""
         self._check_fork()
-        with self._lock:
+        with self._keys_lock():
             keys = self._keys
             now = time.monotonic()
             idle_out = (
@@ -185,24 +220,22 @@ class AuthSession(Transport):
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, Any] | None = None,
     ) -> requests.Response:
-        """An authenticated request, sent at most three times: repeated after a fresh login
-        when the keys are refused (401; 404 "user_key not found", see
-        :func:`_keys_refused`), and a third time only when the keys refused on the repeat
-        came from another thread's login, not this call's own (the refusal is final only
-        after a login of this call's). The gateway did not act on a request whose keys it
-        refused, so repeating it is safe, also for ``POST sms``.
+        """An authenticated request, repeated once after a fresh login when the keys are
+        refused (401; 404 "user_key not found", see :func:`_keys_refused`).
         Returns only 2xx responses; everything else raises via :func:`map_error`."""
-        for attempt in (1, 2, 3):
+        for attempt in range(1, CALL_TRIES + 1):
             keys, own_login = self._keys_for_call()
             response = self._request(
                 call, params=params, headers=self._auth_headers(keys), json_body=json_body
             )
-            # Threads share the keys, and the session may have expired between another
-            # thread's login and this use: hence the third try.
-            final = attempt == 3 or (attempt == 2 and own_login)
+            # Repeated once after a refusal; a second time only when the keys refused on
+            # the repeat came from another thread's login (threads share the keys, and the
+            # session may have expired between that login and this use): the refusal is
+            # final only after a login of this call's own.
+            final = attempt == CALL_TRIES or (attempt == 2 and own_login)
             if not final and _keys_refused(response, call.operation):
                 # The keys were refused, so the gateway did not act on the request: logging
-                # in again and repeating it is safe, also for POST sms.
+                # in again and repeating it once is safe, also for POST sms.
                 logger.info(
                     "%s refused the API keys (HTTP %s on %s); logging in again",
                     self.host,

@@ -1,5 +1,7 @@
 """The concurrent flush: claim due messages a batch at a time, keep up to
-``SMSREST['CONCURRENCY']`` POSTs in flight, write the results a batch at a time.
+``SMSREST['CONCURRENCY']`` POSTs in flight (``1``: one; the same engine), write the results
+as they land (a few at a time: with the next claim, within ``WRITE_WITHIN`` seconds, at
+once at the end of the queue).
 
 Why threads and ``requests``
 ----------------------------
@@ -26,9 +28,10 @@ Exactly once
 Each order's ``order_id`` was committed with the message, before any POST. A crash
 between a POST and the batch's result write leaves the row SENDING with a lease: the
 sweeper moves it to UNKNOWN and reconciles it with ``GET sms/{order_id}``, exactly as for
-the sequential path. Before each POST the row's lease must still cover a whole HTTP
-exchange, else it is renewed with a guarded UPDATE (:func:`renew_leases`): a flush that
-stalled past its lease and was taken over does not POST.
+one message. Before each POST the row's lease must still cover the worst case of that send
+(:mod:`~django_smsrest.outbox.leases`), else it is renewed with a guarded UPDATE
+(:func:`renew_leases`): the sweeper never takes over a message whose POST may still land,
+and a flush that stalled past its lease and was taken over does not POST.
 
 One brake
 ---------
@@ -42,17 +45,20 @@ messages that were not POSTed go back to QUEUED untouched (no attempt counted).
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import datetime, timedelta
-from typing import Any
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from datetime import datetime
+from typing import Any, TypeVar
 
+from django.db import connections
 from django.utils import timezone
 
-from django_smsrest import signals, throttle
-from django_smsrest.backends import BaseBackend, get_backend
+from django_smsrest import throttle
+from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
     AuthenticationError,
@@ -60,6 +66,7 @@ from django_smsrest.exceptions import (
     RateLimited,
 )
 from django_smsrest.models import SmsMessage, SmsOrder, Status
+from django_smsrest.outbox import leases
 from django_smsrest.outbox.batch_rows import (
     Post,
     load_batch,
@@ -69,16 +76,22 @@ from django_smsrest.outbox.batch_rows import (
 )
 from django_smsrest.outbox.claims import LostClaim, claim_batch
 from django_smsrest.outbox.job import Job
-from django_smsrest.outbox.reporting import logger, send_robust
+from django_smsrest.outbox.reporting import logger
 from django_smsrest.results import SendResult
 
 #: Results written per statement at most, and the largest claim.
 BATCH = 100
+#: A result that landed is written within this many seconds (with the next claim, or on
+#: its own), whatever the batch: a delivery callback or a person looking at the admin
+#: must not see SENDING for long what the gateway has accepted.
+WRITE_WITHIN = 0.5
 #: A claim takes this many messages per request in flight (at most ``BATCH``): enough to
 #: keep the pool fed between two claims, few enough that a worker killed with its claim
 #: leaves few rows for the sweeper to reconcile (one ``GET sms/{order_id}`` each: nobody
 #: knows which of them were POSTed) and that concurrent flushers share the queue evenly.
 CLAIM_PER_REQUEST = 4
+
+T = TypeVar("T")
 
 #: ``on_settled(pk, message_or_None, error)``: a message this flush is done with (``None``:
 #: another worker had it; ``error``: an unexpected exception, logged).
@@ -91,12 +104,36 @@ def settle_failure(job: Job, order: SmsOrder, exc: BaseException) -> SmsMessage:
     outcome = job.after_failure(order, exc)
     if isinstance(outcome, SmsMessage):
         return outcome
-    job.accept(order, outcome, last=True)
-    return job.succeed()
+    job.claim.accept(order, outcome, last=True)
+    return job.record.succeed()
+
+
+def _post(backend: BaseBackend, order: OutgoingOrder) -> SendResult:
+    """``backend.send(order)`` on a pool thread. A backend that used the ORM there opened
+    a database connection of that thread's own: closed here, or it would stay open (and,
+    on PostgreSQL, hold a server slot) after the thread is gone."""
+    try:
+        return backend.send(order)
+    finally:
+        for connection in connections.all(initialized_only=True):
+            connection.close()
+
+
+class _OnThisThread(Executor):
+    """An executor that runs each call at once, on the calling thread: the flush's pool
+    for a backend that is not thread-safe (the same engine, one request in flight)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed over like a pool thread would
+            future.set_exception(exc)
+        return future
 
 
 class BatchFlush:
-    """One flush of the due queue with ``conf.concurrency`` POSTs in flight (see the
+    """One flush of the due queue with ``concurrency`` POSTs in flight (see the
     module docstring). Use once: ``BatchFlush(conf, ...).run()``."""
 
     def __init__(
@@ -106,8 +143,14 @@ class BatchFlush:
         *,
         limit: int | None = None,
         give_way_after: int = 3,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``: the stop hook. Once set, the flush claims nothing more and starts no
+        new POST; the requests in flight land and are written, and what was claimed but
+        not POSTed goes straight back to the queue (no attempt counted), then ``run``
+        returns with ``stopped == "asked"``."""
         self.conf = conf
+        self.stop = stop
         self.on_settled = on_settled
         self.limit = limit
         self.give_way_after = give_way_after
@@ -117,28 +160,34 @@ class BatchFlush:
         self.claimed: deque[Post | Job] = deque()
         self.in_flight: dict[Future[SendResult], Post] = {}
         self.accepted: list[tuple[Post, SendResult]] = []
+        self.accepted_since = 0.0  # when the oldest result not yet written landed
         self.after = 0
         self.claimed_total = 0
         self.exhausted = False
         self.retried_in_a_row = 0
         #: Why the flush stopped early: ``"paused"`` (429), ``"gave_way"``, ``"refused"``
-        #: (login refused), or ``None`` when it went through the queue.
+        #: (login refused), ``"asked"`` (the stop hook), or ``None`` when it went through
+        #: the queue.
         self.stopped: str | None = None
         self.paused_until: datetime | None = None
-        self.backend: BaseBackend | None = None
-        self._needed = timedelta(seconds=sum(conf.timeout) + 1)
+        self.backend: BaseBackend = get_backend(conf)
+        #: Requests in flight at most: ``CONCURRENCY``, or one for a backend that does not
+        #: declare ``thread_safe`` (it is then called from this thread only).
+        self.concurrency = conf.concurrency if self.backend.thread_safe else 1
 
     # --- the loop ---------------------------------------------------------------------
 
     def run(self) -> None:
-        self.backend = get_backend(self.conf)
-        with ThreadPoolExecutor(
-            max_workers=self.conf.concurrency, thread_name_prefix="smsrest-post"
-        ) as pool:
+        pool: Executor = (
+            ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="smsrest-post")
+            if self.backend.thread_safe
+            else _OnThisThread()
+        )
+        with pool:
             try:
                 while True:
                     self._fill(pool)
-                    if len(self.claimed) < self.conf.concurrency:
+                    if len(self.claimed) < self.concurrency:
                         # Claim the next batch while the requests in flight are out, not
                         # after they landed: the database work overlaps the HTTP.
                         self._refill()
@@ -148,7 +197,7 @@ class BatchFlush:
                     done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
                     for future in done:
                         self._landed(future)
-                    if len(self.accepted) >= BATCH:
+                    if self._write_due():
                         self._write()
             except BaseException:
                 # A database error, an interrupt: the POSTs already out are answered and,
@@ -177,9 +226,9 @@ class BatchFlush:
                 raise
             logger.exception("Flush: could not record the end of a batch")
 
-    def _fill(self, pool: ThreadPoolExecutor) -> None:
+    def _fill(self, pool: Executor) -> None:
         """Submit POSTs while the window allows (DB work for them on this thread)."""
-        while self.stopped is None and len(self.in_flight) < self.window:
+        while self._going() and len(self.in_flight) < self.window:
             item = self._next()
             if item is None:
                 return
@@ -192,24 +241,52 @@ class BatchFlush:
                 continue
             if not self._hold_lease(item):
                 continue
-            assert self.backend is not None
-            outgoing = item.job.outgoing(item.order, item.numbers)
-            self.in_flight[pool.submit(self.backend.send, outgoing)] = item
+            outgoing = item.job.prepare_post(item.order, item.numbers)
+            if isinstance(outgoing, SmsMessage):  # a last check ended it: nothing to POST
+                self.on_settled(item.pk, outgoing, False)
+                continue
+            if self.backend.thread_safe:
+                future = pool.submit(_post, self.backend, outgoing)
+            else:
+                future = pool.submit(self.backend.send, outgoing)
+            self.in_flight[future] = item
+
+    def _going(self) -> bool:
+        """Whether new POSTs may start: not stopped by a brake, nor asked to stop (the stop
+        hook, checked before every claim and every POST)."""
+        if self.stopped is None and self.stop is not None and self.stop.is_set():
+            logger.info("Flush stopped: asked to stop")
+            self.stopped = "asked"
+        return self.stopped is None
 
     def _next(self) -> Post | Job | None:
         """The next claimed message, claiming a batch when none is left."""
         while not self.claimed:
-            if self.exhausted or self.stopped is not None:
+            if self.exhausted or not self._going():
                 return None
             self._refill()
         return self.claimed.popleft()
 
+    def _write_due(self) -> bool:
+        """Whether to write the results that landed now rather than with the next claim:
+        a full batch, results waiting for ``WRITE_WITHIN`` seconds, or no claim to come
+        (the queue is exhausted or the flush stopped): a result is in the database within
+        ``WRITE_WITHIN`` of landing, or as soon as it lands at the end of a flush."""
+        if not self.accepted:
+            return False
+        return (
+            len(self.accepted) >= BATCH
+            or self.exhausted
+            or self.stopped is not None
+            or time.monotonic() - self.accepted_since >= WRITE_WITHIN
+        )
+
     def _refill(self) -> None:
-        """Write what has landed, then claim the next batch unless the account is paused.
-        Results reach the database once per claim, so no row stays SENDING longer."""
-        if self.exhausted or self.stopped is not None:
-            return
+        """Write what has landed, then claim the next batch unless the account is paused
+        or the queue is exhausted."""
         self._write()
+        if self.exhausted or not self._going():
+            return
         paused = throttle.sending_paused_until(conf=self.conf)
         if paused is not None:
             logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
@@ -218,33 +295,37 @@ class BatchFlush:
         self._claim()
 
     def _claim(self) -> None:
-        size = min(BATCH, CLAIM_PER_REQUEST * self.conf.concurrency)
+        size = min(BATCH, CLAIM_PER_REQUEST * self.concurrency)
         if self.limit is not None:
             size = min(size, self.limit - self.claimed_total)
         if size <= 0:
             self.exhausted = True
             return
-        count = claim_batch(self.token, timezone.now(), self.conf, after=self.after, size=size)
+        lease = leases.send_lease(self.conf, self.backend)
+        count = claim_batch(
+            self.token, timezone.now(), self.conf, after=self.after, size=size, lease=lease
+        )
         if not count:
             self.exhausted = True
             return
-        items, self.after = load_batch(self.token, self.after, count, self.conf)
+        items, self.after = load_batch(
+            self.token, self.after, count, self.conf, backend=self.backend
+        )
         self.claimed_total += count
         self.claimed.extend(items)
 
     # --- before a POST ----------------------------------------------------------------
 
     def _hold_lease(self, post: Post) -> bool:
-        """Like :meth:`ClaimedMessage.hold_lease` for a batch: free while the lease still
-        covers a whole POST; otherwise renew it for this message and the claimed ones
+        """Like :meth:`ClaimedMessage.hold_lease` for a batch (the same check,
+        :func:`~django_smsrest.outbox.leases.covers`): free while the lease still covers
+        the worst case of a send; otherwise renew it for this message and the claimed ones
         behind it in one guarded UPDATE. ``False`` (and settled as skipped) when the row
         was taken over: it must not be POSTed by us."""
-        until = post.job.msg.lease_until
-        now = timezone.now()
-        if until is not None and until - now >= self._needed:
+        if leases.covers(post.job.msg.lease_until, timezone.now(), self.backend):
             return True
         waiting = [post, *(item for item in self.claimed if isinstance(item, Post))]
-        ours = renew_leases(self.token, waiting, post.job.lease())
+        ours = renew_leases(self.token, waiting, post.job.claim.lease())
         lost = [item for item in waiting if item.pk not in ours]
         if lost:
             logger.warning("%d claimed SMS taken over by another worker", len(lost))
@@ -294,8 +375,10 @@ class BatchFlush:
         post = self.in_flight.pop(future)
         exc = future.exception()
         if exc is None:
+            if not self.accepted:
+                self.accepted_since = time.monotonic()
             self.accepted.append((post, future.result()))
-            self.window = self.conf.concurrency
+            self.window = self.concurrency
             self.retried_in_a_row = 0
             return
         msg: SmsMessage | None = None
@@ -341,7 +424,7 @@ class BatchFlush:
         batch, self.accepted = self.accepted, []
         batch.sort(key=lambda item: item[0].pk)
         lost = write_accepted(self.token, batch, self.conf)
-        for post, result in batch:
+        for post, _result in batch:
             job = post.job
             if post.pk in lost:
                 logger.warning(
@@ -349,15 +432,7 @@ class BatchFlush:
                 )
                 job.msg.refresh_from_db()
             else:
-                job.results.append(result)
-                send_robust(
-                    signals.post_send,
-                    message=job.msg,
-                    result=result,
-                    results=list(job.results),
-                    error=None,
-                )
-                job.check_credit()
+                job.record.announce_sent()
             self.on_settled(post.pk, job.msg, False)
 
     def _release(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -21,9 +21,13 @@ from django.db.models import Expression, F, Field, Model, Value
 from django.utils import timezone
 
 from django_smsrest import lifecycle
+from django_smsrest.backends import BaseBackend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import Kind, OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
-from django_smsrest.outbox.claims import outbox_db
+from django_smsrest.outbox import reports
+from django_smsrest.outbox.claimed import ClaimedMessage
+from django_smsrest.outbox.claims import LostClaim, outbox_db
+from django_smsrest.outbox.decide import sent_fields
 from django_smsrest.outbox.job import Job
 from django_smsrest.results import SendResult
 
@@ -42,7 +46,12 @@ class Post:
 
 
 def load_batch(
-    token: str, after: int, claimed: int, conf: SmsRestSettings
+    token: str,
+    after: int,
+    claimed: int,
+    conf: SmsRestSettings,
+    *,
+    backend: BaseBackend | None = None,
 ) -> tuple[list[Post | Job], int]:
     """The messages just claimed with ``token`` (primary keys above ``after``), in pk
     order, and the highest of those keys.
@@ -65,21 +74,32 @@ def load_batch(
     by_message: dict[int, list[SmsOrder]] = {}
     for order in orders:
         by_message.setdefault(order.message_id, []).append(order)
-    jobs: dict[int, Job] = {}
-    for pk, group in by_message.items():
-        job = jobs[pk] = Job(group[0].message, token, conf)
-        job._orders = group  # loaded with the message: read once by pending_orders()
-    if len(jobs) < claimed:
+    messages = {pk: group[0].message for pk, group in by_message.items()}
+    if len(messages) < claimed:
         for msg in SmsMessage.objects.filter(claim_token=token, pk__gt=after).exclude(
-            pk__in=list(jobs)
+            pk__in=list(messages)
         ):
-            jobs[msg.pk] = Job(msg, token, conf)
+            messages[msg.pk] = msg
     fast = {
         pk: group[0]
         for pk, group in by_message.items()
         if len(group) == 1
         and group[0].status == OrderStatus.PENDING
-        and jobs[pk].msg.total_sent is None
+        and messages[pk].total_sent is None
+    }
+    # A Post's job never reads its orders again; any other job reads them once, in
+    # pending_orders(), without a query.
+    jobs = {
+        pk: Job(
+            ClaimedMessage(
+                msg,
+                token,
+                conf,
+                backend=backend,
+                orders=None if pk in fast else by_message.get(pk),
+            )
+        )
+        for pk, msg in messages.items()
     }
     numbers: dict[int, list[str]] = {order.pk: [] for order in fast.values()}
     # Kind.PARAMS: each recipient's placeholder values, loaded in the same query and kept
@@ -94,12 +114,11 @@ def load_batch(
         for order_pk, number, *values in rows.values_list(*fields):
             numbers[order_pk].append(number)
             if order_pk in personalised:
-                personalised[order_pk]._params[number] = values[0]
+                personalised[order_pk].claim.params[number] = values[0]
     items: list[Post | Job] = []
     for pk in sorted(jobs):
         if pk in fast:
             order = fast[pk]
-            jobs[pk]._orders = None
             items.append(Post(jobs[pk], order, tuple(numbers[order.pk])))
         else:
             items.append(jobs[pk])
@@ -150,10 +169,11 @@ def _case(model: type[Model], name: str, values: dict[int, Any]) -> Any:
 def write_accepted(
     token: str, accepted: Iterable[tuple[Post, SendResult]], conf: SmsRestSettings
 ) -> set[int]:
-    """Record orders the gateway accepted and end their messages as SENT (or SCHEDULED
-    while the delivery time is ahead), like :meth:`Outcomes.succeed` does for one: two
-    UPDATEs in one transaction, whatever the number of messages. Mirrors the written
-    fields on each ``post.job.msg``.
+    """Record orders the gateway accepted and end their messages as
+    :meth:`Outcomes.succeed` does for one (the same decision, :func:`~django_smsrest.
+    outbox.outcomes.sent_fields`, and the same aggregates, :meth:`ClaimedMessage.
+    note_accepted`), in two UPDATEs in one transaction whatever the number of messages.
+    Mirrors the written fields on each ``post.job.msg``.
 
     The order UPDATE is not guarded by the token (an accepted order is a fact whoever
     holds the claim, see :meth:`ClaimedMessage.accept`); the message UPDATE is. Returns the
@@ -166,40 +186,19 @@ def write_accepted(
     order_ids: dict[int, Any] = {}
     order_sent: dict[int, Any] = {}
     order_credits: dict[int, Any] = {}
-    fields: dict[str, dict[int, Any]] = {
-        "status": {},
-        "next_status_check_at": {},
-        "total_sent": {},
-        "remaining_credits": {},
-        "internal_order_id": {},
-        "sent_at": {},
-    }
-    poll = timedelta(seconds=conf.status_poll_base_seconds)
+    written: dict[int, dict[str, Any]] = {}
     for post, result in items:
-        msg, order = post.job.msg, post.order
+        job, order = post.job, post.order
         order_ids[order.pk] = result.internal_order_id or ""
         order_sent[order.pk] = result.total_sent
         order_credits[order.pk] = result.remaining_credits
-        when = msg.scheduled_delivery_time
-        status, start = (
-            (Status.SCHEDULED, when) if when is not None and when > now else (Status.SENT, now)
-        )
-        lifecycle.check_transition(msg.status, status)
-        values = {
-            "status": str(status),
-            "next_status_check_at": start + poll,
-            "total_sent": (msg.total_sent or 0) + result.total_sent,
-            "remaining_credits": (
-                result.remaining_credits
-                if result.remaining_credits is not None
-                else msg.remaining_credits
-            ),
-            "internal_order_id": msg.internal_order_id or result.internal_order_id or "",
-            "sent_at": msg.sent_at or now,
-        }
-        for name, value in values.items():
-            fields[name][msg.pk] = value
-    pks = list(fields["status"])
+        job.claim.note_accepted(result, now)
+        fields = {**sent_fields(job.msg, conf, now), **job.claim.aggregates(), "updated_at": now}
+        lifecycle.check_transition(job.msg.status, fields["status"])
+        written[post.pk] = fields
+    pks = list(written)
+    # Every message gets the same columns: one CASE per column that differs by row.
+    columns = {name: {pk: row[name] for pk, row in written.items()} for name in written[pks[0]]}
     with transaction.atomic(using=outbox_db()):
         SmsOrder.objects.filter(pk__in=list(order_ids), status=OrderStatus.PENDING).update(
             status=OrderStatus.ACCEPTED,
@@ -208,44 +207,38 @@ def write_accepted(
             total_sent=_case(SmsOrder, "total_sent", order_sent),
             remaining_credits=_case(SmsOrder, "remaining_credits", order_credits),
         )
-        done = SmsMessage.objects.filter(pk__in=pks, claim_token=token).update(
-            status=_case(SmsMessage, "status", fields["status"]),
-            claim_token="",
-            lease_until=None,
-            next_attempt_at=None,
-            next_status_check_at=_case(
-                SmsMessage, "next_status_check_at", fields["next_status_check_at"]
-            ),
-            status_checks=0,
-            last_error="",
-            total_sent=_case(SmsMessage, "total_sent", fields["total_sent"]),
-            remaining_credits=_case(SmsMessage, "remaining_credits", fields["remaining_credits"]),
-            internal_order_id=_case(SmsMessage, "internal_order_id", fields["internal_order_id"]),
-            sent_at=_case(SmsMessage, "sent_at", fields["sent_at"]),
-            updated_at=now,
-        )
+        # On condition that no delivery report is held (see outbox.reports): those are
+        # released one by one below, applying their reports.
+        done = SmsMessage.objects.filter(
+            reports.none_held(), pk__in=pks, claim_token=token
+        ).update(**{name: _case(SmsMessage, name, values) for name, values in columns.items()})
         lost: set[int] = set()
+        held: set[int] = set()
         if done < len(pks):
-            # Rare: some rows were taken over. Ours are the ones this UPDATE just wrote
-            # (same transaction, so they read back as written; ``updated_at`` is this
-            # write's own timestamp).
-            ours = set(
+            # Rare: some rows were taken over, or have a report held. Ours are the ones
+            # this UPDATE just wrote (same transaction, so they read back as written;
+            # ``updated_at`` is this write's own timestamp), or still carry our token.
+            rows = SmsMessage.objects.filter(pk__in=pks).values_list("pk", "claim_token")
+            written_now = set(
                 SmsMessage.objects.filter(
                     pk__in=pks,
                     claim_token="",
                     updated_at=now,
-                    status__in=fields["status"].values(),
+                    status__in=set(columns["status"].values()),
                 ).values_list("pk", flat=True)
             )
-            lost = set(pks) - ours
+            held = {pk for pk, claim_token in rows if claim_token == token}
+            lost = set(pks) - written_now - held
     for post, _result in items:
-        msg = post.job.msg
-        if msg.pk in lost:
-            continue
-        for name, column in fields.items():
-            setattr(msg, name, column[msg.pk])
-        msg.claim_token, msg.lease_until, msg.next_attempt_at = "", None, None
-        msg.status_checks, msg.last_error, msg.updated_at = 0, "", now
+        if post.pk in held:
+            fields = dict(written[post.pk])
+            del fields["updated_at"]
+            try:
+                post.job.claim.write(**fields)  # applies the held reports, then releases
+            except LostClaim:
+                lost.add(post.pk)
+        elif post.pk not in lost:
+            post.job.claim.mirror(**written[post.pk])
     return lost
 
 

@@ -3,12 +3,12 @@ each order the gateway accepted."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Self
 
 from django.utils import timezone
 
-from django_smsrest import lifecycle
+from django_smsrest import lifecycle, signals
 from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import (
@@ -19,39 +19,54 @@ from django_smsrest.models import (
     SmsRecipient,
     Status,
 )
+from django_smsrest.outbox import leases, reports
 from django_smsrest.outbox.claims import (
     LostClaim,
 )
+from django_smsrest.outbox.reporting import send_robust
 from django_smsrest.results import SendResult
 
 
 class ClaimedMessage:
     """One claimed message: every write is guarded by ``token``. What a send job stands
     on (loading, guarded writes, the lease, recording accepted orders); the job itself is
-    :class:`~django_smsrest.outbox.job.Job`."""
+    :class:`~django_smsrest.outbox.job.Job`, which ends it with
+    :class:`~django_smsrest.outbox.outcomes.Outcomes`."""
 
-    def __init__(self, msg: SmsMessage, token: str, conf: SmsRestSettings) -> None:
+    def __init__(
+        self,
+        msg: SmsMessage,
+        token: str,
+        conf: SmsRestSettings,
+        *,
+        backend: BaseBackend | None = None,
+        orders: list[SmsOrder] | None = None,
+    ) -> None:
+        """``orders``: all the message's orders when they were loaded with it (read once
+        by :meth:`pending_orders`; otherwise it queries them)."""
         self.msg = msg
         self.token = token
         self.conf = conf
         self.results: list[SendResult] = []
-        self._backend: BaseBackend | None = None
-        self._orders: list[SmsOrder] | None = None
-        # Kind.PARAMS: each pending recipient's placeholder values, by number.
-        self._params: dict[str, dict[str, str]] = {}
+        self._backend = backend
+        self._orders = orders
+        #: Kind.PARAMS: each pending recipient's placeholder values, by number (filled by
+        #: :meth:`pending_orders`, or by whoever loads the recipients; read by
+        #: :meth:`outgoing`).
+        self.params: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def load(cls, pk: int, token: str, conf: SmsRestSettings) -> Self:
+    def load(
+        cls, pk: int, token: str, conf: SmsRestSettings, *, backend: BaseBackend | None = None
+    ) -> Self:
         """The claimed message ``pk`` just claimed with ``token``: the message and all
         its orders come in one query (the orders joined to their message)."""
         orders = list(
             SmsOrder.objects.filter(message_id=pk).select_related("message").order_by("index")
         )
         if not orders:  # not created by the services; nothing to send, but be exact
-            return cls(SmsMessage.objects.get(pk=pk), token, conf)
-        job = cls(orders[0].message, token, conf)
-        job._orders = orders
-        return job
+            return cls(SmsMessage.objects.get(pk=pk), token, conf, backend=backend)
+        return cls(orders[0].message, token, conf, backend=backend, orders=orders)
 
     @property
     def backend(self) -> BaseBackend:
@@ -61,15 +76,59 @@ class ClaimedMessage:
 
     def write(self, **fields: Any) -> None:
         """Guarded UPDATE of the message; mirror the fields on ``self.msg``. A status
-        change must be one :data:`~django_smsrest.lifecycle.TRANSITIONS` allows."""
+        change must be one :data:`~django_smsrest.lifecycle.TRANSITIONS` allows.
+
+        A write that releases the claim with a sent status is made on condition that no
+        delivery report is held for the message (:mod:`~django_smsrest.outbox.reports`):
+        when one is, the report is applied first, under the claim, and the status summed
+        up again (:meth:`_release_with_held`)."""
         if "status" in fields:
             lifecycle.check_transition(self.msg.status, fields["status"])
         now = timezone.now()
-        done = SmsMessage.objects.filter(pk=self.msg.pk, claim_token=self.token).update(
+        ours = SmsMessage.objects.filter(pk=self.msg.pk, claim_token=self.token)
+        releases_sent = (
+            fields.get("claim_token") == ""
+            and fields.get("status", self.msg.status) in reports.SENT_STATUSES
+        )
+        done = (ours.filter(reports.none_held()) if releases_sent else ours).update(
             updated_at=now, **fields
         )
         if not done:
+            if releases_sent and ours.exists():
+                self._release_with_held(fields)
+                return
             raise LostClaim
+        self.mirror(updated_at=now, **fields)
+
+    def _release_with_held(self, fields: dict[str, Any]) -> None:
+        """A release that found delivery reports held: write ``fields`` but keep the
+        claim, apply the reports, sum the recipients' states up into the message's status
+        (as a callback would), then release (again on condition: a report that came
+        meanwhile is applied the same way). Fires ``delivery_status_changed``."""
+        keep = {k: v for k, v in fields.items() if k not in ("claim_token", "lease_until")}
+        self.write(**keep)
+        previous = self.msg.status
+        changed = reports.apply_held(self.msg, self.conf, timezone.now())
+        status, finished = lifecycle.summarize(
+            reports.state_counts(self.msg),
+            self.msg.recipient_count,
+            reports.delivery_report_expected(self.msg, self.conf),
+        )
+        more: dict[str, Any] = {}
+        if finished:
+            more.update(finished_at=timezone.now(), next_status_check_at=None)
+        self.write(status=status or self.msg.status, claim_token="", lease_until=None, **more)
+        if changed or self.msg.status != previous:
+            send_robust(
+                signals.delivery_status_changed,
+                message=self.msg,
+                previous_status=previous,
+                recipients=changed,
+            )
+
+    def mirror(self, **fields: Any) -> None:
+        """Set on ``self.msg`` the values just written to its row (expressions, which
+        only the database knows the result of, are skipped)."""
         for name, value in fields.items():
             if not hasattr(value, "resolve_expression"):
                 setattr(self.msg, name, value)
@@ -78,18 +137,18 @@ class ClaimedMessage:
         self.write(status=status, claim_token="", lease_until=None, **fields)
 
     def lease(self) -> datetime:
-        return timezone.now() + timedelta(seconds=self.conf.lease_seconds)
+        """A fresh lease for a send (:func:`~django_smsrest.outbox.leases.send_lease`)."""
+        return timezone.now() + leases.send_lease(self.conf, self.backend)
 
     def hold_lease(self) -> None:
-        """Make sure the claim is still ours, and will stay ours for a whole POST, before
-        a POST goes out. Nobody can take the row over before ``lease_until`` (the sweeper
-        only expires past leases), so while more than one HTTP call's time is left this
-        costs nothing; otherwise the lease is renewed with a guarded UPDATE, which raises
-        :class:`LostClaim` when a worker that stalled finds the row taken over: it stops
-        before posting an order the new claimant may be sending too."""
-        needed = timedelta(seconds=sum(self.conf.timeout) + 1)
-        until = self.msg.lease_until
-        if until is None or until - timezone.now() < needed:
+        """Make sure the claim is still ours, and will stay ours for a whole send, before
+        a POST goes out (:func:`~django_smsrest.outbox.leases.covers`). Nobody can take
+        the row over before ``lease_until`` (the sweeper only expires past leases), so
+        while the lease covers the worst case of a send this costs nothing; otherwise the
+        lease is renewed with a guarded UPDATE, which raises :class:`LostClaim` when a
+        worker that stalled finds the row taken over: it stops before posting an order the
+        new claimant may be sending too."""
+        if not leases.covers(self.msg.lease_until, timezone.now(), self.backend):
             self.write(lease_until=self.lease())
 
     def pending_orders(self) -> list[tuple[SmsOrder, tuple[str, ...]]]:
@@ -118,7 +177,7 @@ class ClaimedMessage:
         for order_pk, number, *values in rows.values_list(*fields):
             numbers[order_pk].append(number)
             if personalised:
-                self._params[number] = values[0]
+                self.params[number] = values[0]
         return [(order, tuple(numbers[order.pk])) for order in orders]
 
     def _sync_aggregates(self, accepted: list[SmsOrder]) -> None:
@@ -157,7 +216,7 @@ class ClaimedMessage:
             scheduled_delivery_time=when,
             order_id=order.order_id,
             encoding=msg.encoding,
-            params=tuple(self._params[number] for number in numbers) if self._params else (),
+            params=tuple(self.params[number] for number in numbers) if self.params else (),
             groups=tuple(msg.groups) if msg.kind == Kind.GROUPS else (),
         )
 
@@ -173,6 +232,14 @@ class ClaimedMessage:
             remaining_credits=result.remaining_credits,
             accepted_at=now,
         )
+        self.note_accepted(result, now)
+        if not last:
+            # Progress write: the aggregates so far, and a fresh lease for the next POST.
+            self.write(status=Status.SENDING, lease_until=self.lease(), **self.aggregates())
+
+    def note_accepted(self, result: SendResult, now: datetime) -> None:
+        """Add an accepted order's answer to the message's aggregates (in memory; the next
+        guarded write stores them): the one rule for the sequential and the batched send."""
         self.results.append(result)
         msg = self.msg
         msg.total_sent = (msg.total_sent or 0) + result.total_sent
@@ -181,9 +248,6 @@ class ClaimedMessage:
         if not msg.internal_order_id and result.internal_order_id:
             msg.internal_order_id = result.internal_order_id
         msg.sent_at = msg.sent_at or now
-        if not last:
-            # Progress write: the aggregates so far, and a fresh lease for the next POST.
-            self.write(status=Status.SENDING, lease_until=self.lease(), **self.aggregates())
 
     def aggregates(self) -> dict[str, Any]:
         msg = self.msg

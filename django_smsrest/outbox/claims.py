@@ -50,22 +50,33 @@ def claim(
     conf: SmsRestSettings,
     *conditions: Q,
     sending: bool = False,
+    lease: timedelta | None = None,
     **match: Any,
 ) -> str | None:
     """One conditional UPDATE taking a lease on the row; the new claim token if this call
     won, ``None`` if the row did not match (another worker won, or it is not in a state
     this operation applies to). ``sending`` also moves it to SENDING and counts an attempt.
+    ``lease``: how long (default ``LEASE_SECONDS``; a claim to send takes
+    :func:`~django_smsrest.outbox.leases.send_lease`).
     """
     token = uuid.uuid4().hex
     changes: dict[str, Any] = {
         "claim_token": token,
-        "lease_until": now + timedelta(seconds=conf.lease_seconds),
+        "lease_until": now + (lease or timedelta(seconds=conf.lease_seconds)),
         "updated_at": now,
     }
     if sending:
         changes.update(status=Status.SENDING, attempts=F("attempts") + 1)
     won = SmsMessage.objects.filter(*conditions, pk=pk, **match).update(**changes)
     return token if won else None
+
+
+def claim_order(due: QuerySet[SmsMessage]) -> QuerySet[SmsMessage]:
+    """The order in which due messages are claimed: the one ORDER BY of the engine
+    (:func:`claim_batch`). Oldest first, by primary key; the flush walks the queue with a
+    primary-key cursor (``after``), so an order by anything else must keep that cursor
+    in step."""
+    return due.order_by("pk")
 
 
 def claim_batch(
@@ -75,23 +86,26 @@ def claim_batch(
     *,
     after: int,
     size: int,
+    lease: timedelta | None = None,
 ) -> int:
     """Claim up to ``size`` due QUEUED messages with a primary key above ``after``, oldest
     first, in ONE statement, all with ``token``: each moves to SENDING, counts an attempt
     and gets a lease, like :func:`claim` with ``sending=True``. Returns how many rows were
     claimed (read them back by ``claim_token=token``).
 
-    PostgreSQL: ``UPDATE ... WHERE id IN (SELECT id ... ORDER BY id LIMIT n FOR UPDATE
-    SKIP LOCKED)``, in a transaction of its own (one statement): concurrent flushers skip
-    each other's rows instead of waiting on them. SQLite has one writer at a time, so the
-    same UPDATE over a subquery (without the lock clause, which it has not) is already
-    atomic. Elsewhere the pks are read first and the UPDATE repeats the conditions, so a
-    row another worker claimed in between is simply not matched.
+    PostgreSQL: ``UPDATE ... WHERE id = ANY(ARRAY(SELECT id ... ORDER BY id LIMIT n FOR
+    UPDATE SKIP LOCKED))`` (see :func:`_claim_batch_postgresql` for why an ARRAY and not
+    ``IN``), in a transaction of its own (one statement): concurrent flushers skip each
+    other's rows instead of waiting on them. SQLite has one writer at a time, so an UPDATE
+    over a subquery (without the lock clause, which it has not) is already atomic.
+    Elsewhere the pks are read first and the UPDATE repeats the conditions, so a row
+    another worker claimed in between is simply not matched. Every statement goes to
+    :func:`outbox_db` (the alias a database router gives the app's tables).
     """
-    due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED, pk__gt=after).order_by("pk")
+    due = claim_order(SmsMessage.objects.filter(due_q(now), status=Status.QUEUED, pk__gt=after))
     changes: dict[str, Any] = {
         "claim_token": token,
-        "lease_until": now + timedelta(seconds=conf.lease_seconds),
+        "lease_until": now + (lease or timedelta(seconds=conf.lease_seconds)),
         "updated_at": now,
         "status": str(Status.SENDING),
         "attempts": F("attempts") + 1,  # raw SQL on PostgreSQL: see below
@@ -120,9 +134,10 @@ def _claim_batch_postgresql(
     quote = connection.ops.quote_name
     table = quote(SmsMessage._meta.db_table)
     with transaction.atomic(using=db):
-        picked, params = (
-            due.select_for_update(skip_locked=True).values("pk")[:size].query.sql_with_params()
-        )
+        # Compiled for ``db``: ``query.sql_with_params()`` would compile for the default
+        # alias, which is outside this transaction when a router puts the table elsewhere.
+        picked_query = due.select_for_update(skip_locked=True).values("pk")[:size].query
+        picked, params = picked_query.get_compiler(using=db).as_sql()
         sets = ", ".join(f"{quote(name)} = %s" for name in changes if name != "attempts")
         values = [value for name, value in changes.items() if name != "attempts"]
         attempts = quote("attempts")

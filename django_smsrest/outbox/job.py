@@ -1,107 +1,129 @@
 """The send job: post every pending order of a claimed message under its lease, and end
-it with one of the outcomes of :class:`~django_smsrest.outbox.outcomes.Outcomes`."""
+it as :mod:`~django_smsrest.outbox.decide` says, recorded by
+:class:`~django_smsrest.outbox.outcomes.Outcomes`.
+
+Three jobs, three objects: the claim (:class:`ClaimedMessage`: the row under its token,
+its lease, its orders), the decisions (:mod:`.decide`: what an answer means, no I/O) and
+the record (:class:`Outcomes`: each ending one guarded write). :class:`Job` puts them
+together for one message; the batched flush (:mod:`.batch`) uses the same pieces for many.
+"""
 
 from __future__ import annotations
 
-from django.db import router, transaction
-from django.utils import timezone
+from typing import Self
 
 from django_smsrest import signals
+from django_smsrest.backends import BaseBackend, OutgoingOrder
+from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
     GatewayError,
-    GatewayRejected,
     MaybeSentError,
-    NotSentError,
     OrderNotFound,
     SendCancelled,
 )
-from django_smsrest.models import (
-    OrderStatus,
-    SmsMessage,
-    SmsOrder,
-    Status,
-)
+from django_smsrest.models import SmsMessage, SmsOrder
+from django_smsrest.outbox.claimed import ClaimedMessage
+from django_smsrest.outbox.decide import Verdict, failure_verdict
 from django_smsrest.outbox.outcomes import Outcomes
-from django_smsrest.outbox.reporting import ERROR_MAX, describe_error, logger
+from django_smsrest.outbox.reporting import describe_error, logger
 from django_smsrest.results import SendResult
 
 
-class Job(Outcomes):
+class Job:
     """One claimed message being sent (see :meth:`run`)."""
+
+    def __init__(self, claim: ClaimedMessage) -> None:
+        self.claim = claim
+        self.record = Outcomes(claim)
+
+    @classmethod
+    def load(
+        cls, pk: int, token: str, conf: SmsRestSettings, *, backend: BaseBackend | None = None
+    ) -> Self:
+        """The job for message ``pk``, just claimed with ``token`` (:meth:`ClaimedMessage.
+        load`)."""
+        return cls(ClaimedMessage.load(pk, token, conf, backend=backend))
+
+    @property
+    def msg(self) -> SmsMessage:
+        return self.claim.msg
 
     def run(self) -> SmsMessage:
         """Send every pending order of the claimed message."""
+        claim = self.claim
         veto = self.pre_send()
         if veto is not None:
             return veto
-        pending = self.pending_orders()
+        pending = claim.pending_orders()
         for i, (order, numbers) in enumerate(pending):
             last = i == len(pending) - 1
-            self.hold_lease()
+            claim.hold_lease()
+            outgoing = self.prepare_post(order, numbers)
+            if isinstance(outgoing, SmsMessage):  # a last check ended it: nothing to POST
+                return outgoing
             try:
-                result = self.backend.send(self.outgoing(order, numbers))
+                result = claim.backend.send(outgoing)
             except Exception as exc:
                 outcome = self.after_failure(order, exc)
                 if isinstance(outcome, SmsMessage):
                     return outcome
                 result = outcome
-            self.accept(order, result, last=last)
-        return self.succeed()
+            claim.accept(order, result, last=last)
+        return self.record.succeed()
+
+    def prepare_post(
+        self, order: SmsOrder, numbers: tuple[str, ...]
+    ) -> OutgoingOrder | SmsMessage:
+        """The one place every POST passes through, sequential or batched, right before it
+        goes out (the claim is ours and its lease covers the send): the last checks on
+        what is about to be sent, then the :class:`OutgoingOrder`. A check that stops the
+        send ends the message with one of the outcomes and returns it instead (nothing is
+        POSTed). Checks that belong here: an expiry, a suppressed recipient, a recipient
+        override."""
+        return self.claim.outgoing(order, numbers)
 
     def after_failure(self, order: SmsOrder, exc: BaseException) -> SmsMessage | SendResult:
-        """Classify a failed POST of ``order``: the message as it ended (retry later, given
-        up, unknown), or the gateway's answer when a look-up shows the order was accepted
-        after all (the caller accepts it and goes on). The one rule for the sequential and
-        the batched send."""
-        if isinstance(exc, NotSentError):
-            if exc.retryable:
-                return self.retry(exc)
-            if isinstance(exc, GatewayRejected) and self.msg.attempts > 1:
-                # An earlier attempt may have gone out after all: its answer was lost, the
-                # check came before the gateway had registered the order, and a gateway
-                # that refuses a repeated order_id now says so with a 400. Ask before
-                # failing a message that was in fact sent.
-                try:
-                    return self.lookup(order)
-                except OrderNotFound:
-                    return self.give_up(describe_error(exc, self.conf), exc)
-                except GatewayError as lookup_exc:
-                    return self.stay_unknown(lookup_exc)
-            return self.give_up(describe_error(exc, self.conf), exc)
-        # MaybeSentError, or anything we did not expect (a bug after the POST went out is
-        # exactly a "maybe sent"): never resend without asking first.
+        """Act on a failed POST of ``order`` as :func:`~.decide.failure_verdict` says: the
+        message as it ended (retry later, given up, unknown), or the gateway's answer when
+        a look-up shows the order was accepted after all (the caller accepts it and goes
+        on). The one rule for the sequential and the batched send."""
+        claim, record = self.claim, self.record
+        verdict = failure_verdict(exc, claim.msg.attempts)
+        if verdict is Verdict.RETRY:
+            return record.retry(exc)
+        if verdict is Verdict.GIVE_UP:
+            return record.give_up(describe_error(exc, claim.conf), exc)
+        if verdict is Verdict.ASK_THEN_GIVE_UP:
+            try:
+                return claim.lookup(order)
+            except OrderNotFound:
+                return record.give_up(describe_error(exc, claim.conf), exc)
+            except GatewayError as lookup_exc:
+                return record.stay_unknown(lookup_exc)
+        # Maybe sent: a MaybeSentError, or anything we did not expect (a bug after the
+        # POST went out is exactly a "maybe sent").
         if not isinstance(exc, MaybeSentError):
-            logger.error("Unexpected error sending SMS #%s", self.msg.pk, exc_info=exc)
-        self.unknown(exc)
+            logger.error("Unexpected error sending SMS #%s", claim.msg.pk, exc_info=exc)
+        record.unknown(exc)
         try:
-            return self.lookup(order)
+            return claim.lookup(order)
         except OrderNotFound:
-            return self.retry(exc)
+            return record.retry(exc)
         except Exception as lookup_exc:
             if not isinstance(lookup_exc, GatewayError):
-                logger.exception("Unexpected error reconciling SMS #%s", self.msg.pk)
-            return self.stay_unknown(lookup_exc)
+                logger.exception("Unexpected error reconciling SMS #%s", claim.msg.pk)
+            return record.stay_unknown(lookup_exc)
 
     def pre_send(self) -> SmsMessage | None:
         """Fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
         Any other exception from a receiver puts the message back in the queue (it counts
         as an attempt) and is re-raised: it is a bug the developer must see."""
         for _receiver, response in signals.pre_send.send_robust(
-            sender=SmsMessage, message=self.msg
+            sender=SmsMessage, message=self.claim.msg
         ):
             if isinstance(response, SendCancelled):
-                with transaction.atomic(using=router.db_for_write(SmsMessage)):
-                    self.release(
-                        Status.CANCELLED,
-                        next_attempt_at=None,
-                        last_error=str(response.reason)[:ERROR_MAX],
-                        finished_at=timezone.now(),
-                    )
-                    SmsOrder.objects.filter(
-                        message_id=self.msg.pk, status=OrderStatus.PENDING
-                    ).update(status=OrderStatus.CANCELLED)
-                return self.msg
+                return self.record.cancelled(str(response.reason))
             if isinstance(response, Exception):
-                self.retry(response)
+                self.record.retry(response)
                 raise response
         return None

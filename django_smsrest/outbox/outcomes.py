@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import signals, throttle
+from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
     GatewayConnectionError,
     RateLimited,
@@ -24,40 +25,44 @@ from django_smsrest.models import (
 )
 from django_smsrest.outbox.backoff import retry_delay
 from django_smsrest.outbox.claimed import ClaimedMessage
-from django_smsrest.outbox.reporting import describe_error, send_robust
+from django_smsrest.outbox.decide import sent_fields
+from django_smsrest.outbox.reporting import ERROR_MAX, describe_error, send_robust
 from django_smsrest.results import DeliveryState
 
 
-class Outcomes(ClaimedMessage):
-    """The endings of a job, each a guarded write (see :class:`ClaimedMessage`)."""
+class Outcomes:
+    """How a claimed message's send ends: each ending one guarded write of the claim
+    (:class:`ClaimedMessage`), then what the world is told (signals)."""
+
+    def __init__(self, claim: ClaimedMessage) -> None:
+        self.claim = claim
+
+    @property
+    def msg(self) -> SmsMessage:
+        return self.claim.msg
+
+    @property
+    def conf(self) -> SmsRestSettings:
+        return self.claim.conf
 
     def succeed(self) -> SmsMessage:
-        """Every order accepted: SENT, or SCHEDULED while the delivery time is ahead."""
-        msg, now = self.msg, timezone.now()
-        when = msg.scheduled_delivery_time
-        # Delivery can only start at the scheduled time: the first status check waits for it.
-        if when is not None and when > now:
-            status, start = Status.SCHEDULED, when
-        else:
-            status, start = Status.SENT, now
-        first_check = start + timedelta(seconds=self.conf.status_poll_base_seconds)
-        self.release(
-            status,
-            next_attempt_at=None,
-            next_status_check_at=first_check,
-            status_checks=0,
-            last_error="",
-            **self.aggregates(),
+        """Every order accepted: :func:`sent_fields`, then :meth:`announce_sent`."""
+        self.claim.write(
+            **sent_fields(self.msg, self.conf, timezone.now()), **self.claim.aggregates()
         )
+        self.announce_sent()
+        return self.msg
+
+    def announce_sent(self) -> None:
+        """``post_send`` (and ``low_credit`` when it applies) for a message just sent."""
         send_robust(
             signals.post_send,
-            message=msg,
-            result=self.results[-1] if self.results else None,
-            results=list(self.results),
+            message=self.msg,
+            result=self.claim.results[-1] if self.claim.results else None,
+            results=list(self.claim.results),
             error=None,
         )
         self.check_credit()
-        return msg
 
     def check_credit(self) -> None:
         threshold = self.conf.low_credit_threshold
@@ -81,26 +86,26 @@ class Outcomes(ClaimedMessage):
         # nothing, not even orders the new claimant is sending.
         with transaction.atomic(using=router.db_for_write(SmsMessage)):
             if accepted:
-                self.release(
+                self.claim.release(
                     Status.SENT,
                     next_attempt_at=None,
                     next_status_check_at=timezone.now()
                     + timedelta(seconds=self.conf.status_poll_base_seconds),
                     status_checks=0,
                     last_error=reason,
-                    **self.aggregates(),
+                    **self.claim.aggregates(),
                     **fields,
                 )
                 SmsRecipient.objects.filter(
                     message_id=msg.pk, order__status=OrderStatus.PENDING
                 ).update(state=DeliveryState.ERROR.value, updated_at=timezone.now())
             else:
-                self.release(
+                self.claim.release(
                     Status.FAILED,
                     next_attempt_at=None,
                     last_error=reason,
                     finished_at=timezone.now(),
-                    **self.aggregates(),
+                    **self.claim.aggregates(),
                     **fields,
                 )
             SmsOrder.objects.filter(message_id=msg.pk, status=OrderStatus.PENDING).update(
@@ -109,8 +114,8 @@ class Outcomes(ClaimedMessage):
         send_robust(
             signals.post_send,
             message=msg,
-            result=self.results[-1] if self.results else None,
-            results=list(self.results),
+            result=self.claim.results[-1] if self.claim.results else None,
+            results=list(self.claim.results),
             error=exc,
         )
         return msg
@@ -154,37 +159,51 @@ class Outcomes(ClaimedMessage):
             note = _("The gateway could not be reached, will retry: %(error)s")
         else:
             note = _("Attempt %(n)d failed, will retry: %(error)s")
-        self.release(
+        self.claim.release(
             Status.QUEUED,
             next_attempt_at=when,
             attempts=msg.attempts,
             last_error=str(note) % {"n": msg.attempts, "error": reason},
-            **self.aggregates(),
+            **self.claim.aggregates(),
         )
         return msg
 
     def unknown(self, exc: BaseException) -> None:
         """Mark the outcome unknown before asking the gateway, so that a crash during the
         GET leaves a row the sweeper reconciles (never one that looks safe to resend)."""
-        self.write(
+        self.claim.write(
             status=Status.UNKNOWN,
-            lease_until=self.lease(),
+            lease_until=self.claim.lease(),
             last_error=str(_("Outcome unknown, checking with the gateway: %(error)s"))
             % {"error": describe_error(exc, self.conf)},
-            **self.aggregates(),
+            **self.claim.aggregates(),
         )
 
     def stay_unknown(self, exc: BaseException) -> SmsMessage:
         """The reconciling GET failed too: leave the row UNKNOWN for the sweeper, paced by
         ``next_attempt_at``."""
         when = timezone.now() + timedelta(seconds=retry_delay(self.msg.attempts, self.conf))
-        self.release(
+        self.claim.release(
             Status.UNKNOWN,
             next_attempt_at=when,
             last_error=str(
                 _("Outcome unknown; the gateway could not be asked (%(error)s). Will check again.")
             )
             % {"error": describe_error(exc, self.conf)},
-            **self.aggregates(),
+            **self.claim.aggregates(),
         )
+        return self.msg
+
+    def cancelled(self, reason: str) -> SmsMessage:
+        """A ``pre_send`` receiver vetoed the send: CANCELLED, its pending orders too."""
+        with transaction.atomic(using=router.db_for_write(SmsMessage)):
+            self.claim.release(
+                Status.CANCELLED,
+                next_attempt_at=None,
+                last_error=reason[:ERROR_MAX],
+                finished_at=timezone.now(),
+            )
+            SmsOrder.objects.filter(message_id=self.msg.pk, status=OrderStatus.PENDING).update(
+                status=OrderStatus.CANCELLED
+            )
         return self.msg

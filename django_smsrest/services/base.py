@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 
 from django.core.exceptions import ValidationError
-from django.db import connections
+from django.db import transaction
 from django.db.models import QuerySet
 
 from django_smsrest.models import SmsMessage
@@ -40,9 +40,21 @@ def as_message(message: SmsMessage | int) -> SmsMessage:
 
 def in_user_atomic() -> bool:
     """True inside an ``atomic()`` block of the caller; the blocks a test case wraps around
-    each test do not count (the same rule Django uses for ``durable=True``)."""
-    blocks = connections[outbox_db()].atomic_blocks
-    return any(not getattr(block, "_from_testcase", False) for block in blocks)
+    each test do not count.
+
+    Django's public rule for ``durable=True`` says exactly that: a durable block cannot be
+    nested in another atomic block, except in those a ``TestCase`` opens. So, when a
+    transaction is open, this enters a durable block that makes no savepoint (no SQL, no
+    side effect) and reports whether Django refused it."""
+    db = outbox_db()
+    if transaction.get_autocommit(using=db):
+        return False  # no transaction open at all (the common case): nothing to probe
+    try:
+        with transaction.atomic(using=db, savepoint=False, durable=True):
+            pass
+    except RuntimeError:  # "A durable atomic block cannot be nested within another..."
+        return True
+    return False
 
 
 def id_pages(queryset: QuerySet[SmsMessage], limit: int | None) -> Iterator[list[int]]:

@@ -19,9 +19,17 @@ from django.utils import timezone
 
 from django_smsrest import lifecycle, signals
 from django_smsrest.client import parse_gateway_datetime
-from django_smsrest.conf import get_settings, get_zone
-from django_smsrest.models import Kind, SmsOrder, SmsRecipient
-from django_smsrest.outbox import Job, LostClaim, claim, digits, lease_free_q, send_robust
+from django_smsrest.conf import SmsRestSettings, get_settings, get_zone
+from django_smsrest.models import Kind, SmsMessage, SmsOrder, SmsRecipient
+from django_smsrest.outbox import (
+    ClaimedMessage,
+    LostClaim,
+    claim,
+    digits,
+    hold,
+    lease_free_q,
+    send_robust,
+)
 from django_smsrest.results import DeliveryState, RecipientState
 from django_smsrest.services.base import logger
 from django_smsrest.services.delivery import advance, state_counts
@@ -37,9 +45,11 @@ class CallbackOutcome(enum.StrEnum):
     UNKNOWN_ORDER = "unknown order"
     UNKNOWN_RECIPIENT = "unknown recipient"
     UNREADABLE = "unreadable status"
-    # Another worker holds the message, it is finished, or it went to contact groups:
-    # polling decides.
+    # The message is finished, or it went to contact groups: polling decides.
     BUSY = "busy"
+    # Another worker holds the message, or it is not recorded as sent yet: the report is
+    # kept and applied when that claim ends.
+    HELD = "held"
 
 
 def record_delivery_report(
@@ -71,28 +81,36 @@ def record_delivery_report(
         # cannot say whether the message is finished. Polling handles group messages.
         return CallbackOutcome.BUSY
     now = timezone.now()
-    token = claim(
-        order.message_id,
-        now,
-        conf,
-        lease_free_q(now),
-        status__in=list(lifecycle.POLLABLE),
-        finished_at__isnull=True,
-    )
-    if token is None:
-        logger.info("Delivery callback for order %s left to polling (busy or final)", order_id)
-        return CallbackOutcome.BUSY
-    job = Job.load(order.message_id, token, conf)
-    msg = job.msg
-    previous = msg.status
-    mtype = conf.message_types.get(msg.message_type)
-    delivery_report = mtype.delivery_report if mtype is not None else True
     reported = RecipientState(
         destination=recipient,
         state=state,
         delivery_date=parse_gateway_datetime(delivery_date, get_zone(conf.gateway_timezone)),
         raw_status=state.value,
     )
+    token = _claim(order, conf)
+    if token is None:
+        if SmsMessage.objects.filter(pk=order.message_id, finished_at__isnull=False).exists():
+            logger.info("Delivery callback for order %s ignored: finished", order_id)
+            return CallbackOutcome.BUSY
+        # Claimed (being sent, its results being written, polled) or not recorded as sent
+        # yet: keep the report for whoever ends that claim (outbox.reports), then try
+        # once more, in case the claim ended before the report was kept.
+        hold(order, reported)
+        token = _claim(order, conf)
+        if token is None:
+            logger.info("Delivery callback for order %s held until its claim ends", order_id)
+            return CallbackOutcome.HELD
+        job = ClaimedMessage.load(order.message_id, token, conf)
+        try:
+            job.release(job.msg.status)  # applies what is held, ours included
+        except LostClaim:
+            return CallbackOutcome.HELD
+        return CallbackOutcome.APPLIED
+    job = ClaimedMessage.load(order.message_id, token, conf)
+    msg = job.msg
+    previous = msg.status
+    mtype = conf.message_types.get(msg.message_type)
+    delivery_report = mtype.delivery_report if mtype is not None else True
     try:
         outcome, changed = _apply(order, reported, delivery_report, now)
         fields: dict[str, Any] = {}
@@ -118,6 +136,20 @@ def record_delivery_report(
             recipients=changed,
         )
     return outcome
+
+
+def _claim(order: SmsOrder, conf: SmsRestSettings) -> str | None:
+    """Claim ``order``'s message to apply a report: sent or scheduled, not finished, not
+    claimed by anyone else."""
+    now = timezone.now()
+    return claim(
+        order.message_id,
+        now,
+        conf,
+        lease_free_q(now),
+        status__in=list(lifecycle.POLLABLE),
+        finished_at__isnull=True,
+    )
 
 
 def _apply(

@@ -13,7 +13,7 @@ from django_smsrest.exceptions import OrderNotFound
 from django_smsrest.models import OrderStatus, SmsMessage, SmsOrder, Status
 from django_smsrest.outbox import (
     ERROR_MAX,
-    Job,
+    ClaimedMessage,
     claim,
     lease_free_q,
     outbox_db,
@@ -75,7 +75,7 @@ def cancel(message: SmsMessage | int, *, reason: str = "") -> SmsMessage:
         if token is None:
             msg.refresh_from_db()
             raise _state_error(msg)
-        job = Job(msg, token, conf)
+        job = ClaimedMessage(msg, token, conf)
         too_late: list[str] = []
         try:
             for order in SmsOrder.objects.filter(

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -18,15 +17,16 @@ from django_smsrest.exceptions import OrderNotFound
 from django_smsrest.models import Kind, OrderStatus, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.outbox import (
     ERROR_MAX,
-    Job,
+    ClaimedMessage,
     LostClaim,
+    advance,
     claim,
     describe_error,
     digits,
     lease_free_q,
     send_robust,
+    state_counts,
 )
-from django_smsrest.results import DeliveryState, RecipientState
 from django_smsrest.services.base import (
     BATCH_SIZE,
     logger,
@@ -38,36 +38,6 @@ STATUS_POLL_MAX_INTERVAL = 3600.0
 
 
 # --- after sending ------------------------------------------------------------------------
-
-
-def advance(
-    row: SmsRecipient, new: RecipientState, *, delivery_report: bool, now: datetime
-) -> bool:
-    """Apply a reported state to ``row`` (in memory) if it moves forward
-    (:func:`~django_smsrest.lifecycle.delivery_moves_forward`); whether it changed. The one
-    rule for polling (:func:`refresh_status`) and callbacks (:mod:`.callbacks`)."""
-    old = DeliveryState.parse(row.state) if row.state else None
-    if not lifecycle.delivery_moves_forward(
-        old,
-        new.state,
-        delivery_report=delivery_report,
-        dated=bool(new.delivery_date and not row.delivery_date),
-    ):
-        return False
-    row.state = new.state.value
-    row.delivery_date = new.delivery_date or row.delivery_date
-    row.updated_at = now
-    return True
-
-
-def state_counts(msg: SmsMessage) -> dict[str, int]:
-    """How many of ``msg``'s recipients are in each wire state (for ``summarize``)."""
-    return dict(
-        SmsRecipient.objects.filter(message_id=msg.pk)
-        .values_list("state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
 
 
 def refresh_status(message: SmsMessage | int) -> SmsMessage:
@@ -107,7 +77,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
     msg.refresh_from_db()  # raises DoesNotExist for an unknown pk
     if token is None:
         return msg
-    job = Job(msg, token, conf)
+    job = ClaimedMessage(msg, token, conf)
     previous = msg.status
     mtype = conf.message_types.get(msg.message_type)
     delivery_report = mtype.delivery_report if mtype is not None else True

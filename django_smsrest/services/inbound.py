@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from django_smsrest import signals
@@ -84,13 +84,14 @@ def _store(items: list[ReceivedItem]) -> list[ReceivedSms]:
         )
         for _gid, item in sorted(unique.items())
     ]
-    with transaction.atomic():
+    db = router.db_for_write(ReceivedSms)
+    with transaction.atomic(using=db):
         ReceivedSms.objects.bulk_create(rows, ignore_conflicts=True)
         inserted = list(
             ReceivedSms.objects.filter(gateway_id__in=list(unique), batch=batch).order_by("pk")
         )
         if inserted:
-            transaction.on_commit(lambda: _announce(inserted), robust=True)
+            transaction.on_commit(lambda: _announce(inserted), using=db, robust=True)
     return inserted
 
 

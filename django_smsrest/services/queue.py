@@ -3,20 +3,19 @@ process) and :func:`sweep` (the periodic job that keeps everything moving)."""
 
 from __future__ import annotations
 
-import random
+import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import dispatch, throttle
-from django_smsrest.conf import SmsRestSettings, get_settings
+from django_smsrest.conf import get_settings
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.outbox import (
     BatchFlush,
@@ -28,17 +27,14 @@ from django_smsrest.outbox import (
     take_lock,
 )
 from django_smsrest.services.base import (
-    id_pages,
     in_user_atomic,
     logger,
     pages,
 )
 from django_smsrest.services.delivery import refresh_due_statuses
 from django_smsrest.services.inbound import receive_sms
-from django_smsrest.services.sending import _hint_retry, reconcile, send_message
+from django_smsrest.services.sending import _hint_retry, reconcile
 
-# Where a flusher jumps to after losing a claim; no cryptographic need.
-_shuffle = random.Random()
 #: A flush gives way after this many messages in a row came back for a retry: the gateway
 #: is down or rate limiting the account, and going on would only burn every message's
 #: attempts (and, when it is down, a connect timeout each).
@@ -78,7 +74,9 @@ class SweepReport:
     paused_until: datetime | None = None  # account paused after a 429: nothing enqueued
     refreshed: int = 0  # status checks done
     errors: int = 0
-    busy: bool = False  # another sweep holds the lock: this one did nothing
+    # Another sweep holds the lock: this one did nothing, or stopped when it found its lock
+    # taken over (it had stalled past it).
+    busy: bool = False
     received: int | None = None  # received SMS stored (None: SMSREST["RECEIVE"] is off)
 
 
@@ -89,83 +87,38 @@ def flush_queue(
     *,
     limit: int | None = None,
     on_progress: Callable[[int, SmsMessage | None], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> FlushReport:
     """Send every due QUEUED message now, in this process, oldest first.
 
-    Walks the queue by primary key ``CHUNK_SIZE`` ids at a time, so memory stays flat
-    whatever its size; each message is claimed like in :func:`send_message`, so several
-    processes may flush at once. ``on_progress(pk, message_or_None)`` is called after each
-    message (``None``: another worker had it). An unexpected exception is logged and counted
-    and the flush goes on. Messages re-queued for a retry during the flush are not due yet
-    and wait for the next one. After ``FLUSH_GIVE_WAY_AFTER`` messages in a row were
-    re-queued (gateway unreachable or rate limiting) the flush stops early
-    (``report.stopped_early``); the next flush or sweep carries on. It also stops, before
-    the next message, as soon as the account is paused after a 429
+    One engine whatever ``SMSREST['CONCURRENCY']`` (default 4) says: the
+    :class:`~django_smsrest.outbox.batch.BatchFlush` claims due messages a few at a time
+    (one UPDATE; several processes may flush at once), keeps up to ``CONCURRENCY`` POSTs
+    in flight from a pool of that many threads sharing the process's one login (``1``: one
+    request in flight), and writes each result as it lands. ``on_progress(pk,
+    message_or_None)`` is called as each message is settled (``None``: another worker had
+    it). An unexpected exception is logged and counted and the flush goes on. Messages
+    re-queued for a retry during the flush are not due yet and wait for the next one.
+
+    The brake: after ``FLUSH_GIVE_WAY_AFTER`` messages in a row were re-queued (gateway
+    unreachable or rate limiting) the flush stops early (``report.stopped_early``); the next
+    flush or sweep carries on. It also stops as soon as the account is paused after a 429
     (``report.paused_until``; see :mod:`django_smsrest.throttle`).
 
-    ``SMSREST['CONCURRENCY']`` (default 4) is the number of POSTs kept in flight: above 1
-    the flush claims due messages a batch at a time (one UPDATE), POSTs them from a pool of
-    that many threads sharing the process's one login, and writes their results a batch at
-    a time (:class:`~django_smsrest.outbox.batch.BatchFlush`); ``on_progress`` is then
-    called as each batch is written. ``1`` sends one message at a time, as described
-    above.
+    ``stop`` (a :class:`threading.Event`, e.g. set by a SIGTERM handler): once set, no
+    new message is claimed nor POSTed; the requests in flight land and are recorded, the
+    messages claimed but not POSTed go straight back to the queue (no attempt counted),
+    and the report says ``stopped_early``.
+
+    Inside the caller's ``atomic()`` block nothing is sent until it commits (no POST may
+    go out under an open transaction): the flush runs then, and an empty report is
+    returned.
     """
     conf = get_settings()
-    if conf.concurrency > 1 and not in_user_atomic():
-        # (Inside the caller's transaction the sequential path defers every send to the
-        # commit, as send_message does: no POST may go out under an open transaction.)
-        return _flush_concurrently(conf, limit, on_progress)
-    now = timezone.now()
     report = FlushReport()
-    due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
-    retried_in_a_row = 0
-    for page in id_pages(due, limit):
-        pending = deque(page)
-        while pending:
-            pk = pending.popleft()
-            paused_until = throttle.sending_paused_until(conf=conf)
-            if paused_until is not None:
-                logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused_until)
-                report.stopped_early = True
-                report.paused_until = paused_until
-                return report
-            msg: SmsMessage | None = None
-            try:
-                msg = send_message(pk)
-            except Exception:
-                logger.exception("Could not send SMS #%s", pk)
-                report.errors += 1
-            else:
-                if msg is None:
-                    report.skipped += 1
-                    pending = _after_lost_claim(due, pending)
-                else:
-                    report.by_status[str(msg.status)] += 1
-                    retried_in_a_row = retried_in_a_row + 1 if msg.status == Status.QUEUED else 0
-            if on_progress is not None:
-                on_progress(pk, msg)
-            if retried_in_a_row >= FLUSH_GIVE_WAY_AFTER:
-                logger.warning(
-                    "Flush stopped: %d messages in a row must be retried later (%s)",
-                    retried_in_a_row,
-                    msg.last_error if msg is not None else "",
-                )
-                report.stopped_early = True
-                return report
-    return report
-
-
-def _flush_concurrently(
-    conf: SmsRestSettings,
-    limit: int | None,
-    on_progress: Callable[[int, SmsMessage | None], None] | None,
-) -> FlushReport:
-    """:func:`flush_queue` with ``CONCURRENCY`` > 1: :class:`~django_smsrest.outbox.batch.
-    BatchFlush` claims due messages a batch at a time, keeps that many POSTs in flight
-    (one thread each, one shared login) and writes the results a batch at a time. Same
-    report, same brakes (a 429 stops it, ``FLUSH_GIVE_WAY_AFTER`` retries in a row stop
-    it), and each settled message is reported to ``on_progress`` as it is written."""
-    report = FlushReport()
+    if in_user_atomic():
+        on_commit(partial(flush_queue, limit=limit, on_progress=on_progress, stop=stop))
+        return report
 
     def settled(pk: int, msg: SmsMessage | None, error: bool) -> None:
         if error:
@@ -179,25 +132,16 @@ def _flush_concurrently(
         if on_progress is not None:
             on_progress(pk, msg)
 
-    flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER)
+    flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER, stop=stop)
     flush.run()
     report.stopped_early = flush.stopped is not None
     report.paused_until = flush.paused_until
     return report
 
 
-def _after_lost_claim(due: QuerySet[SmsMessage], pending: deque[int]) -> deque[int]:
-    """Another flusher is walking the same page. Drop what the others already took (one
-    SELECT, instead of one failed claim per message) and go on from a random point of
-    what is left, so that two flushers stop treading on each other's heels."""
-    if not pending:
-        return pending
-    still = set(due.filter(pk__in=list(pending)).values_list("pk", flat=True))
-    left = [pk for pk in pending if pk in still]
-    if not left:
-        return deque()
-    start = _shuffle.randrange(len(left))
-    return deque(left[start:] + left[:start])
+class SweepLockLost(Exception):
+    """The sweep's lock was taken over (it expired under a sweep that stalled, and another
+    sweep took it): this sweep stops at once instead of going on beside the other."""
 
 
 class _SweepLock:
@@ -214,8 +158,11 @@ class _SweepLock:
         self._since = time.monotonic()
 
     def keep(self) -> None:
+        """Renew the lock when due; :class:`SweepLockLost` when it is not ours any more."""
         if self.token and time.monotonic() - self._since > self.seconds / 2:
-            renew_lock(self.NAME, self.token, self.seconds)
+            if not renew_lock(self.NAME, self.token, self.seconds):
+                self.token = None
+                raise SweepLockLost
             self._since = time.monotonic()
 
     def release(self) -> None:
@@ -223,7 +170,21 @@ class _SweepLock:
             release_lock(self.NAME, self.token)
 
 
-def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepReport:
+def _clock(now: datetime | None) -> Callable[[], datetime]:
+    """The sweep's clock: the time now, or, when the caller gave ``now`` (a test, a
+    replay), that moment plus the time the sweep has been running."""
+    if now is None:
+        return timezone.now
+    started = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - started)
+
+
+def sweep(
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    stop: threading.Event | None = None,
+) -> SweepReport:
     """Keep the outbox moving whatever happened to workers and task hints. Run it
     periodically (``sweep_task``, ``manage.py send_sms --sweep`` from cron, or
     ``send_sms --loop``), e.g. every minute. Only one sweep runs at a time (a lock row in
@@ -240,19 +201,37 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
        (``report.paused_until``).
     4. Due status checks -> :func:`refresh_due_statuses`.
     5. With ``SMSREST["RECEIVE"]``: received SMS -> :func:`~.inbound.receive_sms`.
+
+    ``stop``: the stop hook of :func:`flush_queue` (no new claim or POST once set); the
+    sweep itself also claims nothing more to reconcile once it is set.
     """
     lock = _SweepLock(get_settings().lease_seconds)
     if lock.token is None:
         logger.info("Sweep skipped: another sweep is running")
         return SweepReport(busy=True)
+    report = SweepReport()
     try:
-        return _sweep(now or timezone.now(), limit, lock.keep)
+        _sweep(report, _clock(now), limit, lock.keep, stop)
+    except SweepLockLost:
+        # A sweep that stalled past its lock: another one runs now and does the rest.
+        logger.warning("Sweep stopped: its lock expired and another sweep took it over")
+        report.busy = True
     finally:
         lock.release()
+    return report
 
 
-def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepReport:
-    report = SweepReport()
+def _sweep(
+    report: SweepReport,
+    clock: Callable[[], datetime],
+    limit: int | None,
+    keep: Callable[[], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """The steps of :func:`sweep`, in order, into ``report``. ``clock()`` is read for each
+    step and each claim: late in a long sweep a claim's lease must start from the time it
+    is taken, not from when the sweep began (it would be over already)."""
+    now = clock()
     report.expired_leases = SmsMessage.objects.filter(
         status=Status.SENDING, lease_until__lt=now
     ).update(
@@ -267,19 +246,23 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
     )
     unknown = SmsMessage.objects.filter(due_q(now), lease_free_q(now), status=Status.UNKNOWN)
     for pk in pages(unknown, limit):
+        if stop is not None and stop.is_set():
+            report.stopped_early = True
+            return
         keep()
         try:
-            msg = reconcile(pk, now=now)
+            msg = reconcile(pk, now=clock())
         except Exception:
             logger.exception("Could not reconcile SMS #%s", pk)
             report.errors += 1
             continue
         if msg is not None:
             report.reconciled[str(msg.status)] += 1
+    now = clock()
     report.paused_until = throttle.sending_paused_until(now)
     if report.paused_until is None:
         if dispatch.runs_inline():
-            flushed = flush_queue(limit=limit, on_progress=lambda *_: keep())
+            flushed = flush_queue(limit=limit, on_progress=lambda *_: keep(), stop=stop)
             report.sent = flushed.by_status
             report.errors += flushed.errors
             report.stopped_early = flushed.stopped_early
@@ -289,7 +272,7 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
             for pk in pages(queued, limit):
                 on_commit(partial(dispatch.enqueue_send, pk))
                 report.enqueued += 1
-    report.refreshed = refresh_due_statuses(limit=limit, now=now, on_each=keep)
+    report.refreshed = refresh_due_statuses(limit=limit, now=clock(), on_each=keep)
     keep()
     if get_settings().receive:
         try:
@@ -297,7 +280,6 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
         except Exception:
             logger.exception("Could not poll the received SMS")
             report.errors += 1
-    return report
 
 
 def pending_count() -> int:

@@ -27,6 +27,7 @@ from django_smsrest.outbox import (
     lease_free_q,
     on_commit,
     outbox_db,
+    send_lease,
 )
 from django_smsrest.services.base import (
     BATCH_SIZE,
@@ -217,10 +218,12 @@ def send_message(pk: int, *, force: bool = False) -> SmsMessage | None:
             _defer(pk, paused_until, now)
             return None
     conditions = () if force else (due_q(now),)
-    token = claim(pk, now, conf, *conditions, sending=True, status=Status.QUEUED)
+    backend = get_backend(conf)
+    lease = send_lease(conf, backend)
+    token = claim(pk, now, conf, *conditions, sending=True, lease=lease, status=Status.QUEUED)
     if token is None:
         return None
-    job = Job.load(pk, token, conf)
+    job = Job.load(pk, token, conf, backend=backend)
     try:
         msg = job.run()
     except LostClaim:
@@ -268,23 +271,24 @@ def reconcile(pk: int, *, now: datetime | None = None, force: bool = False) -> S
     if token is None:
         return None
     job = Job.load(pk, token, conf)
+    claimed, record = job.claim, job.record
     msg = job.msg
     try:
         missing: OrderNotFound | None = None
-        for order, _numbers in job.pending_orders():
+        for order, _numbers in claimed.pending_orders():
             try:
-                result = job.lookup(order)
+                result = claimed.lookup(order)
             except OrderNotFound as exc:
                 missing = exc
                 continue
             except Exception as exc:
                 if not isinstance(exc, GatewayError):
                     logger.exception("Unexpected error reconciling SMS #%s", pk)
-                return job.stay_unknown(exc)
-            job.accept(order, result, last=False)
+                return record.stay_unknown(exc)
+            claimed.accept(order, result, last=False)
         if missing is not None:
-            return _hint_retry(job.retry(missing))
-        return job.succeed()
+            return _hint_retry(record.retry(missing))
+        return record.succeed()
     except LostClaim:
         msg.refresh_from_db()
         return msg

@@ -9,7 +9,7 @@ import example_project.appointments.models
 class Migration(migrations.Migration):
     dependencies = [
         ("appointments", "0001_initial"),
-        ("django_smsrest", "0010_polish"),
+        ("django_smsrest", "0006_polish"),
     ]
 
     operations = [
