@@ -21,7 +21,6 @@ itself. How arguments are read is in :mod:`django_smsrest.management.cli`, what 
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from typing import IO, Any
@@ -45,6 +44,7 @@ from django_smsrest.management.cli import (
     usage_error,
     validation_text,
 )
+from django_smsrest.management.loop import run_loop, stop_on_signals
 from django_smsrest.models import SmsMessage
 from django_smsrest.validation import SmsOptions
 
@@ -253,25 +253,13 @@ class Command(BaseCommand):
             )
 
     def loop(self, interval: float) -> None:
-        """Sweep every ``interval`` seconds until SIGINT or SIGTERM. A failing sweep is
-        reported and the loop goes on: a worker must outlive a gateway outage."""
+        """Sweep every ``interval`` seconds until SIGINT or SIGTERM; what it survives and
+        how it stops: :mod:`django_smsrest.management.loop`."""
         stop = threading.Event()
-        previous = {
-            sig: signal.signal(sig, lambda *_args: stop.set())
-            for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        if not self.quiet:
-            self.stdout.write(_("Sweeping every %(s)gs; Ctrl-C to stop.") % {"s": interval})
-        try:
-            while not stop.is_set():
-                try:
-                    self.sweep()
-                except CommandError as exc:
-                    self.stderr.write(str(exc))
-                stop.wait(interval)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with stop_on_signals(stop):
+            if not self.quiet:
+                self.stdout.write(_("Sweeping every %(s)gs; Ctrl-C to stop.") % {"s": interval})
+            run_loop(self.sweep, interval, stop, on_reported=self.stderr.write)
         if not self.quiet:
             self.stdout.write(_("Stopped."))
 

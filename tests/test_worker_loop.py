@@ -1,0 +1,135 @@
+"""``send_sms --loop`` as a worker left running for weeks: it survives database errors
+(unit level; the PostgreSQL subprocess test is in ``test_worker_loop_postgres.py``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+import pytest
+from django.db import InterfaceError, OperationalError
+
+from django_smsrest import services
+from django_smsrest.backends import locmem
+from django_smsrest.management import loop
+from django_smsrest.management.commands.send_sms import Command
+from django_smsrest.models import Status
+
+NUMBER = "+393471234567"
+
+
+@pytest.fixture(autouse=True)
+def _clean_gateway():
+    locmem.reset()
+    yield
+    locmem.reset()
+
+
+@pytest.fixture
+def run_loop_command(capsys, monkeypatch):
+    """``manage.py send_sms --loop ARGS``: (exit code or the exception, stdout, stderr)."""
+    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
+
+    def run(*argv: str) -> tuple[object, str, str]:
+        result: object = 0
+        try:
+            Command().run_from_argv(["manage.py", "send_sms", "--loop", *argv])
+        except SystemExit as exc:
+            result = int(exc.code or 0)
+        except Exception as exc:  # what main does: the worker died
+            result = exc
+        captured = capsys.readouterr()
+        return result, captured.out, captured.err
+
+    return run
+
+
+def _sigterm_soon() -> None:
+    threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+
+@pytest.mark.django_db
+def test_loop_survives_database_is_locked_and_sends_afterwards(
+    run_loop_command, monkeypatch, caplog
+) -> None:
+    """SQLite's "database is locked" (any OperationalError, InterfaceError) escaping a
+    sweep: logged without a traceback, a growing backoff, then the next sweep sends."""
+    monkeypatch.setattr(loop, "BACKOFF_BASE", 0.01)
+    message = services.queue_sms("Hello", [NUMBER])
+    real_sweep = services.sweep
+    errors = [OperationalError("database is locked"), InterfaceError("connection already closed")]
+    calls: list[int] = []
+
+    def sweep(**kwargs):
+        calls.append(1)
+        if errors:
+            raise errors.pop(0)
+        report = real_sweep(**kwargs)
+        _sigterm_soon()
+        return report
+
+    delays: list[float] = []
+    real_next = loop.Backoff.next_delay
+
+    def next_delay(self):
+        delays.append(real_next(self))
+        return delays[-1]
+
+    monkeypatch.setattr(services, "sweep", sweep)
+    monkeypatch.setattr(loop.Backoff, "next_delay", next_delay)
+    with caplog.at_level(logging.WARNING, logger="django_smsrest.worker"):
+        result, out, _err = run_loop_command("--interval", "0.01")
+    assert result == 0
+    assert out.splitlines()[-1] == "Stopped."
+    assert len(calls) == 3
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    lines = [r.getMessage() for r in caplog.records if r.name == "django_smsrest.worker"]
+    assert "OperationalError: database is locked" in lines[0]
+    assert "InterfaceError: connection already closed" in lines[1]
+    assert all(r.exc_info is None for r in caplog.records if r.name == "django_smsrest.worker")
+    # The second failure in a row waits longer than the first could.
+    assert 0.005 <= delays[0] <= 0.01 < delays[1] <= 0.02
+
+
+@pytest.mark.django_db
+def test_loop_survives_an_unexpected_exception(run_loop_command, monkeypatch, caplog) -> None:
+    monkeypatch.setattr(loop, "BACKOFF_BASE", 0.01)
+    calls: list[int] = []
+
+    def sweep(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError("a bug")
+        _sigterm_soon()
+        return services.SweepReport()
+
+    monkeypatch.setattr(services, "sweep", sweep)
+    with caplog.at_level(logging.ERROR, logger="django_smsrest.worker"):
+        result, _out, _err = run_loop_command("--interval", "0.01")
+    assert result == 0
+    assert len(calls) == 2
+    (record,) = [r for r in caplog.records if r.name == "django_smsrest.worker"]
+    assert record.exc_info is not None  # a bug keeps its traceback
+
+
+def test_database_error_log_line_masks_secrets() -> None:
+    exc = OperationalError(
+        "connection to server failed: password=hunter2 FATAL: too many clients\nDETAIL: x"
+    )
+    text = loop.describe_error(exc)
+    assert text.startswith("OperationalError: connection to server failed")
+    assert "hunter2" not in text
+    assert "DETAIL" not in text
+
+
+def test_backoff_is_capped_jittered_and_resets() -> None:
+    backoff = loop.Backoff(base=1.0, maximum=8.0)
+    delays = [backoff.next_delay() for _ in range(6)]
+    ceilings = [1, 2, 4, 8, 8, 8]
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert ceiling / 2 <= delay <= ceiling
+    backoff.reset()
+    assert backoff.next_delay() <= 1.0
