@@ -16,6 +16,7 @@ from django_smsrest.backends import locmem
 from django_smsrest.management import loop
 from django_smsrest.management.commands.send_sms import Command
 from django_smsrest.models import Status
+from django_smsrest.testing.tasks import no_task_worker as no_worker
 
 NUMBER = "+393471234567"
 
@@ -133,3 +134,55 @@ def test_backoff_is_capped_jittered_and_resets() -> None:
         assert ceiling / 2 <= delay <= ceiling
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+# --- what the loop hands a lost connection to -------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sequential_flush_stops_at_a_lost_connection(monkeypatch, settings) -> None:
+    """Django never reconnects a cut connection: every next message would fail the same
+    way. The flush hands the error up at once (the worker reconnects and backs off)
+    instead of logging one failure per message of the page."""
+    from django_smsrest.services import queue
+
+    settings.SMSREST = {**settings.SMSREST, "CONCURRENCY": 1}
+    with no_worker:
+        for text in ("a", "b", "c"):
+            services.queue_sms(text, [NUMBER])
+    tried: list[int] = []
+
+    def lost(pk: int) -> None:
+        tried.append(pk)
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(queue, "send_message", lost)
+    with pytest.raises(OperationalError):
+        services.flush_queue()
+    assert len(tried) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_cut_by_a_lost_connection_still_frees_its_lock(monkeypatch) -> None:
+    """The sweep's lock is released on a new connection when the old one was lost, so the
+    next sweep (a second later, in the loop) is not locked out for a whole lease."""
+    from django_smsrest.models import OutboxLock
+    from django_smsrest.services import queue
+
+    real_release = queue.release_lock
+    failures = [InterfaceError("connection already closed")]
+
+    def release(name: str, token: str) -> None:
+        if failures:
+            raise failures.pop()
+        real_release(name, token)
+
+    def refresh(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(queue, "release_lock", release)
+    monkeypatch.setattr(queue, "refresh_due_statuses", refresh)
+    with pytest.raises(OperationalError):
+        services.sweep()
+    assert not failures
+    assert OutboxLock.objects.get(name="sweep").token == ""

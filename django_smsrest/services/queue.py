@@ -27,6 +27,7 @@ from django_smsrest.outbox import (
     renew_lock,
     take_lock,
 )
+from django_smsrest.outbox.reconnect import connection_lost, once_more_after_reconnect
 from django_smsrest.services.base import (
     id_pages,
     in_user_atomic,
@@ -132,7 +133,9 @@ def flush_queue(
             msg: SmsMessage | None = None
             try:
                 msg = send_message(pk)
-            except Exception:
+            except Exception as exc:
+                if connection_lost(exc):  # [worker] every next message would fail too
+                    raise
                 logger.exception("Could not send SMS #%s", pk)
                 report.errors += 1
             else:
@@ -219,8 +222,8 @@ class _SweepLock:
             self._since = time.monotonic()
 
     def release(self) -> None:
-        if self.token:
-            release_lock(self.NAME, self.token)
+        if self.token:  # [worker] a sweep cut by a lost connection still frees the lock
+            once_more_after_reconnect(release_lock, self.NAME, self.token)
 
 
 def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepReport:
