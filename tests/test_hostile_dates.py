@@ -128,6 +128,7 @@ def test_the_sweep_and_the_admin_pages_keep_working(gateway: responses.RequestsM
     admin.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
     page = admin.get(reverse("admin:django_smsrest_smsmessage_change", args=[msg.pk]))
     assert page.status_code == 200
-    listing = admin.get(reverse("admin:django_smsrest_smsrecipient_changelist"), {"message": msg.pk})
+    recipients = reverse("admin:django_smsrest_smsrecipient_changelist")
+    listing = admin.get(recipients, {"message": msg.pk})
     assert listing.status_code == 200
     assert SmsRecipient.objects.filter(message=msg, delivery_date=None).count() == 2
