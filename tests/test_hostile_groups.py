@@ -57,5 +57,5 @@ def test_the_command_refuses_it_with_exit_2_and_no_traceback() -> None:
 
 
 def test_ordinary_group_names_still_work() -> None:
-    msg = services.send_sms("Ciao", groups=["clienti", "Clienti VIP – Roma"])
-    assert msg.groups == ["clienti", "Clienti VIP – Roma"]
+    msg = services.send_sms("Ciao", groups=["clienti", "Clienti VIP à Roma"])
+    assert msg.groups == ["clienti", "Clienti VIP à Roma"]

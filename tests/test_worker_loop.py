@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from django.db import InterfaceError, OperationalError
+from django.db.models import Count
 
 from django_smsrest import services
 from django_smsrest.backends import locmem
@@ -186,3 +187,42 @@ def test_a_sweep_cut_by_a_lost_connection_still_frees_its_lock(monkeypatch) -> N
         services.sweep()
     assert not failures
     assert OutboxLock.objects.get(name="sweep").token == ""
+
+
+# --- a stop request (what SIGTERM / SIGINT do in the loop) -------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_stop_request_mid_flush_gives_back_what_was_not_posted(settings, concurrency) -> None:
+    """The flush claims nothing more once a stop is requested; what it claimed and did not
+    POST is QUEUED again at once (no attempt counted, no lease to wait for), and the report
+    does not blame the gateway ("stopped early")."""
+    from django_smsrest import signals
+    from django_smsrest.models import SmsMessage
+    from django_smsrest.outbox import stopping
+
+    settings.SMSREST = {**settings.SMSREST, "CONCURRENCY": concurrency}
+    with no_worker:
+        for i in range(12):
+            services.queue_sms(f"m{i}", [NUMBER])
+    seen: list[int] = []
+
+    def stop_at_the_third(sender, message, **kwargs):
+        seen.append(message.pk)
+        if len(seen) == 3:
+            stopping.request_stop()
+
+    signals.pre_send.connect(stop_at_the_third)
+    try:
+        report = services.flush_queue()
+    finally:
+        signals.pre_send.disconnect(stop_at_the_third)
+        stopping.clear()
+    statuses = dict(SmsMessage.objects.values_list("status").annotate(n=Count("id")).order_by())
+    assert statuses == {Status.SENT: 3, Status.QUEUED: 9}
+    assert set(
+        SmsMessage.objects.filter(status=Status.QUEUED).values_list("attempts", flat=True)
+    ) == {0}
+    assert len(locmem.outbox) == 3
+    assert not report.stopped_early

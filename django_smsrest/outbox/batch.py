@@ -60,6 +60,7 @@ from django_smsrest.exceptions import (
     RateLimited,
 )
 from django_smsrest.models import SmsMessage, SmsOrder, Status
+from django_smsrest.outbox import stopping
 from django_smsrest.outbox.batch_rows import (
     Post,
     load_batch,
@@ -122,7 +123,8 @@ class BatchFlush:
         self.exhausted = False
         self.retried_in_a_row = 0
         #: Why the flush stopped early: ``"paused"`` (429), ``"gave_way"``, ``"refused"``
-        #: (login refused), or ``None`` when it went through the queue.
+        #: (login refused), ``"stopping"`` (a shutdown), or ``None`` when it went through
+        #: the queue.
         self.stopped: str | None = None
         self.paused_until: datetime | None = None
         self.backend: BaseBackend | None = None
@@ -198,6 +200,8 @@ class BatchFlush:
 
     def _next(self) -> Post | Job | None:
         """The next claimed message, claiming a batch when none is left."""
+        if self._stop_requested():
+            return None
         while not self.claimed:
             if self.exhausted or self.stopped is not None:
                 return None
@@ -207,7 +211,7 @@ class BatchFlush:
     def _refill(self) -> None:
         """Write what has landed, then claim the next batch unless the account is paused.
         Results reach the database once per claim, so no row stays SENDING longer."""
-        if self.exhausted or self.stopped is not None:
+        if self.exhausted or self.stopped is not None or self._stop_requested():
             return
         self._write()
         paused = throttle.sending_paused_until(conf=self.conf)
@@ -231,6 +235,14 @@ class BatchFlush:
         items, self.after = load_batch(self.token, self.after, count, self.conf)
         self.claimed_total += count
         self.claimed.extend(items)
+
+    def _stop_requested(self) -> bool:
+        """[worker] A shutdown was asked for (:mod:`~django_smsrest.outbox.stopping`): no
+        new claim, no new POST; what is in flight lands and is written, and what was
+        claimed but not POSTed is given back by :meth:`_release` (``stopped="stopping"``)."""
+        if stopping.stop_requested():
+            self.stopped = self.stopped or "stopping"
+        return self.stopped == "stopping"
 
     # --- before a POST ----------------------------------------------------------------
 

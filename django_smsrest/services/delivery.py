@@ -24,6 +24,7 @@ from django_smsrest.outbox import (
     digits,
     lease_free_q,
     send_robust,
+    stopping,
 )
 from django_smsrest.results import DeliveryState, RecipientState
 from django_smsrest.services.base import (
@@ -230,6 +231,8 @@ def refresh_due_statuses(
     )
     done = 0
     for pk in pages(due, limit):
+        if stopping.stop_requested():  # [worker] a shutdown: no new request
+            break
         if on_each is not None:
             on_each()
         try:

@@ -25,6 +25,7 @@ from django_smsrest.outbox import (
     on_commit,
     release_lock,
     renew_lock,
+    stopping,
     take_lock,
 )
 from django_smsrest.outbox.reconnect import connection_lost, once_more_after_reconnect
@@ -123,6 +124,8 @@ def flush_queue(
     for page in id_pages(due, limit):
         pending = deque(page)
         while pending:
+            if stopping.stop_requested():  # [worker] a shutdown: nothing more is claimed
+                return report
             pk = pending.popleft()
             paused_until = throttle.sending_paused_until(conf=conf)
             if paused_until is not None:
@@ -184,7 +187,8 @@ def _flush_concurrently(
 
     flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER)
     flush.run()
-    report.stopped_early = flush.stopped is not None
+    # [worker] A shutdown is not the gateway's doing: not "stopped early".
+    report.stopped_early = flush.stopped not in (None, "stopping")
     report.paused_until = flush.paused_until
     return report
 
@@ -270,6 +274,8 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
     )
     unknown = SmsMessage.objects.filter(due_q(now), lease_free_q(now), status=Status.UNKNOWN)
     for pk in pages(unknown, limit):
+        if stopping.stop_requested():  # [worker] a shutdown: no new request
+            return report
         keep()
         try:
             msg = reconcile(pk, now=now)
@@ -280,6 +286,8 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
         if msg is not None:
             report.reconciled[str(msg.status)] += 1
     report.paused_until = throttle.sending_paused_until(now)
+    if stopping.stop_requested():  # [worker]
+        return report
     if report.paused_until is None:
         if dispatch.runs_inline():
             flushed = flush_queue(limit=limit, on_progress=lambda *_: keep())
@@ -292,9 +300,11 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
             for pk in pages(queued, limit):
                 on_commit(partial(dispatch.enqueue_send, pk))
                 report.enqueued += 1
+    if stopping.stop_requested():  # [worker]
+        return report
     report.refreshed = refresh_due_statuses(limit=limit, now=now, on_each=keep)
     keep()
-    if get_settings().receive:
+    if get_settings().receive and not stopping.stop_requested():  # [worker]
         try:
             report.received = receive_sms().stored
         except Exception:
