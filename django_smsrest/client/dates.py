@@ -100,6 +100,18 @@ def parse_gateway_datetime(value: Any, tz: tzinfo) -> datetime | None:
     return None
 
 
+def gateway_datetime_out_of_window(value: str) -> bool:
+    """Whether ``value`` reads as a gateway date that :func:`parse_gateway_datetime`
+    refused for lying outside :func:`in_sane_window` (not merely unreadable)."""
+    value = value.strip().removesuffix(".0")
+    for fmt in _GATEWAY_DATE_FORMATS:
+        try:
+            return not in_sane_window(datetime.strptime(value, fmt))
+        except ValueError:
+            continue
+    return False
+
+
 def history_params(
     date_from: datetime,
     date_to: datetime | None,

@@ -30,18 +30,20 @@ sent for those only, after commit.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from django_smsrest import signals
 from django_smsrest.backends import get_backend
 from django_smsrest.backends.base import BaseBackend, UnsupportedOperation
+from django_smsrest.client.hostile import safe_text
 from django_smsrest.client.inbound import MAX_LIMIT, ReceivedItem
 from django_smsrest.conf import get_settings
-from django_smsrest.models import ReceiveCheckpoint, ReceivedSms
+from django_smsrest.models import QuarantinedSms, ReceiveCheckpoint, ReceivedSms
 from django_smsrest.services.base import logger
 
 __all__ = ["HISTORY_OVERLAP", "ReceiveReport", "receive_sms"]
@@ -63,14 +65,20 @@ class ReceiveReport:
     stored: int = 0  # rows inserted (new messages), from either endpoint
     recovered: int = 0  # of those, found only by the history re-read
     history_read: int = 0  # items the history returned (mostly already stored)
+    quarantined: int = 0  # items that could not be stored, kept raw (QuarantinedSms)
 
 
-def _store(items: list[ReceivedItem]) -> list[ReceivedSms]:
+def _store(items: list[ReceivedItem], report: ReceiveReport | None = None) -> list[ReceivedSms]:
     """Insert the items not stored yet; return the rows this call inserted. The signal is
-    sent for them once the transaction commits."""
-    unique = {item.gateway_id: item for item in items}
-    if not unique:
-        return []
+    sent for them once the transaction commits.
+
+    An item with a ``problem`` (a date in year 1, NaN, a NUL, JSON nested too deep...) is
+    quarantined instead (:class:`~django_smsrest.models.QuarantinedSms`), and so is an
+    item the database neither inserted nor already had (SQLite's ``INSERT OR IGNORE``
+    also ignores a failed CHECK): the good items of the page are stored, nothing raises,
+    and the poll can move its checkpoint on. ``report.quarantined`` counts new ones."""
+    good = {item.gateway_id: item for item in items if not item.problem}
+    bad = [item for item in items if item.problem]
     batch = uuid.uuid4().hex
     rows = [
         ReceivedSms(
@@ -82,16 +90,65 @@ def _store(items: list[ReceivedItem]) -> list[ReceivedSms]:
             raw=dict(item.raw),
             batch=batch,
         )
-        for _gid, item in sorted(unique.items())
+        for _gid, item in sorted(good.items())
     ]
+    inserted: list[ReceivedSms] = []
     with transaction.atomic():
-        ReceivedSms.objects.bulk_create(rows, ignore_conflicts=True)
-        inserted = list(
-            ReceivedSms.objects.filter(gateway_id__in=list(unique), batch=batch).order_by("pk")
-        )
+        if rows:
+            _insert_rows(rows)
+            inserted = list(
+                ReceivedSms.objects.filter(gateway_id__in=list(good), batch=batch).order_by("pk")
+            )
+            present = set(
+                ReceivedSms.objects.filter(gateway_id__in=list(good)).values_list(
+                    "gateway_id", flat=True
+                )
+            )
+            bad += [
+                replace(
+                    item,
+                    problem=str(_("not stored by the database (it refused the row silently)")),
+                    raw_text=safe_text(dict(item.raw)),
+                )
+                for gid, item in good.items()
+                if gid not in present
+            ]
+        quarantined = _quarantine(bad)
+        if report is not None:
+            report.quarantined += quarantined
         if inserted:
             transaction.on_commit(lambda: _announce(inserted), robust=True)
     return inserted
+
+
+def _insert_rows(rows: list[ReceivedSms]) -> None:
+    ReceivedSms.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _quarantine(items: list[ReceivedItem]) -> int:
+    """Keep each bad item once (by gateway id, or a hash of its text); how many are new."""
+    if not items:
+        return 0
+    by_key = {item.gateway_id[:64]: item for item in items}
+    known = set(QuarantinedSms.objects.filter(key__in=list(by_key)).values_list("key", flat=True))
+    new = [
+        QuarantinedSms(
+            key=key,
+            gateway_id="" if key.startswith("h:") else key,
+            reason=item.problem[:300],
+            raw=item.raw_text,
+        )
+        for key, item in sorted(by_key.items())
+        if key not in known
+    ]
+    QuarantinedSms.objects.bulk_create(new, ignore_conflicts=True)
+    for row in new:
+        logger.warning(
+            "Received SMS %s quarantined: %s (kept raw; see the admin)",
+            row.gateway_id or row.key,
+            row.reason,
+        )
+    return len(new)
 
 
 def _announce(rows: list[ReceivedSms]) -> None:
@@ -118,7 +175,7 @@ def _drain_cursor(backend: BaseBackend, report: ReceiveReport) -> None:
     for _page in range(MAX_PAGES):
         items = backend.receive(MAX_LIMIT)
         report.fetched += len(items)
-        report.stored += len(_store(items))
+        report.stored += len(_store(items, report))
         if len(items) < MAX_LIMIT:
             return
     logger.warning("Received SMS: stopped after %d pages; the rest comes next poll", MAX_PAGES)
@@ -129,7 +186,7 @@ def _reread_history(backend: BaseBackend, since: datetime, report: ReceiveReport
     for page in range(1, MAX_PAGES + 1):
         found = backend.received_history(since, page=page, page_size=MAX_LIMIT)
         report.history_read += len(found.items)
-        recovered = len(_store(found.items))
+        recovered = len(_store(found.items, report))
         report.recovered += recovered
         report.stored += recovered
         if len(found.items) < MAX_LIMIT:
