@@ -41,7 +41,7 @@ from django_smsrest import signals
 from django_smsrest.backends import get_backend
 from django_smsrest.backends.base import BaseBackend, UnsupportedOperation
 from django_smsrest.client.hostile import safe_text
-from django_smsrest.client.inbound import MAX_LIMIT, ReceivedItem
+from django_smsrest.client.inbound import MAX_LIMIT, ReceivedItem, ReceivedPage
 from django_smsrest.conf import get_settings
 from django_smsrest.models import QuarantinedSms, ReceiveCheckpoint, ReceivedSms
 from django_smsrest.services.base import logger
@@ -54,6 +54,9 @@ HISTORY_OVERLAP = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(hours=24)
 #: At most this many pages per endpoint per poll; the rest waits for the next poll.
 MAX_PAGES = 100
+#: A history window is not split below this (a gateway that received more than
+#: ``MAX_PAGES`` pages of SMS in one second is not a case to design for).
+MIN_WINDOW = timedelta(seconds=1)
 CHECKPOINT = "default"
 
 
@@ -181,18 +184,78 @@ def _drain_cursor(backend: BaseBackend, report: ReceiveReport) -> None:
     logger.warning("Received SMS: stopped after %d pages; the rest comes next poll", MAX_PAGES)
 
 
-def _reread_history(backend: BaseBackend, since: datetime, report: ReceiveReport) -> bool:
-    """Store what the history has from ``since`` on; ``False`` when it was cut short."""
-    for page in range(1, MAX_PAGES + 1):
-        found = backend.received_history(since, page=page, page_size=MAX_LIMIT)
-        report.history_read += len(found.items)
-        recovered = len(_store(found.items, report))
-        report.recovered += recovered
-        report.stored += recovered
-        if len(found.items) < MAX_LIMIT:
-            return True
-    logger.warning("Received SMS: history longer than %d pages; re-read next poll", MAX_PAGES)
-    return False
+def _reread_history(
+    backend: BaseBackend, since: datetime, until: datetime, report: ReceiveReport
+) -> datetime | None:
+    """Store what the history has from ``since`` on, in at most ``MAX_PAGES`` requests.
+    Returns how far the history is now known to be stored: ``until`` (the poll's start)
+    when all of it was read, the end of the last window read whole when it was longer
+    than one poll may read, ``None`` when no window could be read whole.
+
+    A window that holds more pages than the requests left (the history's ``total``; or,
+    when the gateway gives none, a window that was cut short) is halved in time and read
+    again from its start, so a long history is covered a window at a time, poll after
+    poll, instead of re-reading the same newest pages forever. Every page read is stored,
+    whole window or not."""
+    budget = MAX_PAGES
+    start, end = since, None  # end None: up to now, as the gateway sees it
+    covered: datetime | None = None
+    while budget > 0:
+        window_end = until if end is None else end
+        first = backend.received_history(start, page=1, page_size=MAX_LIMIT, date_to=end)
+        budget -= 1
+        _store_history_page(first.items, report)
+        needed = None if first.total is None else -(-first.total // MAX_LIMIT)
+        splittable = window_end - start > MIN_WINDOW
+        if needed is not None and needed - 1 > budget and splittable:
+            end = start + (window_end - start) / 2
+            continue
+        whole, used = _read_rest_of_window(backend, start, end, first, budget, report)
+        budget -= used
+        if not whole:
+            if needed is None and splittable:
+                end = start + (window_end - start) / 2
+                continue
+            break
+        covered = window_end
+        if end is None:
+            return covered
+        start, end = window_end, None
+    logger.warning(
+        "Received SMS: history longer than %d pages; covered up to %s, the rest next poll",
+        MAX_PAGES,
+        covered or since,
+    )
+    return covered
+
+
+def _read_rest_of_window(
+    backend: BaseBackend,
+    start: datetime,
+    end: datetime | None,
+    first: ReceivedPage,
+    budget: int,
+    report: ReceiveReport,
+) -> tuple[bool, int]:
+    """Pages 2.. of the window whose page 1 is ``first``, within ``budget`` requests:
+    (read whole, requests used). A short page is the last one."""
+    page, used = first, 0
+    while len(page.items) >= MAX_LIMIT:
+        if used >= budget:
+            return False, used
+        page = backend.received_history(
+            start, page=page.page_number + 1, page_size=MAX_LIMIT, date_to=end
+        )
+        used += 1
+        _store_history_page(page.items, report)
+    return True, used
+
+
+def _store_history_page(items: list[ReceivedItem], report: ReceiveReport) -> None:
+    report.history_read += len(items)
+    recovered = len(_store(items, report))
+    report.recovered += recovered
+    report.stored += recovered
 
 
 def receive_sms() -> ReceiveReport:
@@ -214,9 +277,10 @@ def receive_sms() -> ReceiveReport:
     covered = _covered_until(started)
     report = ReceiveReport()
     _drain_cursor(backend, report)
-    if _reread_history(backend, covered - HISTORY_OVERLAP, report):
-        ReceiveCheckpoint.objects.filter(name=CHECKPOINT, covered_until__lt=started).update(
-            covered_until=started, updated_at=timezone.now()
+    reached = _reread_history(backend, covered - HISTORY_OVERLAP, started, report)
+    if reached is not None:
+        ReceiveCheckpoint.objects.filter(name=CHECKPOINT, covered_until__lt=reached).update(
+            covered_until=reached, updated_at=timezone.now()
         )
     if report.recovered:
         logger.info(
