@@ -70,6 +70,7 @@ from django_smsrest.outbox.batch_rows import (
 )
 from django_smsrest.outbox.claims import LostClaim, claim_batch
 from django_smsrest.outbox.job import Job
+from django_smsrest.outbox.reconnect import reconnect_if_lost
 from django_smsrest.outbox.reporting import logger, send_robust
 from django_smsrest.results import SendResult
 
@@ -152,9 +153,10 @@ class BatchFlush:
                         self._landed(future)
                     if len(self.accepted) >= BATCH:
                         self._write()
-            except BaseException:
+            except BaseException as exc:
                 # A database error, an interrupt: the POSTs already out are answered and,
                 # as far as the database lets us, recorded; the original error is raised.
+                reconnect_if_lost(exc)  # [worker] record on a new connection if it was cut
                 self._wind_down(quietly=True)
                 raise
             self._wind_down(quietly=False)

@@ -15,7 +15,7 @@ from typing import ParamSpec, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 
-__all__ = ["connection_lost", "once_more_after_reconnect"]
+__all__ = ["connection_lost", "once_more_after_reconnect", "reconnect_if_lost"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,6 +26,19 @@ def connection_lost(exc: BaseException) -> bool:
     refused, server shutting down, SQLite "database is locked"): the next query would fail
     the same way, so going on with the next message is pointless."""
     return isinstance(exc, InterfaceError | OperationalError)
+
+
+def reconnect_if_lost(exc: BaseException) -> bool:
+    """When ``exc`` says the connection was lost and no atomic block is open, close the
+    connection so that the next query opens a new one (Django never does it by itself);
+    whether it did. For the clean-up after such an error: the flush's results and the
+    release of its unposted claims are then written at once, instead of waiting for the
+    leases to expire and a reconciling GET per message."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if not connection_lost(exc) or connection.in_atomic_block:
+        return False
+    connection.close()
+    return True
 
 
 def once_more_after_reconnect(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
