@@ -354,7 +354,13 @@ class BatchFlush:
             return
         batch, self.accepted = self.accepted, []
         batch.sort(key=lambda item: item[0].pk)
-        lost = write_accepted(self.token, batch, self.conf)
+        try:
+            lost = write_accepted(self.token, batch, self.conf)
+        except BaseException:
+            # [worker] One transaction: nothing was written. Kept for the wind-down, which
+            # writes them again on a new connection when this one was cut.
+            self.accepted = batch + self.accepted
+            raise
         for post, result in batch:
             job = post.job
             if post.pk in lost:
