@@ -55,3 +55,29 @@ def test_covered_until_advances_through_a_history_longer_than_one_poll(monkeypat
     assert ReceivedSms.objects.count() == MESSAGES  # the oldest too
     assert covered[-1] > now  # the whole window is covered
     assert all(b > a for a, b in itertools.pairwise(covered))  # every poll moved it
+
+
+def test_a_stop_request_ends_the_poll_after_the_page_in_hand() -> None:
+    """A worker told to stop (SIGTERM) asks for no new page: what was read is stored, the
+    checkpoint stays where it was, and the next poll reads the rest."""
+    from django_smsrest import signals
+    from django_smsrest.outbox import stopping
+
+    for i in range(250):
+        locmem.deliver_inbound(f"+39333{i:07d}", f"n. {i}")
+
+    def stop(**kwargs: object) -> None:
+        stopping.request_stop()
+
+    signals.sms_received.connect(stop, weak=False)
+    try:
+        first = services.receive_sms()
+    finally:
+        signals.sms_received.disconnect(stop)
+        stopping.clear()
+    checkpoint = ReceiveCheckpoint.objects.get().covered_until
+
+    assert (first.fetched, first.stored, first.history_read) == (100, 100, 0)
+    second = services.receive_sms()
+    assert second.stored == 150 and ReceivedSms.objects.count() == 250
+    assert ReceiveCheckpoint.objects.get().covered_until > checkpoint

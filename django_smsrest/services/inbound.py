@@ -44,6 +44,7 @@ from django_smsrest.client.hostile import safe_text
 from django_smsrest.client.inbound import MAX_LIMIT, ReceivedItem, ReceivedPage
 from django_smsrest.conf import get_settings
 from django_smsrest.models import QuarantinedSms, ReceiveCheckpoint, ReceivedSms
+from django_smsrest.outbox import stopping
 from django_smsrest.services.base import logger
 
 __all__ = ["HISTORY_OVERLAP", "ReceiveReport", "receive_sms"]
@@ -176,6 +177,8 @@ def _covered_until(now: datetime) -> datetime:
 
 def _drain_cursor(backend: BaseBackend, report: ReceiveReport) -> None:
     for _page in range(MAX_PAGES):
+        if stopping.stop_requested():  # a shutdown: no new request (what was read is stored)
+            return
         items = backend.receive(MAX_LIMIT)
         report.fetched += len(items)
         report.stored += len(_store(items, report))
@@ -200,7 +203,7 @@ def _reread_history(
     budget = MAX_PAGES
     start, end = since, None  # end None: up to now, as the gateway sees it
     covered: datetime | None = None
-    while budget > 0:
+    while budget > 0 and not stopping.stop_requested():  # a shutdown: no new request
         window_end = until if end is None else end
         first = backend.received_history(start, page=1, page_size=MAX_LIMIT, date_to=end)
         budget -= 1
@@ -221,6 +224,8 @@ def _reread_history(
         if end is None:
             return covered
         start, end = window_end, None
+    if stopping.stop_requested():
+        return covered
     logger.warning(
         "Received SMS: history longer than %d pages; covered up to %s, the rest next poll",
         MAX_PAGES,
@@ -241,7 +246,7 @@ def _read_rest_of_window(
     (read whole, requests used). A short page is the last one."""
     page, used = first, 0
     while len(page.items) >= MAX_LIMIT:
-        if used >= budget:
+        if used >= budget or stopping.stop_requested():
             return False, used
         page = backend.received_history(
             start, page=page.page_number + 1, page_size=MAX_LIMIT, date_to=end
