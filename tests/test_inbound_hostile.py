@@ -154,3 +154,34 @@ def test_an_item_the_database_drops_silently_is_quarantined_not_lost(
     assert report.quarantined == 1
     kept = QuarantinedSms.objects.get(gateway_id="g2")
     assert "not stored by the database" in kept.reason
+
+
+def test_a_nul_in_a_message_the_sandbox_received_over_a_real_socket() -> None:
+    """End to end: the sandbox gateway (real HTTP) received three SMS, one with a NUL in
+    its text; ``send_sms --receive`` stores two, quarantines one, twice in a row."""
+    from django_smsrest.testing.sandbox import run_sandbox
+    from tests.settings import SMSREST
+    from tests.test_sandbox_helpers import control
+
+    rest.reset_clients()
+    with run_sandbox() as sandbox:
+        conf = {
+            **SMSREST,
+            **sandbox.smsrest_settings(),
+            "BACKEND": "django_smsrest.backends.rest.RestBackend",
+        }
+        for text in ("Ciao, confermo", "ciao\x00", "A domani"):
+            answer = control(sandbox, "inbound", {"sender": "+393331112223", "text": text})
+            assert answer.status_code == 201, answer.text
+        with override_settings(SMSREST=conf):
+            first = services.receive_sms()
+            second = services.receive_sms()
+    rest.reset_clients()
+    assert (first.stored, first.quarantined) == (2, 1)
+    assert (second.stored, second.quarantined) == (0, 0)
+    assert sorted(ReceivedSms.objects.values_list("text", flat=True)) == [
+        "A domani",
+        "Ciao, confermo",
+    ]
+    kept = QuarantinedSms.objects.get()
+    assert "U+0000" in kept.reason and "\\u0000" in kept.raw
