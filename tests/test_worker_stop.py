@@ -104,5 +104,5 @@ def test_a_signal_stops_the_loop_cleanly(signum: int, concurrency: int) -> None:
     print(
         f"\n[worker] {signal.Signals(signum).name}, CONCURRENCY {concurrency}: stopped in "
         f"{took:.2f} s (request timeout {sum(SMSREST['TIMEOUT'])} s), {left['sent']} sent "
-        f"before the stop, {left['queued']} given back"
+        f"before the stop, {left['queued']} still queued (none claimed)"
     )

@@ -115,5 +115,5 @@ def test_sigterm_to_an_rq_worker_stops_the_flush_cleanly(
         assert gateway == {str(order_id) for (order_id,) in accepted}
     print(
         f"\n[worker] rqworker {worker_class}, SIGTERM mid-flush: exited in {took:.2f} s, "
-        f"{left['sent']} sent, {left['queued']} given back"
+        f"{left['sent']} sent, {left['queued']} still queued (none claimed)"
     )
