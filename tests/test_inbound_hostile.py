@@ -185,3 +185,33 @@ def test_a_nul_in_a_message_the_sandbox_received_over_a_real_socket() -> None:
     ]
     kept = QuarantinedSms.objects.get()
     assert "U+0000" in kept.reason and "\\u0000" in kept.raw
+
+
+def test_deep_nesting_beside_the_items_does_not_hide_them(
+    gateway: responses.RequestsMock,
+) -> None:
+    """JSON nested 3,000 deep beside the list of messages (not in an item): the page is
+    still read, its message stored, never a RecursionError."""
+    deep = "[" * 3000 + "]" * 3000
+    body = f'{{"result": "OK", "meta": {deep}, "messages": [{json.dumps(GOOD_1)}]}}'
+    gateway.add(responses.GET, BASE + "newsrsmsmessage", body=body)
+    gateway.add(responses.GET, BASE + "srsmshistory", body='{"srsmshistory": []}')
+
+    report = services.receive_sms()
+
+    assert (report.stored, report.quarantined) == (1, 0)
+    assert ReceivedSms.objects.get().gateway_id == "g1"
+
+
+def test_an_answer_too_deep_to_read_at_all_is_a_clear_error(
+    gateway: responses.RequestsMock,
+) -> None:
+    """A page that is one deep structure (no list of items to split off): unreadable, and
+    said as such (UnexpectedResponse), never a RecursionError."""
+    from django_smsrest.exceptions import UnexpectedResponse
+
+    body = '{"result": "OK", "data": {"x": ' + "[" * 3000 + "]" * 3000 + "}}"
+    gateway.add(responses.GET, BASE + "newsrsmsmessage", body=body)
+
+    with pytest.raises(UnexpectedResponse, match="not JSON"):
+        services.receive_sms()
