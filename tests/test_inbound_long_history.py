@@ -81,3 +81,26 @@ def test_a_stop_request_ends_the_poll_after_the_page_in_hand() -> None:
     second = services.receive_sms()
     assert second.stored == 150 and ReceivedSms.objects.count() == 250
     assert ReceiveCheckpoint.objects.get().covered_until > checkpoint
+
+
+@pytest.mark.slow
+def test_more_than_10000_in_the_window_at_full_scale() -> None:
+    """The same at the real limits: 10,050 received SMS in the window, 100 pages of 100
+    per poll. On main every poll re-read the newest 10,000 and never covered the window."""
+    now = timezone.now()
+    start = now - timedelta(hours=20)
+    for i in range(10_050):
+        locmem.deliver_inbound(
+            f"+39333{i:07d}", f"n. {i}", received_at=start + timedelta(seconds=7 * i)
+        )
+    for entry in locmem._inbox:
+        entry[1] = True
+    ReceiveCheckpoint.objects.create(
+        name=inbound.CHECKPOINT, covered_until=start - timedelta(minutes=1)
+    )
+
+    first = services.receive_sms()
+    second = services.receive_sms()
+
+    assert first.stored + second.stored == 10_050 == ReceivedSms.objects.count()
+    assert ReceiveCheckpoint.objects.get().covered_until > now
