@@ -285,6 +285,9 @@ class Soak:
         self.configure(**BACKGROUND)
         active: dict[str, float] = {}
         end = time.monotonic() + seconds
+        # At least one kill -9 per run, halfway at the latest: on a loaded machine a short
+        # run has few ticks, and a soak that never killed a worker proves less than it says.
+        kill_by = time.monotonic() + seconds / 2
         while (now := time.monotonic()) < end:
             for name, until in list(active.items()):
                 if now >= until:
@@ -301,7 +304,7 @@ class Soak:
             if self.pg_name and self.chance(DB_KILL_EVERY):
                 self.tally.chaos["db_kills"] += 1
                 self.tally.chaos["db_connections_killed"] += self.kill_db_connections()
-            if self.chance(KILL9_EVERY):
+            if self.chance(KILL9_EVERY) or (not self.tally.killed and now >= kill_by):
                 k = self.rng.randrange(len(self.workers))
                 self.workers[k].send_signal(signal.SIGKILL)
                 self.workers[k].wait()

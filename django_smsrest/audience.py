@@ -6,6 +6,7 @@ reads no database and sends nothing.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -287,5 +288,29 @@ def _check_groups(
             )
         ]
         return errors, Audience(kind=Kind.GROUPS)
+    for position, name in enumerate(names, start=1):
+        bad = _bad_name_characters(name)
+        if bad:
+            # The name itself is not echoed: it is unprintable (a lone surrogate cannot
+            # even be written to a terminal or a log).
+            errors["groups"] = [
+                _error(
+                    _(
+                        "Contact group %(position)d contains characters that cannot be sent: "
+                        "%(chars)s. Remove them (they are often pasted in by mistake)."
+                    ),
+                    "group_characters",
+                    position=position,
+                    chars=", ".join(f"U+{ord(ch):04X}" for ch in bad),
+                )
+            ]
+            return errors, Audience(kind=Kind.GROUPS)
     cleaned = tuple(dict.fromkeys(name.strip() for name in names))
     return errors, Audience(kind=Kind.GROUPS, groups=cleaned)
+
+
+def _bad_name_characters(name: str) -> list[str]:
+    """Control characters (NUL, escape, line breaks, tab: a group name is one line) and
+    lone surrogates (no encoding can carry them to the gateway or the database)."""
+    bad = (ch for ch in name if unicodedata.category(ch) in ("Cc", "Cs"))
+    return list(dict.fromkeys(bad))

@@ -283,6 +283,34 @@ class ReceivedSms(models.Model):
         return f"{self.sender}: {self.text[:40]}"
 
 
+class QuarantinedSms(models.Model):
+    """A received SMS that could not be stored as a :class:`ReceivedSms`, kept as it came
+    with the reason: a date outside 2000-2099 (year 1, an epoch of 1e20), NaN or Infinity,
+    a NUL or a lone surrogate, JSON nested too deep, or a row the database did not insert.
+
+    Written only by :func:`django_smsrest.services.receive_sms`, once per ``key`` (the
+    gateway id, or a hash of the raw text when the item had none), so a history re-read
+    does not add it again. Quarantining is what lets a poll store the good items of the same
+    page and move its checkpoint on, instead of raising on every poll. ``raw`` is text, not
+    JSON: what made the item unstorable must not stop it from being kept (NaN, NUL and lone
+    surrogates are written as escapes).
+    """
+
+    key = models.CharField(_("key"), max_length=64, unique=True, editable=False)
+    gateway_id = models.CharField(_("gateway id"), max_length=64, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    raw = models.TextField(_("raw item"), blank=True)
+    fetched_at = models.DateTimeField(_("fetched at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("quarantined received SMS")
+        verbose_name_plural = _("quarantined received SMS")
+        ordering = ["-fetched_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.gateway_id or self.key}: {self.reason[:60]}"
+
+
 class ReceiveCheckpoint(models.Model):
     """How far received SMS are known to be stored: every message the gateway received
     before ``covered_until`` is in :class:`ReceivedSms`. Each poll re-reads the history

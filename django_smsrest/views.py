@@ -12,8 +12,10 @@ The provider signs nothing, so the secret in the URL is the only proof of origin
 compared in constant time against every configured token (a list, so a new one can be added
 before the old one is removed). A wrong token is a 404, indistinguishable from no endpoint.
 A report for an order we do not know is answered 200 and logged: answering an error would
-only make the provider retry it forever. CSRF-exempt (the caller has no cookie), GET and
-POST, the fields as form or query parameters.
+only make the provider retry it forever. A report that is itself broken (missing fields, a
+``delivery_date`` that is unreadable or outside 2000-2099) is a 400 and changes nothing.
+CSRF-exempt (the caller has no cookie), GET and POST, the fields as form or query
+parameters.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from django_smsrest.conf import get_settings
-from django_smsrest.services.callbacks import record_delivery_report
+from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 
 __all__ = ["delivery_callback"]
 
@@ -54,4 +56,9 @@ def delivery_callback(request: HttpRequest, token: str) -> HttpResponse:
     outcome = record_delivery_report(
         fields["order_id"], fields["recipient"], fields["status"], fields.get("delivery_date")
     )
+    if outcome is CallbackOutcome.BAD_DATE:
+        return HttpResponseBadRequest(
+            "delivery_date is not a yyyyMMddHHmmss date between 2000 and 2099",
+            content_type="text/plain; charset=utf-8",
+        )
     return HttpResponse(f"OK {outcome}", content_type="text/plain; charset=utf-8")

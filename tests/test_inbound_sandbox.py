@@ -101,11 +101,11 @@ def test_a_crash_after_the_cursor_answered_is_recovered_from_history(
     real_store = inbound._store
     calls = {"n": 0}
 
-    def crash_once(items: Any) -> Any:
+    def crash_once(items: Any, *args: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("the process died here")
-        return real_store(items)
+        return real_store(items, *args)
 
     monkeypatch.setattr(inbound, "_store", crash_once)
     with pytest.raises(RuntimeError):

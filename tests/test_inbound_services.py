@@ -182,7 +182,10 @@ def test_command_receive(capsys: pytest.CaptureFixture[str]) -> None:
     call_command("send_sms", "--receive")
 
     out = capsys.readouterr().out
-    assert "Received SMS: fetched: 1; stored: 1; recovered: 0; history read: 1." in out
+    assert (
+        "Received SMS: fetched: 1; stored: 1; recovered: 0; history read: 1; quarantined: 0."
+        in out
+    )
     assert ReceivedSms.objects.get().text == "Ciao"
 
 

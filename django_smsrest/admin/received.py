@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest.admin.common import as_phone_number
-from django_smsrest.models import ReceivedSms
+from django_smsrest.models import QuarantinedSms, ReceivedSms
 
 #: Characters of the text shown in the list.
 TEXT_PREVIEW = 80
@@ -62,3 +62,33 @@ class ReceivedSmsAdmin(admin.ModelAdmin):
     @admin.display(description=_("raw JSON"))
     def raw_json(self, obj: ReceivedSms) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.raw, indent=2, ensure_ascii=False))
+
+
+@admin.register(QuarantinedSms)
+class QuarantinedSmsAdmin(admin.ModelAdmin):
+    """Read-only: received items that could not be stored, with the reason and the item
+    as it came (escaped text). Nothing here writes one; a person may delete a row once
+    looked at."""
+
+    list_display = ("fetched_at", "gateway_id", "reason", "raw_preview")
+    search_fields = ("=gateway_id", "reason", "raw")
+    show_full_result_count = False
+    list_per_page = 100
+    ordering = ("-fetched_at", "-id")
+    fields = ("fetched_at", "gateway_id", "key", "reason", "raw_text")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("raw item"))
+    def raw_preview(self, obj: QuarantinedSms) -> str:
+        raw = obj.raw
+        return raw if len(raw) <= TEXT_PREVIEW else raw[: TEXT_PREVIEW - 1] + "…"
+
+    @admin.display(description=_("raw item"))
+    def raw_text(self, obj: QuarantinedSms) -> str:
+        return format_html("<pre>{}</pre>", obj.raw)

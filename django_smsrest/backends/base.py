@@ -131,9 +131,16 @@ class BaseBackend(abc.ABC):
         ``supports_inbound``."""
         self._unsupported("supports_inbound", "read received SMS")
 
-    def received_history(self, date_from: datetime, *, page: int, page_size: int) -> ReceivedPage:
-        """Received SMS from ``date_from`` to now (``GET srsmshistory``), one page;
-        consumes nothing. Only where ``supports_inbound``."""
+    def received_history(
+        self,
+        date_from: datetime,
+        *,
+        page: int,
+        page_size: int,
+        date_to: datetime | None = None,
+    ) -> ReceivedPage:
+        """Received SMS from ``date_from`` to ``date_to`` (``None``: now) (``GET
+        srsmshistory``), one page; consumes nothing. Only where ``supports_inbound``."""
         self._unsupported("supports_inbound", "read received SMS")
 
     def _unsupported(self, flag: str, what: str) -> NoReturn:

@@ -269,7 +269,14 @@ class LocmemBackend(BaseBackend):
             raise fault.exc
         return [item for item, _consumed in fresh]
 
-    def received_history(self, date_from: datetime, *, page: int, page_size: int) -> ReceivedPage:
+    def received_history(
+        self,
+        date_from: datetime,
+        *,
+        page: int,
+        page_size: int,
+        date_to: datetime | None = None,
+    ) -> ReceivedPage:
         fault = _take_fault("received_history")
         if fault is not None:
             raise fault.exc
@@ -277,7 +284,11 @@ class LocmemBackend(BaseBackend):
             found = [
                 item
                 for item, _consumed in reversed(_inbox)
-                if item.received_at is None or item.received_at >= date_from
+                if item.received_at is None
+                or (
+                    item.received_at >= date_from
+                    and (date_to is None or item.received_at <= date_to)
+                )
             ]
         return ReceivedPage(
             items=found[(page - 1) * page_size : page * page_size],

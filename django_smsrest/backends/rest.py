@@ -135,7 +135,16 @@ class RestBackend(BaseBackend):
 
         return get_new_received(self.client, limit=limit)
 
-    def received_history(self, date_from: datetime, *, page: int, page_size: int) -> ReceivedPage:
+    def received_history(
+        self,
+        date_from: datetime,
+        *,
+        page: int,
+        page_size: int,
+        date_to: datetime | None = None,
+    ) -> ReceivedPage:
         from django_smsrest.client.inbound import get_received_history
 
-        return get_received_history(self.client, date_from, page=page, page_size=page_size)
+        return get_received_history(
+            self.client, date_from, date_to, page=page, page_size=page_size
+        )

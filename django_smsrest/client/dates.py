@@ -18,6 +18,19 @@ _GATEWAY_DATE_FORMATS = (
 )
 
 
+#: The dates a gateway answer may sensibly carry, as wall-clock times (naive, compared
+#: before any zone is attached, so that year 1 or 9999 cannot overflow a conversion).
+#: Anything outside (``00010101000000``, a year 9999 "never") is read as no date: stored,
+#: year 1 becomes 1 BC on PostgreSQL and breaks every page that shows it.
+SANE_EARLIEST = datetime(2000, 1, 1)
+SANE_LATEST = datetime(2100, 1, 1)
+
+
+def in_sane_window(naive: datetime) -> bool:
+    """Whether the wall-clock time ``naive`` lies in ``[SANE_EARLIEST, SANE_LATEST)``."""
+    return SANE_EARLIEST <= naive.replace(tzinfo=None) < SANE_LATEST
+
+
 #: The zone used instead of the gateway's when a local time would be ambiguous.
 UNAMBIGUOUS_ZONE = "UTC"
 
@@ -68,7 +81,7 @@ def format_gateway_datetime(value: datetime, tz: tzinfo) -> str:
 
 def parse_gateway_datetime(value: Any, tz: tzinfo) -> datetime | None:
     """A gateway date (``yyyyMMddHHmmss`` in ``tz``) as an aware datetime; ``None`` for
-    empty or unreadable values."""
+    empty or unreadable values, and for dates outside :func:`in_sane_window`."""
     if not isinstance(value, str) or not value.strip():
         return None
     value = value.strip()
@@ -76,11 +89,27 @@ def parse_gateway_datetime(value: Any, tz: tzinfo) -> datetime | None:
         value = value[:-2]
     for fmt in _GATEWAY_DATE_FORMATS:
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=tz)
+            naive = datetime.strptime(value, fmt)
         except ValueError:
             continue
+        if not in_sane_window(naive):
+            logger.debug("gateway date %r outside %s..%s", value[:40], SANE_EARLIEST, SANE_LATEST)
+            return None
+        return naive.replace(tzinfo=tz)
     logger.debug("unreadable gateway date %r", value[:40])
     return None
+
+
+def gateway_datetime_out_of_window(value: str) -> bool:
+    """Whether ``value`` reads as a gateway date that :func:`parse_gateway_datetime`
+    refused for lying outside :func:`in_sane_window` (not merely unreadable)."""
+    value = value.strip().removesuffix(".0")
+    for fmt in _GATEWAY_DATE_FORMATS:
+        try:
+            return not in_sane_window(datetime.strptime(value, fmt))
+        except ValueError:
+            continue
+    return False
 
 
 def history_params(

@@ -17,7 +17,6 @@ it twice is still impossible.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -26,8 +25,16 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from django_smsrest.client.dates import history_params, parse_gateway_datetime
+from django_smsrest.client.dates import (
+    SANE_EARLIEST,
+    SANE_LATEST,
+    gateway_datetime_out_of_window,
+    history_params,
+    in_sane_window,
+    parse_gateway_datetime,
+)
 from django_smsrest.client.errors import _Call
+from django_smsrest.client.hostile import Unparsed, item_problem, loads_page, safe_text
 from django_smsrest.exceptions import UnexpectedResponse
 
 if TYPE_CHECKING:
@@ -87,6 +94,11 @@ class ReceivedItem:
     ``gateway_id`` is never empty (synthetic ``h:...`` when the item had none);
     ``received_at`` is ``None`` when no date could be read. ``unread`` names the fields no
     candidate name matched; ``raw`` is the item exactly as it came.
+
+    ``problem`` is why the item must not be stored as a received SMS (``""``: it may): a
+    date outside 2000-2099, NaN or Infinity, a NUL or a lone surrogate, nesting too deep
+    (:func:`~django_smsrest.client.hostile.item_problem`). Such an item is quarantined by
+    the caller; ``raw_text`` is then the item as storable text.
     """
 
     gateway_id: str
@@ -96,6 +108,8 @@ class ReceivedItem:
     received_at: datetime | None
     raw: Mapping[str, Any]
     unread: tuple[str, ...] = ()
+    problem: str = ""
+    raw_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,18 +136,36 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+#: Epoch seconds of the sane window of :func:`~django_smsrest.client.dates.in_sane_window`.
+_EPOCH_MIN = (SANE_EARLIEST.replace(tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()
+_EPOCH_MAX = (SANE_LATEST.replace(tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()
+
+
+class _OutOfRange(ValueError):
+    """A date that was read but lies outside any sane window (or is not a finite number)."""
+
+
 def _date(value: Any, tz: tzinfo) -> datetime | None:
+    """The item's date; ``None`` when unreadable; :class:`_OutOfRange` when it was read
+    but is no date a gateway can mean (year 1, an epoch of 1e20)."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        # Epoch seconds or milliseconds.
-        return datetime.fromtimestamp(value / 1000 if value > 10**11 else value, UTC)
+        # Epoch seconds or milliseconds (NaN and Infinity are caught by item_problem).
+        seconds = value / 1000 if value > 10**11 else value
+        if not _EPOCH_MIN <= seconds < _EPOCH_MAX:
+            raise _OutOfRange(f"received date {str(value)[:30]} is not a date in 2000-2099")
+        return datetime.fromtimestamp(seconds, UTC)
     if isinstance(value, str):
         parsed = parse_gateway_datetime(value, tz)
         if parsed is not None:
             return parsed
+        if gateway_datetime_out_of_window(value):
+            raise _OutOfRange(f"received date {value[:30]!r} is not a date in 2000-2099")
         try:
             iso = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None
+        if not in_sane_window(iso):
+            raise _OutOfRange(f"received date {value[:30]!r} is not a date in 2000-2099")
         return iso if iso.tzinfo is not None else iso.replace(tzinfo=tz)
     return None
 
@@ -142,7 +174,13 @@ def parse_received_item(item: Mapping[str, Any], tz: tzinfo) -> ReceivedItem:
     """One item, read under the candidate names of :data:`FIELD_CANDIDATES`; dates that
     carry no zone are read in ``tz`` (the gateway's)."""
     values = {name: _first(item, names) for name, names in FIELD_CANDIDATES.items()}
-    received_at = _date(values["received_at"], tz)
+    problem = item_problem(item)
+    received_at = None
+    if not problem:
+        try:
+            received_at = _date(values["received_at"], tz)
+        except _OutOfRange as exc:
+            problem = str(exc)
     unread = [name for name, value in values.items() if value is None]
     if values["received_at"] is not None and received_at is None:
         unread.append("received_at")
@@ -150,7 +188,7 @@ def parse_received_item(item: Mapping[str, Any], tz: tzinfo) -> ReceivedItem:
     for name, limit in _MAX_FIELD.items():
         texts[name] = texts[name].strip()[:limit]
     if not texts["gateway_id"]:
-        content = json.dumps(dict(item), sort_keys=True, default=str).encode()
+        content = safe_text(dict(item), limit=10**9).encode()
         texts["gateway_id"] = "h:" + hashlib.sha256(content).hexdigest()[:40]
     return ReceivedItem(
         gateway_id=texts["gateway_id"],
@@ -160,6 +198,23 @@ def parse_received_item(item: Mapping[str, Any], tz: tzinfo) -> ReceivedItem:
         received_at=received_at,
         raw=dict(item),
         unread=tuple(sorted(set(unread))),
+        problem=problem,
+        raw_text=safe_text(dict(item)) if problem else "",
+    )
+
+
+def _unparsed_item(row: Unparsed) -> ReceivedItem:
+    """An item ``json`` could not parse (nested too deep): only its text is known."""
+    digest = hashlib.sha256(row.text.encode("utf-8", "backslashreplace")).hexdigest()[:40]
+    return ReceivedItem(
+        gateway_id="h:" + digest,
+        sender="",
+        sim="",
+        text="",
+        received_at=None,
+        raw={},
+        problem=row.reason,
+        raw_text=safe_text(row),
     )
 
 
@@ -182,13 +237,14 @@ def _items(data: Mapping[str, Any], label: str, tz: tzinfo) -> list[ReceivedItem
             )
             return []
     items = [parse_received_item(row, tz) for row in rows if isinstance(row, dict)]
+    items += [_unparsed_item(row) for row in rows if isinstance(row, Unparsed)]
     skipped = len(rows) - len(items)
     if skipped:
         _log_once(
             f"{label}:nondict", "%s: %d item(s) are not JSON objects; skipped", label, skipped
         )
     for item in items:
-        if item.unread:
+        if item.unread and not item.problem:
             _log_once(
                 f"{label}:{','.join(item.unread)}",
                 "%s: could not read %s in a received SMS (keys present: %s); the raw JSON is "
@@ -204,6 +260,11 @@ def _json(client: SmsRestClient, call: _Call, params: Mapping[str, str]) -> dict
     response = client._call(call, params=params)
     try:
         data = response.json()
+    except RecursionError:  # an item nested too deep: read the others (client.hostile)
+        try:
+            data = loads_page(response.text)
+        except ValueError:
+            data = None
     except ValueError:
         data = None
     if isinstance(data, list):

@@ -61,7 +61,7 @@ class SendEndpoints(AuthSession):
         portal), an empty body, text, or JSON of another shape."""
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested ~1,000 deep or more
             data = None
         if isinstance(data, dict):
             return data

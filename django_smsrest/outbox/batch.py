@@ -66,7 +66,7 @@ from django_smsrest.exceptions import (
     RateLimited,
 )
 from django_smsrest.models import SmsMessage, SmsOrder, Status
-from django_smsrest.outbox import leases
+from django_smsrest.outbox import leases, stopping
 from django_smsrest.outbox.batch_rows import (
     Post,
     load_batch,
@@ -76,6 +76,7 @@ from django_smsrest.outbox.batch_rows import (
 )
 from django_smsrest.outbox.claims import LostClaim, claim_batch
 from django_smsrest.outbox.job import Job
+from django_smsrest.outbox.reconnect import reconnect_if_lost
 from django_smsrest.outbox.reporting import logger
 from django_smsrest.results import SendResult
 
@@ -166,8 +167,8 @@ class BatchFlush:
         self.exhausted = False
         self.retried_in_a_row = 0
         #: Why the flush stopped early: ``"paused"`` (429), ``"gave_way"``, ``"refused"``
-        #: (login refused), ``"asked"`` (the stop hook), or ``None`` when it went through
-        #: the queue.
+        #: (login refused), ``"asked"`` (the stop hook or a shutdown), or ``None`` when it
+        #: went through the queue.
         self.stopped: str | None = None
         self.paused_until: datetime | None = None
         self.backend: BaseBackend = get_backend(conf)
@@ -199,9 +200,10 @@ class BatchFlush:
                         self._landed(future)
                     if self._write_due():
                         self._write()
-            except BaseException:
+            except BaseException as exc:
                 # A database error, an interrupt: the POSTs already out are answered and,
                 # as far as the database lets us, recorded; the original error is raised.
+                reconnect_if_lost(exc)  # [worker] record on a new connection if it was cut
                 self._wind_down(quietly=True)
                 raise
             self._wind_down(quietly=False)
@@ -253,8 +255,11 @@ class BatchFlush:
 
     def _going(self) -> bool:
         """Whether new POSTs may start: not stopped by a brake, nor asked to stop (the stop
-        hook, checked before every claim and every POST)."""
-        if self.stopped is None and self.stop is not None and self.stop.is_set():
+        hook, or a shutdown of the process: :mod:`~django_smsrest.outbox.stopping`; checked
+        before every claim and every POST). What was claimed but not POSTed is given back
+        by :meth:`_release`."""
+        asked = (self.stop is not None and self.stop.is_set()) or stopping.stop_requested()
+        if self.stopped is None and asked:
             logger.info("Flush stopped: asked to stop")
             self.stopped = "asked"
         return self.stopped is None
@@ -423,7 +428,13 @@ class BatchFlush:
             return
         batch, self.accepted = self.accepted, []
         batch.sort(key=lambda item: item[0].pk)
-        lost = write_accepted(self.token, batch, self.conf)
+        try:
+            lost = write_accepted(self.token, batch, self.conf)
+        except BaseException:
+            # [worker] One transaction: nothing was written. Kept for the wind-down, which
+            # writes them again on a new connection when this one was cut.
+            self.accepted = batch + self.accepted
+            raise
         for post, _result in batch:
             job = post.job
             if post.pk in lost:

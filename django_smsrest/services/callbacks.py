@@ -38,7 +38,8 @@ __all__ = ["CallbackOutcome", "record_delivery_report"]
 
 
 class CallbackOutcome(enum.StrEnum):
-    """What became of one callback (all are answered 200: the provider must not retry)."""
+    """What became of one callback. All are answered 200 (the provider must not retry),
+    except :attr:`BAD_DATE`: a report that is itself broken is refused with a 400."""
 
     APPLIED = "applied"  # the recipient's state moved forward
     UNCHANGED = "unchanged"  # not forward (a late or repeated report): ignored
@@ -50,6 +51,9 @@ class CallbackOutcome(enum.StrEnum):
     # Another worker holds the message, or it is not recorded as sent yet: the report is
     # kept and applied when that claim ends.
     HELD = "held"
+    # A delivery_date that cannot be read or lies outside any sane window (year 1, 9999):
+    # refused, nothing is looked up or stored.
+    BAD_DATE = "unreadable delivery_date"
 
 
 def record_delivery_report(
@@ -61,8 +65,17 @@ def record_delivery_report(
     gateway's ``yyyyMMddHHmmss`` in ``GATEWAY_TIMEZONE``. Fires
     ``delivery_status_changed`` when something changed. Never raises for what the
     gateway sent: the outcome says what happened, and every case but APPLIED is logged.
+    A ``delivery_date`` that is given but unreadable, or outside
+    :func:`~django_smsrest.client.dates.in_sane_window`, is :attr:`CallbackOutcome.BAD_DATE`
+    before anything is read or written.
     """
     conf = get_settings()
+    delivered_at = parse_gateway_datetime(delivery_date, get_zone(conf.gateway_timezone))
+    if delivery_date and delivery_date.strip() and delivered_at is None:
+        logger.warning(
+            "Delivery callback with an unreadable delivery_date %r refused", delivery_date[:40]
+        )
+        return CallbackOutcome.BAD_DATE
     state = DeliveryState.parse(status)
     if state is DeliveryState.UNKNOWN and status.strip().upper() != "UNKNOWN":
         logger.warning("Delivery callback with an unreadable status %r ignored", status[:20])
@@ -84,7 +97,7 @@ def record_delivery_report(
     reported = RecipientState(
         destination=recipient,
         state=state,
-        delivery_date=parse_gateway_datetime(delivery_date, get_zone(conf.gateway_timezone)),
+        delivery_date=delivered_at,
         raw_status=state.value,
     )
     token = _claim(order, conf)

@@ -26,6 +26,7 @@ from django_smsrest.outbox import (
     lease_free_q,
     send_robust,
     state_counts,
+    stopping,
 )
 from django_smsrest.services.base import (
     BATCH_SIZE,
@@ -200,6 +201,8 @@ def refresh_due_statuses(
     )
     done = 0
     for pk in pages(due, limit):
+        if stopping.stop_requested():  # [worker] a shutdown: no new request
+            break
         if on_each is not None:
             on_each()
         try:

@@ -24,8 +24,10 @@ from django_smsrest.outbox import (
     on_commit,
     release_lock,
     renew_lock,
+    stopping,
     take_lock,
 )
+from django_smsrest.outbox.reconnect import once_more_after_reconnect
 from django_smsrest.services.base import (
     in_user_atomic,
     logger,
@@ -52,6 +54,8 @@ class FlushReport:
     # retry (unreachable, or rate limiting), or the account is paused after a 429. The rest
     # of the queue waits for the next run.
     stopped_early: bool = False
+    # The flush was asked to stop (``stop``, or a shutdown: ``outbox.stopping``).
+    stopped: bool = False
     # Set when the flush stopped because the account is paused (throttle): until when.
     paused_until: datetime | None = None
 
@@ -71,6 +75,7 @@ class SweepReport:
     # flush_queue: the outcomes by status, and whether it gave way (gateway unreachable).
     sent: Counter[str] = field(default_factory=Counter)
     stopped_early: bool = False
+    stopped: bool = False  # asked to stop (``stop``, or a shutdown: ``outbox.stopping``)
     paused_until: datetime | None = None  # account paused after a 429: nothing enqueued
     refreshed: int = 0  # status checks done
     errors: int = 0
@@ -108,7 +113,9 @@ def flush_queue(
     ``stop`` (a :class:`threading.Event`, e.g. set by a SIGTERM handler): once set, no
     new message is claimed nor POSTed; the requests in flight land and are recorded, the
     messages claimed but not POSTed go straight back to the queue (no attempt counted),
-    and the report says ``stopped_early``.
+    and the report says ``stopped``. A shutdown of the process
+    (:func:`django_smsrest.outbox.stopping.request_stop`, the loop worker's SIGTERM) does
+    the same.
 
     Inside the caller's ``atomic()`` block nothing is sent until it commits (no POST may
     go out under an open transaction): the flush runs then, and an empty report is
@@ -134,7 +141,9 @@ def flush_queue(
 
     flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER, stop=stop)
     flush.run()
-    report.stopped_early = flush.stopped is not None
+    # Asked to stop (the stop hook, a shutdown) is not the gateway's doing: not "early".
+    report.stopped = flush.stopped == "asked"
+    report.stopped_early = flush.stopped not in (None, "asked")
     report.paused_until = flush.paused_until
     return report
 
@@ -166,8 +175,8 @@ class _SweepLock:
             self._since = time.monotonic()
 
     def release(self) -> None:
-        if self.token:
-            release_lock(self.NAME, self.token)
+        if self.token:  # [worker] a sweep cut by a lost connection still frees the lock
+            once_more_after_reconnect(release_lock, self.NAME, self.token)
 
 
 def _clock(now: datetime | None) -> Callable[[], datetime]:
@@ -203,7 +212,8 @@ def sweep(
     5. With ``SMSREST["RECEIVE"]``: received SMS -> :func:`~.inbound.receive_sms`.
 
     ``stop``: the stop hook of :func:`flush_queue` (no new claim or POST once set); the
-    sweep itself also claims nothing more to reconcile once it is set.
+    sweep itself takes no new work once it is set (nor after a shutdown of the process:
+    :mod:`django_smsrest.outbox.stopping`), and says ``report.stopped``.
     """
     lock = _SweepLock(get_settings().lease_seconds)
     if lock.token is None:
@@ -230,7 +240,14 @@ def _sweep(
 ) -> None:
     """The steps of :func:`sweep`, in order, into ``report``. ``clock()`` is read for each
     step and each claim: late in a long sweep a claim's lease must start from the time it
-    is taken, not from when the sweep began (it would be over already)."""
+    is taken, not from when the sweep began (it would be over already). It takes no new
+    work once asked to stop (``stop``, or a shutdown of the process)."""
+
+    def asked() -> bool:
+        if (stop is not None and stop.is_set()) or stopping.stop_requested():
+            report.stopped = True
+        return report.stopped
+
     now = clock()
     report.expired_leases = SmsMessage.objects.filter(
         status=Status.SENDING, lease_until__lt=now
@@ -246,8 +263,7 @@ def _sweep(
     )
     unknown = SmsMessage.objects.filter(due_q(now), lease_free_q(now), status=Status.UNKNOWN)
     for pk in pages(unknown, limit):
-        if stop is not None and stop.is_set():
-            report.stopped_early = True
+        if asked():
             return
         keep()
         try:
@@ -260,21 +276,26 @@ def _sweep(
             report.reconciled[str(msg.status)] += 1
     now = clock()
     report.paused_until = throttle.sending_paused_until(now)
+    if asked():
+        return
     if report.paused_until is None:
         if dispatch.runs_inline():
             flushed = flush_queue(limit=limit, on_progress=lambda *_: keep(), stop=stop)
             report.sent = flushed.by_status
             report.errors += flushed.errors
             report.stopped_early = flushed.stopped_early
+            report.stopped = flushed.stopped
             report.paused_until = flushed.paused_until
         else:
             queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
             for pk in pages(queued, limit):
                 on_commit(partial(dispatch.enqueue_send, pk))
                 report.enqueued += 1
+    if asked():
+        return
     report.refreshed = refresh_due_statuses(limit=limit, now=clock(), on_each=keep)
     keep()
-    if get_settings().receive:
+    if get_settings().receive and not asked():
         try:
             report.received = receive_sms().stored
         except Exception:

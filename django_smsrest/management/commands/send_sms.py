@@ -21,7 +21,6 @@ itself. How arguments are read is in :mod:`django_smsrest.management.cli`, what 
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from typing import IO, Any
@@ -46,6 +45,7 @@ from django_smsrest.management.cli import (
     usage_error,
     validation_text,
 )
+from django_smsrest.management.loop import run_loop, stop_on_signals
 from django_smsrest.models import SmsMessage, Status, WorkerKind
 from django_smsrest.validation import SmsOptions
 
@@ -247,27 +247,18 @@ class Command(BaseCommand):
         if problem:
             raise CommandError(problem, returncode=EXIT_FAILED)
 
+    def _beat_and_sweep(self) -> None:
+        services.beat(WorkerKind.LOOP)  # one UPDATE: the heartbeat (sms_health)
+        self.sweep()
+
     def loop(self, interval: float) -> None:
-        """Sweep every ``interval`` seconds until SIGINT or SIGTERM. A failing sweep is
-        reported and the loop goes on: a worker must outlive a gateway outage."""
+        """Sweep every ``interval`` seconds until SIGINT or SIGTERM; what it survives and
+        how it stops: :mod:`django_smsrest.management.loop`."""
         stop = threading.Event()
-        previous = {
-            sig: signal.signal(sig, lambda *_args: stop.set())
-            for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        if not self.quiet:
-            self.stdout.write(_("Sweeping every %(s)gs; Ctrl-C to stop.") % {"s": interval})
-        try:
-            while not stop.is_set():
-                services.beat(WorkerKind.LOOP)  # one UPDATE: the heartbeat (sms_health)
-                try:
-                    self.sweep()
-                except CommandError as exc:
-                    self.stderr.write(str(exc))
-                stop.wait(interval)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with stop_on_signals(stop):
+            if not self.quiet:
+                self.stdout.write(_("Sweeping every %(s)gs; Ctrl-C to stop.") % {"s": interval})
+            run_loop(self._beat_and_sweep, interval, stop, on_reported=self.stderr.write)
         if not self.quiet:
             self.stdout.write(_("Stopped."))
 
