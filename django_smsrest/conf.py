@@ -411,6 +411,10 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         )
 
     region = merged["DEFAULT_REGION"]
+    if region is None:
+        # django-phonenumber-field's setting: a project that has it already said where its
+        # national numbers are from.
+        region = _phonenumber_default_region()
     if region is not None and not (
         isinstance(region, str) and len(region) == 2 and region.isalpha()
     ):
@@ -482,6 +486,16 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         ),
         [],
     )
+
+
+def _phonenumber_default_region() -> str | None:
+    """``settings.PHONENUMBER_DEFAULT_REGION`` when Django is configured and it is set."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return None
+    value = getattr(settings, "PHONENUMBER_DEFAULT_REGION", None)
+    return value or None
 
 
 def _inbound(reader: _Reader) -> dict[str, Any]:
