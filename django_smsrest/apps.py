@@ -10,3 +10,8 @@ class SmsRestConfig(AppConfig):
     def ready(self) -> None:
         # Registers the system checks; importing checks has no other side effect.
         from django_smsrest import checks  # noqa: F401
+        from django_smsrest.services.codes import forget_clear_text
+        from django_smsrest.signals import post_send
+
+        # A login code's clear text leaves the cache as soon as the code reached an ending.
+        post_send.connect(forget_clear_text, dispatch_uid="django_smsrest.forget_clear_text")

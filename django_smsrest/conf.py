@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django_smsrest.brands import BRANDS, Brand, MessageType
 from django_smsrest.exceptions import MissingCredentials, SmsRestConfigurationError
+from django_smsrest.limits import DEFAULT_RATE_LIMITS, RateLimits, parse_rate_limits
 from django_smsrest.secret import Secret
 
 SETTING_NAME = "SMSREST"
@@ -73,6 +74,9 @@ class SmsRestSettings:
     receive: bool = False
     callback_tokens: tuple[Secret, ...] = field(default=(), repr=False)
     concurrency: int = 4
+    code_valid_seconds: float = 180.0
+    code_message_type: str = ""
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -124,6 +128,12 @@ DEFAULTS: Mapping[str, Any] = {
     "CALLBACK_TOKENS": [],
     # Requests one flush keeps in flight (threads sharing one login); 1 = one at a time.
     "CONCURRENCY": 4,
+    # Login codes (services.send_code): how long a code may still be sent, and its type
+    # (None: the brand's first, highest-quality type).
+    "CODE_VALID_SECONDS": 180,
+    "CODE_MESSAGE_TYPE": None,
+    # Codes per number and project-wide per window (limits.py); None turns them off.
+    "RATE_LIMITS": DEFAULT_RATE_LIMITS,
 }
 
 
@@ -467,6 +477,7 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         )
 
     values.update(_inbound(reader))
+    values.update(_codes(reader, brand))
     if reader.problems or brand is None:
         return None, reader.problems
     return (
@@ -486,6 +497,31 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         ),
         [],
     )
+
+
+def _codes(reader: _Reader, brand: Brand | None) -> dict[str, Any]:
+    """``CODE_VALID_SECONDS``, ``CODE_MESSAGE_TYPE`` (a type of the brand; ``None``: its
+    first, highest-quality type) and ``RATE_LIMITS`` (:mod:`django_smsrest.limits`)."""
+    code_type = reader.merged["CODE_MESSAGE_TYPE"]
+    if brand is not None:
+        first = next(iter(brand.message_types))
+        if code_type is None:
+            code_type = first
+        elif code_type not in brand.message_types:
+            code_type = reader.problem(
+                "CODE_MESSAGE_TYPE",
+                f"is {code_type!r}, unknown for brand {brand.name!r} "
+                f"(known: {', '.join(brand.message_types)})",
+                repr(first),
+            )
+    limits, problem = parse_rate_limits(reader.merged["RATE_LIMITS"])
+    if problem is not None:
+        reader.problem("RATE_LIMITS", problem)
+    return {
+        "code_valid_seconds": reader.seconds("CODE_VALID_SECONDS"),
+        "code_message_type": code_type or "",
+        "rate_limits": limits,
+    }
 
 
 def _phonenumber_default_region() -> str | None:

@@ -106,8 +106,11 @@ class BatchFlush:
         *,
         limit: int | None = None,
         give_way_after: int = 3,
+        before_claim: Callable[[], Any] | None = None,
     ) -> None:
         self.conf = conf
+        #: Called before each claim of a batch (login codes go first: services.codes).
+        self.before_claim = before_claim
         self.on_settled = on_settled
         self.limit = limit
         self.give_way_after = give_way_after
@@ -215,6 +218,8 @@ class BatchFlush:
             logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
             self.stopped, self.paused_until = "paused", paused
             return
+        if self.before_claim is not None:
+            self.before_claim()
         self._claim()
 
     def _claim(self) -> None:

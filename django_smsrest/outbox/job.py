@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import router, transaction
 from django.utils import timezone
 
-from django_smsrest import signals
+from django_smsrest import codes, signals
 from django_smsrest.exceptions import (
     GatewayError,
     GatewayRejected,
@@ -85,7 +85,13 @@ class Job(Outcomes):
     def pre_send(self) -> SmsMessage | None:
         """Fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
         Any other exception from a receiver puts the message back in the queue (it counts
-        as an attempt) and is re-raised: it is a bug the developer must see."""
+        as an attempt) and is re-raised: it is a bug the developer must see.
+
+        A login code past its expiry ends EXPIRED here, before anything else (the one
+        gate before every POST, sequential or batched: :func:`codes.before_post`)."""
+        expired = codes.before_post(self)
+        if expired is not None:
+            return expired
         for _receiver, response in signals.pre_send.send_robust(
             sender=SmsMessage, message=self.msg
         ):

@@ -38,6 +38,12 @@ from django_smsrest.outbox import retry_delay
 from django_smsrest.services.base import SmsStateError
 from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
+from django_smsrest.services.codes import (
+    CodeRateLimited,
+    expire_due_codes,
+    send_code,
+    send_due_codes,
+)
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
 from django_smsrest.services.inbound import ReceiveReport, receive_sms
 from django_smsrest.services.queue import (
@@ -58,12 +64,14 @@ from django_smsrest.validation import ValidatedSms, validate_sms
 
 __all__ = [
     "CallbackOutcome",
+    "CodeRateLimited",
     "FlushReport",
     "ReceiveReport",
     "SmsStateError",
     "SweepReport",
     "ValidatedSms",
     "cancel",
+    "expire_due_codes",
     "flush_queue",
     "get_credits",
     "pending_count",
@@ -75,6 +83,8 @@ __all__ = [
     "refresh_status",
     "resend",
     "retry_delay",
+    "send_code",
+    "send_due_codes",
     "send_message",
     "send_sms",
     "sweep",

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_smsrest import dispatch, throttle
+from django_smsrest import dispatch, ratelimit, throttle
 from django_smsrest.conf import SmsRestSettings, get_settings
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.outbox import (
@@ -33,6 +33,7 @@ from django_smsrest.services.base import (
     logger,
     pages,
 )
+from django_smsrest.services.codes import expire_due_codes, send_due_codes
 from django_smsrest.services.delivery import refresh_due_statuses
 from django_smsrest.services.inbound import receive_sms
 from django_smsrest.services.sending import _hint_retry, reconcile, send_message
@@ -120,6 +121,7 @@ def flush_queue(
     due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
     retried_in_a_row = 0
     for page in id_pages(due, limit):
+        send_due_codes(on_sent=partial(_count_code, report, on_progress))  # codes first
         pending = deque(page)
         while pending:
             pk = pending.popleft()
@@ -155,6 +157,21 @@ def flush_queue(
     return report
 
 
+def _count_code(
+    report: FlushReport,
+    on_progress: Callable[[int, SmsMessage | None], None] | None,
+    pk: int,
+    msg: SmsMessage | None,
+) -> None:
+    """A login code sent ahead of the queue by a flush (services.codes.send_due_codes)."""
+    if msg is None:
+        report.skipped += 1
+    else:
+        report.by_status[str(msg.status)] += 1
+    if on_progress is not None:
+        on_progress(pk, msg)
+
+
 def _flush_concurrently(
     conf: SmsRestSettings,
     limit: int | None,
@@ -179,7 +196,14 @@ def _flush_concurrently(
         if on_progress is not None:
             on_progress(pk, msg)
 
-    flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER)
+    flush = BatchFlush(
+        conf,
+        settled,
+        limit=limit,
+        give_way_after=FLUSH_GIVE_WAY_AFTER,
+        # Login codes go before each batch of the bulk queue (services.codes).
+        before_claim=partial(send_due_codes, on_sent=partial(_count_code, report, on_progress)),
+    )
     flush.run()
     report.stopped_early = flush.stopped is not None
     report.paused_until = flush.paused_until
@@ -276,6 +300,8 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
             continue
         if msg is not None:
             report.reconciled[str(msg.status)] += 1
+    expire_due_codes(now)  # queued login codes past their expiry: never sent (codes.py)
+    ratelimit.prune(now)
     report.paused_until = throttle.sending_paused_until(now)
     if report.paused_until is None:
         if dispatch.runs_inline():

@@ -40,8 +40,11 @@ from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms
 # --- creating messages --------------------------------------------------------------------
 
 
-def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | None) -> SmsMessage:
-    """Insert the message, its orders and its recipients (caller holds the transaction)."""
+def _create(
+    sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | None, **fields: Any
+) -> SmsMessage:
+    """Insert the message, its orders and its recipients (caller holds the transaction).
+    ``fields``: more columns of the message (a login code's, see ``services.codes``)."""
     msg = SmsMessage.objects.create(
         message=sms.message,
         message_type=sms.message_type,
@@ -54,6 +57,7 @@ def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | No
         groups=list(sms.groups),
         status=Status.QUEUED,
         resend_of=resend_of,
+        **fields,
     )
     size = conf.max_recipients_per_order
     # A message to contact groups is one order with no recipient rows (the gateway knows
@@ -153,6 +157,12 @@ def resend(message: SmsMessage | int, *, defer: bool = True) -> SmsMessage:
     A schedule still in the future is kept; a past one is dropped (send now).
     """
     original = as_message(message)
+    if original.is_code:  # its clear text is gone, and an old code is of no use anyway
+        raise SmsStateError(
+            _("SMS #%(pk)s is a login code; a code is never resent (ask for a new code)."),
+            code="resend_code",
+            params={"pk": original.pk},
+        )
     if original.status not in lifecycle.RESENDABLE:
         raise SmsStateError(
             _(
