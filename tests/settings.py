@@ -25,6 +25,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_smsrest",
+    # The login-code plug-ins, tested against the real libraries (issue 22).
+    "phonenumber_field",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "two_factor",
+    "two_factor.plugins.phonenumber",
+    "django_smsrest.contrib.otp",
 ]
 if django.VERSION < (6, 0):
     INSTALLED_APPS.append("django_tasks")

@@ -43,6 +43,7 @@ from django_smsrest.services.codes import (
     expire_due_codes,
     send_code,
     send_due_codes,
+    send_notice,
 )
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
 from django_smsrest.services.inbound import ReceiveReport, receive_sms
@@ -86,6 +87,7 @@ __all__ = [
     "send_code",
     "send_due_codes",
     "send_message",
+    "send_notice",
     "send_sms",
     "sweep",
     "validate_sms",

@@ -24,9 +24,15 @@ from django_smsrest.models import SmsMessage, Status
 from django_smsrest.outbox import Job, claim, due_q, on_commit, outbox_db, send_robust
 from django_smsrest.services.base import CHUNK_SIZE, in_user_atomic, logger
 from django_smsrest.services.sending import _create, send_message
-from django_smsrest.validation import validate_sms
+from django_smsrest.validation import ValidatedSms, validate_sms
 
-__all__ = ["CodeRateLimited", "expire_due_codes", "send_code", "send_due_codes"]
+__all__ = [
+    "CodeRateLimited",
+    "expire_due_codes",
+    "send_code",
+    "send_due_codes",
+    "send_notice",
+]
 
 #: The task priority of a queued code's hint (django.tasks' highest).
 CODE_TASK_PRIORITY = 100
@@ -140,43 +146,72 @@ def send_code(
         errors = {**exc.update_error_dict({}), **errors}
     if errors:
         raise ValidationError(errors)
-    now = timezone.now()
-    expires_at = now + timedelta(seconds=valid_seconds or conf.code_valid_seconds)
+    expires_at = timezone.now() + timedelta(seconds=valid_seconds or conf.code_valid_seconds)
+    return _limited_send(sms, text, code, expires_at, defer=defer)
+
+
+def _limited_send(
+    sms: ValidatedSms,
+    text: str,
+    code: str | None,
+    expires_at: datetime | None,
+    *,
+    defer: bool = False,
+) -> SmsMessage:
+    """Take the rate limits and write the message in one transaction (a refusal writes
+    nothing), then send it at once (or hand it to a worker ahead of the queue). ``code``:
+    masked in the row, the clear text kept in the cache until ``expires_at``; ``None``:
+    a notice with no secret, stored as it is."""
+    conf = get_settings()
     inline = not defer and not in_user_atomic()
     try:
         with transaction.atomic(using=outbox_db()):
-            ratelimit.consume(sms.recipients, conf.rate_limits, now)
-            msg = _create(
-                replace(sms, message=codes.mask(text, code)),
-                conf,
-                None,
-                is_code=True,
-                priority=codes.CODE_PRIORITY,
-                expires_at=expires_at,
-            )
-            codes.keep_clear_text(msg.order_id, text, expires_at, conf)
+            ratelimit.consume(sms.recipients, conf.rate_limits, timezone.now())
+            fields: dict[str, Any] = {"priority": codes.CODE_PRIORITY}
+            if code is not None:
+                sms = replace(sms, message=codes.mask(text, code))
+                fields.update(is_code=True, expires_at=expires_at)
+            msg = _create(sms, conf, None, **fields)
+            if code is not None and expires_at is not None:
+                codes.keep_clear_text(msg.order_id, text, expires_at, conf)
             if defer:
                 on_commit(partial(dispatch.enqueue_send, msg.pk, priority=CODE_TASK_PRIORITY))
             elif not inline:
                 on_commit(partial(send_message, msg.pk))
     except ratelimit.Exceeded as exceeded:
-        logger.warning(
-            "Login code refused: the limit %s for %s is reached",
-            exceeded.limit,
-            "the whole site" if exceeded.key == ratelimit.ALL else "one number",
-        )
-        send_robust(
-            signals.code_rate_limited,
-            recipient=sms.recipients[0],
-            scope="total" if exceeded.key == ratelimit.ALL else "number",
-            limit=exceeded.limit,
-            retry_at=exceeded.retry_at,
-        )
-        raise CodeRateLimited(exceeded) from None
+        raise _refused(exceeded, sms.recipients[0]) from None
     if inline:
         send_message(msg.pk)
         msg.refresh_from_db()
     return msg
+
+
+def _refused(exceeded: ratelimit.Exceeded, recipient: str) -> CodeRateLimited:
+    """Log and signal a refusal; the error to raise."""
+    logger.warning(
+        "Login code refused: the limit %s for %s is reached",
+        exceeded.limit,
+        "the whole site" if exceeded.key == ratelimit.ALL else "one number",
+    )
+    send_robust(
+        signals.code_rate_limited,
+        recipient=recipient,
+        scope="total" if exceeded.key == ratelimit.ALL else "number",
+        limit=exceeded.limit,
+        retry_at=exceeded.retry_at,
+    )
+    return CodeRateLimited(exceeded)
+
+
+def send_notice(text: str, recipient: str | phonenumbers.PhoneNumber) -> SmsMessage:
+    """A message of a login flow that holds no secret (django-allauth's "no account uses
+    this number"): counted against ``RATE_LIMITS`` like a code, since whoever types a
+    number decides where it goes (SMS pumping), and sent at once, ahead of the queue, with
+    the code message type. Kept in clear (no expiry). Raises :class:`CodeRateLimited` or
+    ``ValidationError`` before anything is written."""
+    conf = get_settings()
+    sms = validate_sms(text, [recipient], conf=conf, message_type=conf.code_message_type)
+    return _limited_send(sms, text, None, None)
 
 
 def send_due_codes(
