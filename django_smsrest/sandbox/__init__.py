@@ -88,6 +88,7 @@ confirmed:
   - paramsms ${name} substitution, per-text length check
   - smstogroups: unknown group is a 400
   - newsrsmsmessage consumes what it returns; limit at most 100
+  - 2fa/request: recipient, senderName, expiry (minutes, default 60), messageBody %PIN%
 
 likely:
   - login/token also take HTTP Basic
@@ -120,6 +121,10 @@ invented:
     typo]
   - received-SMS item fields and wrappers [§7.2 [U]: no source shows a body]
   - error body {result: KO, error_message, code} [§11 [U]: undocumented]
+  - 2fa/request answers {result: OK}; 2fa/verify {status: OK|ERROR, remaining_tries}
+    [integrations §1 row 9 [U]: the answers' field names are undocumented]
+  - a PIN survives 3 wrong guesses; a new request replaces the old PIN [undocumented ('the
+    number of remaining tries' only)]
 """
 
 from __future__ import annotations

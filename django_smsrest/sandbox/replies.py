@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django_smsrest.sandbox.twofactor import ROUTES as TWOFACTOR_ROUTES
 from django_smsrest.sandbox.validation import ApiError
 
 
@@ -61,6 +62,7 @@ _ROUTES = {
     "smstogroups": ("POST",),
     "status": ("GET",),
     "smshistory": ("GET",),
+    **TWOFACTOR_ROUTES,  # POST 2fa/request, 2fa/verify (sandbox/twofactor.py)
 }
 
 

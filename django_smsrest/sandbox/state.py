@@ -47,6 +47,10 @@ from django_smsrest.sandbox.replies import (
     text_reply,
 )
 from django_smsrest.sandbox.sending import SEND_LABELS, SendingMixin
+from django_smsrest.sandbox.twofactor import ROUTES as TWOFACTOR_ROUTES
+from django_smsrest.sandbox.twofactor import PinBook
+
+TWOFACTOR_LABELS = frozenset(f"POST {route}" for route in TWOFACTOR_ROUTES)
 
 #: How far :meth:`SandboxState.advance` may move the clock ahead of wall time (100 years).
 MAX_CLOCK_OFFSET = 100 * 365 * 86400.0
@@ -68,6 +72,7 @@ class SandboxState(SendingMixin):
         self.accounts = Accounts(self.config, self.now)
         self.book = OrderBook(self.config)
         self.inbox = Inbox(self.config)
+        self.pins = PinBook()
         self._requests: Counter[str] = Counter()
         #: Bumped by every reset, so that the callback watcher forgets what it saw.
         self.book_generation = 0
@@ -164,6 +169,7 @@ class SandboxState(SendingMixin):
             self._offset = 0.0
             self.book.clear()
             self.inbox.clear()
+            self.pins.clear()
             self._callbacks.clear()
             self.book_generation += 1
             self._requests.clear()
@@ -197,6 +203,7 @@ class SandboxState(SendingMixin):
         now, tz = self.now(), self.tz
         data["orders"] = [o.inspect(now, tz, posts.get(o.order_id, [])) for o in orders]
         data["inbound"] = inbound
+        data["pins"] = self.pins.inspect()
         return data
 
     def record_callback(self, record: dict[str, Any]) -> None:
@@ -251,6 +258,8 @@ class SandboxState(SendingMixin):
             early = self._precheck(label, headers, scoped=self.config.fault_scope == "all")
         if early is not None:
             return early
+        if label in TWOFACTOR_LABELS:
+            return self.pins.handle(label, body, self.now())  # sandbox/twofactor.py
         if label in ("GET login", "GET token"):
             return self._login(label == "GET token", query, headers)
         if label == "GET checksession":

@@ -47,6 +47,7 @@ from django_smsrest.services.codes import (
 )
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
 from django_smsrest.services.inbound import ReceiveReport, receive_sms
+from django_smsrest.services.pins import request_pin, verify_pin
 from django_smsrest.services.queue import (
     FlushReport,
     SweepReport,
@@ -82,6 +83,7 @@ __all__ = [
     "record_delivery_report",
     "refresh_due_statuses",
     "refresh_status",
+    "request_pin",
     "resend",
     "retry_delay",
     "send_code",
@@ -91,4 +93,5 @@ __all__ = [
     "send_sms",
     "sweep",
     "validate_sms",
+    "verify_pin",
 ]

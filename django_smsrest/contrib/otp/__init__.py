@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SmsRestDevice"]
+__all__ = ["GatewayPinDevice", "SmsRestDevice"]
 
 
 def __getattr__(name: str) -> Any:

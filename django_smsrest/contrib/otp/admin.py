@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from django_smsrest.contrib.otp.models import SmsRestDevice
+from django_smsrest.contrib.otp.models import GatewayPinDevice, SmsRestDevice
 
 
 @admin.register(SmsRestDevice)
@@ -22,3 +22,12 @@ class SmsRestDeviceAdmin(admin.ModelAdmin):
         (_("Timestamps"), {"fields": ["created_at", "last_used_at"]}),
         (_("Configuration"), {"fields": ["number"]}),
     ]
+
+
+@admin.register(GatewayPinDevice)
+class GatewayPinDeviceAdmin(admin.ModelAdmin):
+    list_display = ["user", "name", "number", "confirmed"]
+    list_filter = ["confirmed"]
+    raw_id_fields = ["user"]
+    search_fields = ["number", "name"]
+    fields = ["user", "name", "confirmed", "number"]

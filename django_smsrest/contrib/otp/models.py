@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import (
     CooldownMixin,
+    Device,
     GenerateNotAllowed,
     SideChannelDevice,
     ThrottlingMixin,
@@ -19,7 +20,7 @@ from django_otp.models import (
 
 from django_smsrest.contrib.delivery import deliver_code, render_text
 
-__all__ = ["SmsRestDevice"]
+__all__ = ["GatewayPinDevice", "SmsRestDevice"]
 
 
 def _normalized(number: str) -> str:
@@ -92,6 +93,58 @@ class SmsRestDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelD
 
     def get_cooldown_duration(self) -> int:
         return int(getattr(settings, "OTP_SMSREST_COOLDOWN_DURATION", 60))
+
+    def get_throttle_factor(self) -> int:
+        return int(getattr(settings, "OTP_SMSREST_THROTTLE_FACTOR", 1))
+
+
+class GatewayPinDevice(ThrottlingMixin, Device):
+    """A django-otp device whose PIN the gateway makes, sends, keeps and checks
+    (``POST 2fa/request`` / ``2fa/verify``): nothing secret is stored here. Needs a backend
+    with ``supports_pin`` (the REST backend; the locmem backend fakes it).
+
+    :meth:`generate_challenge` asks for a PIN valid ``SMSREST["CODE_VALID_SECONDS"]``
+    (in whole minutes, the gateway's unit), counted against ``RATE_LIMITS``;
+    :meth:`verify_token` asks the gateway, throttled (``OTP_SMSREST_THROTTLE_FACTOR``). It
+    works with plain django-otp; django-two-factor-auth makes its own tokens, use
+    :class:`SmsRestDevice`'s gateway there. The gateway's answer to the check has no
+    documented field names: it is read leniently (``client/pins.py``).
+    """
+
+    number = models.CharField(
+        _("number"), max_length=16, help_text=_("The phone number, in international format.")
+    )
+    template_name = "django_smsrest/codes/login_code.txt"
+
+    class Meta:
+        verbose_name = _("gateway PIN device")
+        verbose_name_plural = _("gateway PIN devices")
+
+    def clean(self) -> None:
+        super().clean()
+        self.number = _normalized(self.number)
+
+    def generate_challenge(self) -> str:
+        from django_smsrest import services
+        from django_smsrest.client.pins import PIN_PLACEHOLDER
+
+        services.request_pin(
+            self.number, message_body=render_text(self.template_name, PIN_PLACEHOLDER)
+        )
+        return gettext("sent by SMS")
+
+    def verify_token(self, token: Any) -> bool:
+        from django_smsrest import services
+
+        allowed, _data = self.verify_is_allowed()
+        if not allowed:
+            return False
+        verified = services.verify_pin(self.number, str(token))
+        if verified:
+            self.throttle_reset()
+        else:
+            self.throttle_increment()
+        return verified
 
     def get_throttle_factor(self) -> int:
         return int(getattr(settings, "OTP_SMSREST_THROTTLE_FACTOR", 1))
