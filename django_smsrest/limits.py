@@ -43,7 +43,7 @@ class Limit:
     seconds: int
 
     def __str__(self) -> str:
-        for name, seconds in reversed(PERIODS.items()):
+        for name, seconds in reversed(list(PERIODS.items())):
             if self.seconds == seconds:
                 return f"{self.count}/{name}"
         return f"{self.count}/{self.seconds}s"

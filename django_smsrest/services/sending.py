@@ -3,7 +3,6 @@ the send task's body :func:`send_message`, and :func:`reconcile` for unknown out
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, Unpack
@@ -35,7 +34,7 @@ from django_smsrest.services.base import (
     in_user_atomic,
     logger,
 )
-from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms
+from django_smsrest.validation import Recipients, SmsOptions, ValidatedSms, validate_sms
 
 # --- creating messages --------------------------------------------------------------------
 
@@ -88,7 +87,7 @@ def _create(
 
 def send_sms(
     message: str,
-    recipients: str | Iterable[str | int] | Iterable[Mapping[str, str]] | None = None,
+    recipients: Recipients = None,
     *,
     defer: bool = False,
     resend_of: SmsMessage | None = None,
@@ -142,7 +141,7 @@ def _check_backend_supports(sms: ValidatedSms, conf: SmsRestSettings) -> None:
 
 def queue_sms(
     message: str,
-    recipients: str | Iterable[str | int] | Iterable[Mapping[str, str]] | None = None,
+    recipients: Recipients = None,
     **options: Unpack[SmsOptions],
 ) -> SmsMessage:
     """``send_sms(..., defer=True)``: store the SMS and let a worker send it."""
