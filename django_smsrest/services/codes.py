@@ -48,12 +48,12 @@ class CodeRateLimited(ValidationError):
         if exceeded.key == ratelimit.ALL:
             message = _(
                 "Too many login codes are being sent right now (at most %(limit)s for the "
-                "whole site). Try again after %(time)s."
+                "whole site); ask again from %(time)s on."
             )
         else:
             message = _(
-                "Too many login codes were sent to %(number)s (at most %(limit)s). "
-                "Try again after %(time)s."
+                "Too many login codes were sent to %(number)s (at most %(limit)s); ask "
+                "again from %(time)s on."
             )
         super().__init__(
             message,
