@@ -264,3 +264,14 @@ def test_the_command_output_shows_the_masked_text(sms_outbox):
     assert CODE not in out.getvalue() + err.getvalue()
     msg.refresh_from_db()
     assert msg.status == Status.SENT
+
+
+def test_code_settings_are_checked_and_name_the_key():
+    from django_smsrest.conf import build_settings
+    from django_smsrest.exceptions import SmsRestConfigurationError
+
+    assert build_settings({**SMSREST, "BRAND": "skebby"}).code_message_type == "GP"
+    for key, bad in (("CODE_MESSAGE_TYPE", "XX"), ("CODE_VALID_SECONDS", 0)):
+        with pytest.raises(SmsRestConfigurationError) as exc:
+            build_settings({**SMSREST, key: bad})
+        assert f"SMSREST['{key}']" in str(exc.value)
