@@ -275,3 +275,48 @@ def test_code_settings_are_checked_and_name_the_key():
         with pytest.raises(SmsRestConfigurationError) as exc:
             build_settings({**SMSREST, key: bad})
         assert f"SMSREST['{key}']" in str(exc.value)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_code_that_becomes_due_during_a_flush_goes_before_the_rest(
+    sms_outbox, monkeypatch, concurrency
+):
+    from django_smsrest.services import codes as code_services
+
+    monkeypatch.setattr(code_services, "CODES_CHECK_SECONDS", 0)
+    locmem.fail_next("send", GatewayConnectionError("down"))
+    code_msg = services.send_code(TEXT, NUMBER, code=CODE)  # QUEUED, retry in the future
+    with no_task_worker:
+        for i in range(40):
+            services.queue_sms(f"Bulk {i}", [f"+3934710{i:05d}"])
+
+    def retry_time_comes(pk: int, msg: SmsMessage | None) -> None:
+        if msg is not None and msg.message == "Bulk 1":
+            SmsMessage.objects.filter(pk=code_msg.pk).update(next_attempt_at=None)
+
+    with override_settings(SMSREST={**SMSREST, "CONCURRENCY": concurrency}):
+        services.flush_queue(on_progress=retry_time_comes)
+    texts = [order.message for order in sms_outbox]
+    assert TEXT in texts
+    # Within the next batch of bulk messages, not after the 40 of them.
+    assert texts.index(TEXT) <= texts.index("Bulk 1") + 17
+
+
+def test_the_sweep_hints_queued_codes_first_with_their_priority(
+    sms_outbox, django_capture_on_commit_callbacks
+):
+    import importlib
+
+    from django_smsrest.testing.tasks import TASKS_MODULE
+
+    backends = importlib.import_module(TASKS_MODULE).task_backends
+    with no_task_worker:
+        services.queue_sms("Bulk", [NUMBER])
+        locmem.fail_next("send", GatewayConnectionError("down"))
+        code_msg = services.send_code(TEXT, NUMBER, code=CODE)
+        SmsMessage.objects.filter(pk=code_msg.pk).update(next_attempt_at=None)
+        backends["default"].clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.sweep()
+        hints = [(r.args[0], r.task.priority) for r in backends["default"].results]
+    assert hints[0] == (code_msg.pk, 100)

@@ -6,6 +6,7 @@ ahead of the bulk queue (:func:`send_due_codes`) and ends the ones that ran out 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from django_smsrest.validation import ValidatedSms, validate_sms
 
 __all__ = [
     "CodeRateLimited",
+    "CodesFirst",
+    "enqueue_due_codes",
     "expire_due_codes",
     "send_code",
     "send_due_codes",
@@ -234,6 +237,40 @@ def send_due_codes(
             logger.exception("Could not send SMS #%s", pk)
         if on_sent is not None:
             on_sent(pk, msg)
+    return len(pks)
+
+
+#: How often a flush looks for due login codes to send before the next bulk message: a code
+#: waits at most this long (plus the send in progress) behind the bulk queue.
+CODES_CHECK_SECONDS = 1.0
+
+
+class CodesFirst:
+    """Called before each bulk message (sequential flush) or each claim (batched flush):
+    sends the due login codes first (:func:`send_due_codes`), looking at most every
+    :data:`CODES_CHECK_SECONDS` (one indexed query each time; the first call always
+    looks)."""
+
+    def __init__(self, on_sent: Callable[[int, SmsMessage | None], None] | None = None) -> None:
+        self.on_sent = on_sent
+        self._next = 0.0
+
+    def __call__(self) -> int:
+        now = time.monotonic()
+        if now < self._next:
+            return 0
+        self._next = now + CODES_CHECK_SECONDS
+        return send_due_codes(on_sent=self.on_sent)
+
+
+def enqueue_due_codes(now: datetime | None = None) -> int:
+    """Task hints for the due queued login codes, with :data:`CODE_TASK_PRIORITY`, on
+    commit (the sweep, with a task worker, calls it before it re-enqueues the queue)."""
+    now = now or timezone.now()
+    due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED, priority__gt=0)
+    pks = list(due.order_by(*codes.CLAIM_ORDER).values_list("pk", flat=True)[:CHUNK_SIZE])
+    for pk in pks:
+        on_commit(partial(dispatch.enqueue_send, pk, priority=CODE_TASK_PRIORITY))
     return len(pks)
 
 

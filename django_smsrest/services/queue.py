@@ -33,7 +33,7 @@ from django_smsrest.services.base import (
     logger,
     pages,
 )
-from django_smsrest.services.codes import expire_due_codes, send_due_codes
+from django_smsrest.services.codes import CodesFirst, enqueue_due_codes, expire_due_codes
 from django_smsrest.services.delivery import refresh_due_statuses
 from django_smsrest.services.inbound import receive_sms
 from django_smsrest.services.sending import _hint_retry, reconcile, send_message
@@ -120,10 +120,11 @@ def flush_queue(
     report = FlushReport()
     due = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
     retried_in_a_row = 0
+    codes_first = CodesFirst(on_sent=partial(_count_code, report, on_progress))
     for page in id_pages(due, limit):
-        send_due_codes(on_sent=partial(_count_code, report, on_progress))  # codes first
         pending = deque(page)
         while pending:
+            codes_first()  # due login codes go before the next bulk message (codes.py)
             pk = pending.popleft()
             paused_until = throttle.sending_paused_until(conf=conf)
             if paused_until is not None:
@@ -202,7 +203,7 @@ def _flush_concurrently(
         limit=limit,
         give_way_after=FLUSH_GIVE_WAY_AFTER,
         # Login codes go before each batch of the bulk queue (services.codes).
-        before_claim=partial(send_due_codes, on_sent=partial(_count_code, report, on_progress)),
+        before_claim=CodesFirst(on_sent=partial(_count_code, report, on_progress)),
     )
     flush.run()
     report.stopped_early = flush.stopped is not None
@@ -311,6 +312,7 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
             report.stopped_early = flushed.stopped_early
             report.paused_until = flushed.paused_until
         else:
+            enqueue_due_codes(now)  # login codes' hints first, with their priority
             queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
             for pk in pages(queued, limit):
                 on_commit(partial(dispatch.enqueue_send, pk))
