@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django_smsrest.services import queue_many, queue_sms, send_sms
+    from django_smsrest.services import queue_many, queue_sms, send_code, send_sms
 
-__all__ = ["__version__", "queue_many", "queue_sms", "send_sms"]
+__all__ = ["__version__", "queue_many", "queue_sms", "send_code", "send_sms"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("send_sms", "queue_sms", "queue_many"):
+    if name in ("send_sms", "queue_sms", "queue_many", "send_code"):
         from django_smsrest import services
 
         return getattr(services, name)

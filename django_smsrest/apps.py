@@ -11,6 +11,10 @@ class SmsRestConfig(AppConfig):
         # Registers the system checks; importing checks has no other side effect.
         from django_smsrest import checks  # noqa: F401
         from django_smsrest.metrics import install_if_enabled
+        from django_smsrest.services.codes import forget_clear_text
+        from django_smsrest.signals import post_send
 
         # SMSREST["METRICS"]: the collector in prometheus-client's registry (nothing else).
         install_if_enabled()
+        # A login code's clear text leaves the cache as soon as the code reached an ending.
+        post_send.connect(forget_clear_text, dispatch_uid="django_smsrest.forget_clear_text")

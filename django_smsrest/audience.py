@@ -125,10 +125,18 @@ def _check_numbers(
 
 
 def _number_text(item: Any) -> str | None:
-    """A number as text: a ``str`` as it is, an ``int`` as its digits; ``None`` for
-    anything else (a float: ``393471234567.0`` would become ``+3934712345670``)."""
+    """A number as text: a ``str`` as it is, an ``int`` as its digits, a
+    ``phonenumbers.PhoneNumber`` (django-phonenumber-field's too) by
+    :func:`~django_smsrest.phone.number_text`; ``None`` for anything else (a float:
+    ``393471234567.0`` would become ``+3934712345670``)."""
+    import phonenumbers
+
+    from django_smsrest.phone import number_text
+
     if isinstance(item, str):
         return item
+    if isinstance(item, phonenumbers.PhoneNumber):
+        return number_text(item)
     if isinstance(item, int) and not isinstance(item, bool):
         return str(item)
     return None

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django_smsrest.brands import BRANDS, Brand, MessageType
 from django_smsrest.exceptions import MissingCredentials, SmsRestConfigurationError
+from django_smsrest.limits import DEFAULT_RATE_LIMITS, RateLimits, parse_rate_limits
 from django_smsrest.secret import Secret
 
 SETTING_NAME = "SMSREST"
@@ -75,6 +76,9 @@ class SmsRestSettings:
     concurrency: int = 4
     health_max_age_seconds: float = 600.0
     metrics: bool = False
+    code_valid_seconds: float = 180.0
+    code_message_type: str = ""
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -132,6 +136,12 @@ DEFAULTS: Mapping[str, Any] = {
     "HEALTH_MAX_AGE_SECONDS": 600,
     # Prometheus metrics (the "metrics" extra): a collector in the default registry.
     "METRICS": False,
+    # Login codes (services.send_code): how long a code may still be sent, and its type
+    # (None: the brand's first, highest-quality type).
+    "CODE_VALID_SECONDS": 180,
+    "CODE_MESSAGE_TYPE": None,
+    # Codes per number and project-wide per window (limits.py); None turns them off.
+    "RATE_LIMITS": DEFAULT_RATE_LIMITS,
 }
 
 
@@ -236,6 +246,17 @@ SETTINGS_HELP: Mapping[str, str] = {
     "METRICS": (
         "Prometheus metrics (extra ``metrics``): a collector in prometheus-client's default "
         "registry and the sending process's gateway timings."
+    ),
+    "CODE_VALID_SECONDS": (
+        "How long a login code may still be sent (seconds); after that it is never POSTed "
+        "and ends EXPIRED."
+    ),
+    "CODE_MESSAGE_TYPE": (
+        "Message type of login codes; ``None``: the brand's first, highest-quality type."
+    ),
+    "RATE_LIMITS": (
+        "Login codes allowed per number and for the whole site (``CODES_PER_NUMBER``, "
+        '``CODES``: lists like ``"5/hour"``); ``None`` turns them off.'
     ),
 }
 
@@ -524,6 +545,10 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         )
 
     region = merged["DEFAULT_REGION"]
+    if region is None:
+        # django-phonenumber-field's setting: a project that has it already said where its
+        # national numbers are from.
+        region = _phonenumber_default_region()
     if region is not None and not (
         isinstance(region, str) and len(region) == 2 and region.isalpha()
     ):
@@ -578,6 +603,7 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         )
 
     values.update(_inbound(reader))
+    values.update(_codes(reader, brand))
     if reader.problems or brand is None:
         return None, reader.problems
     return (
@@ -597,6 +623,41 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         ),
         [],
     )
+
+
+def _codes(reader: _Reader, brand: Brand | None) -> dict[str, Any]:
+    """``CODE_VALID_SECONDS``, ``CODE_MESSAGE_TYPE`` (a type of the brand; ``None``: its
+    first, highest-quality type) and ``RATE_LIMITS`` (:mod:`django_smsrest.limits`)."""
+    code_type = reader.merged["CODE_MESSAGE_TYPE"]
+    if brand is not None:
+        first = next(iter(brand.message_types))
+        if code_type is None:
+            code_type = first
+        elif code_type not in brand.message_types:
+            code_type = reader.problem(
+                "CODE_MESSAGE_TYPE",
+                f"is {code_type!r}, unknown for brand {brand.name!r} "
+                f"(known: {', '.join(brand.message_types)})",
+                repr(first),
+            )
+    limits, problem = parse_rate_limits(reader.merged["RATE_LIMITS"])
+    if problem is not None:
+        reader.problem("RATE_LIMITS", problem)
+    return {
+        "code_valid_seconds": reader.seconds("CODE_VALID_SECONDS"),
+        "code_message_type": code_type or "",
+        "rate_limits": limits,
+    }
+
+
+def _phonenumber_default_region() -> str | None:
+    """``settings.PHONENUMBER_DEFAULT_REGION`` when Django is configured and it is set."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return None
+    value = getattr(settings, "PHONENUMBER_DEFAULT_REGION", None)
+    return value or None
 
 
 def _inbound(reader: _Reader) -> dict[str, Any]:

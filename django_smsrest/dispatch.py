@@ -20,14 +20,19 @@ SEND_TASK = "django_smsrest.tasks.send_message_task"
 FLUSH_TASK = "django_smsrest.tasks.flush_queue_task"
 
 
-def enqueue(task_path: str, *args: Any, run_after: datetime | None = None) -> Any:
+def enqueue(
+    task_path: str, *args: Any, run_after: datetime | None = None, priority: int | None = None
+) -> Any:
     """Enqueue the task at ``task_path`` with ``args`` on the configured task backend,
     queue and priority; return the ``TaskResult``. ``run_after`` is passed only to backends
     that support it (``supports_defer``) and dropped for the others (ImmediateBackend): the
-    sweeper picks up a message whose retry time has come in any case."""
+    sweeper picks up a message whose retry time has come in any case. ``priority``
+    overrides ``TASK_PRIORITY`` (a login code's hint goes ahead of the bulk queue's)."""
     conf = get_settings()
     configured = import_string(task_path).using(
-        queue_name=conf.task_queue, backend=conf.task_backend, priority=conf.task_priority
+        queue_name=conf.task_queue,
+        backend=conf.task_backend,
+        priority=conf.task_priority if priority is None else priority,
     )
     if run_after is not None:
         if not configured.get_backend().supports_defer:
@@ -36,9 +41,11 @@ def enqueue(task_path: str, *args: Any, run_after: datetime | None = None) -> An
     return configured.enqueue(*args)
 
 
-def enqueue_send(message_id: int, *, run_after: datetime | None = None) -> Any:
+def enqueue_send(
+    message_id: int, *, run_after: datetime | None = None, priority: int | None = None
+) -> Any:
     """Hint a worker to send ``message_id`` (call it from ``transaction.on_commit``)."""
-    return enqueue(SEND_TASK, message_id, run_after=run_after)
+    return enqueue(SEND_TASK, message_id, run_after=run_after, priority=priority)
 
 
 def enqueue_flush(limit: int) -> Any:

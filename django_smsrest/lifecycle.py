@@ -8,6 +8,7 @@ A message's life (``SmsMessage.status``)::
        |         v                     SCHEDULED -> CANCELLED (cancel())
        +---- UNKNOWN  (reconciled by GET sms/{order_id}: found -> accepted, 404 -> QUEUED)
     QUEUED -> CANCELLED (cancel(), or a pre_send receiver raising SendCancelled)
+    QUEUED | SENDING -> EXPIRED (a login code past its expires_at: never POSTed; codes.py)
 
 States only move forward: a final message is never reopened (a resend is a new row), and a
 recipient's delivery state only climbs :data:`DELIVERY_RANK`, so a late or repeated status
@@ -59,6 +60,7 @@ FINAL = frozenset(
         Status.UNDELIVERED,
         Status.FAILED,
         Status.CANCELLED,
+        Status.EXPIRED,
     }
 )
 #: A worker has it or may take it at any moment: a resend or a cancel would race it.
@@ -76,11 +78,11 @@ CANCELLABLE = frozenset({Status.QUEUED, Status.SCHEDULED})
 #: A resend makes a new, linked message; refused while this one may still go out.
 RESENDABLE = frozenset(Status) - IN_FLIGHT - {Status.SCHEDULED}
 #: The outcomes a person reads as "this did not reach anyone".
-FAILED_OUTCOMES = frozenset({Status.FAILED, Status.UNDELIVERED})
+FAILED_OUTCOMES = frozenset({Status.FAILED, Status.UNDELIVERED, Status.EXPIRED})
 
 #: Every move a message's status may make; anything else is a bug.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
-    Status.QUEUED: frozenset({Status.SENDING, Status.CANCELLED}),
+    Status.QUEUED: frozenset({Status.SENDING, Status.CANCELLED, Status.EXPIRED}),
     Status.SENDING: frozenset(
         {
             Status.QUEUED,  # surely not sent: retry later
@@ -89,6 +91,7 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
             Status.SCHEDULED,
             Status.FAILED,
             Status.CANCELLED,  # a pre_send receiver vetoed it
+            Status.EXPIRED,  # a login code whose time ran out before its POST
         }
     ),
     Status.UNKNOWN: frozenset(

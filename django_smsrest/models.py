@@ -48,6 +48,8 @@ class Status(models.TextChoices):
     UNDELIVERED = "undelivered", _("Undelivered")
     FAILED = "failed", _("Failed")
     CANCELLED = "cancelled", _("Cancelled")
+    # A login code whose validity ended before it could be POSTed: never sent (codes.py).
+    EXPIRED = "expired", _("Expired")
 
 
 class Kind(models.TextChoices):
@@ -110,6 +112,13 @@ class SmsMessage(models.Model):
     )
     status_checks = models.PositiveSmallIntegerField(default=0, editable=False)
 
+    # Login codes (django_smsrest.codes): ``message`` holds the text with the code masked;
+    # the clear text lives only in the cache until ``expires_at``, and the message is never
+    # POSTed after that. ``priority``: claimed before any other due message (higher first).
+    is_code = models.BooleanField(_("login code"), default=False, editable=False)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0, editable=False)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, editable=False)
+
     resend_of = models.ForeignKey(
         "self",
         verbose_name=_("resend of"),
@@ -137,6 +146,13 @@ class SmsMessage(models.Model):
             models.Index(fields=["status", "lease_until"], name="smsrest_msg_lease_idx"),
             # The delivery-status poller.
             models.Index(fields=["status", "next_status_check_at"], name="smsrest_msg_poll_idx"),
+            # Due messages ahead of the others (login codes): a small partial index, the
+            # bulk queue is not in it.
+            models.Index(
+                fields=["priority", "id"],
+                name="smsrest_msg_priority_idx",
+                condition=models.Q(priority__gt=0, status="queued"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -235,6 +251,29 @@ class HeldDeliveryReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone_number}: {self.state}"
+
+
+class CodeRateCounter(models.Model):
+    """How many login codes went to one key (a number, or ``"*"`` for the whole project)
+    in one fixed window of ``SMSREST["RATE_LIMITS"]``. Written only by
+    :mod:`django_smsrest.ratelimit`, with conditional UPDATEs that every process shares."""
+
+    key = models.CharField(_("key"), max_length=40)
+    period = models.PositiveIntegerField(_("period (seconds)"))
+    window_start = models.DateTimeField(_("window start"))
+    count = models.PositiveIntegerField(_("count"), default=0)
+
+    class Meta:
+        verbose_name = _("code rate counter")
+        verbose_name_plural = _("code rate counters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "period", "window_start"], name="smsrest_rate_unique_window"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.period}s {self.window_start:%Y-%m-%d %H:%M}: {self.count}"
 
 
 class OutboxLock(models.Model):

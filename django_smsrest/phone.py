@@ -16,6 +16,9 @@ Contract:
   digits would text a number nobody typed.
 * ``+`` and the ``00`` international prefix always work; a national number (``347 123 4567``)
   only with a region.
+* A ``phonenumbers.PhoneNumber`` (and so django-phonenumber-field's subclass, what a
+  ``PhoneNumberField`` returns) is accepted wherever text is, and checked by the same rules
+  (:func:`number_text`): a project passes ``user.phone`` as it is.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
-__all__ = ["InvalidPhoneNumber", "normalize", "normalize_many"]
+__all__ = ["InvalidPhoneNumber", "normalize", "normalize_many", "number_text"]
 
 # Characters people use to format a number. Anything else (letters, '#', '*', ',', ...) is an
 # error. \d also matches non-ASCII digits (e.g. full-width), which phonenumbers normalises.
@@ -120,14 +123,30 @@ def _parse_error(
     return InvalidPhoneNumber(raw, f"{text!r} is not a phone number", "not_a_number")
 
 
-def normalize(raw: str, region: str | None = None) -> str:
+def number_text(number: phonenumbers.PhoneNumber) -> str:
+    """A ``phonenumbers.PhoneNumber`` as the text :func:`normalize` checks: ``+`` country
+    code and national number (with `` ext. N`` when it has an extension, so that it is
+    refused like a typed one), or, for one without a number, its ``raw_input``
+    (django-phonenumber-field keeps a stored value it could not parse that way)."""
+    if number.country_code and number.national_number is not None:
+        text = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        if number.extension:
+            text += f" ext. {number.extension}"
+        return text
+    return number.raw_input or ""
+
+
+def normalize(raw: str | phonenumbers.PhoneNumber, region: str | None = None) -> str:
     """Return ``raw`` as an E.164 string, e.g. ``"+393471234567"``.
 
+    ``raw``: text, or a ``phonenumbers.PhoneNumber`` (read by :func:`number_text`).
     ``region``: ISO 3166-1 alpha-2 code (``"IT"``) used for numbers written without a country
     code; ``None`` means such numbers are rejected. An unknown region raises a plain
     :class:`ValueError` (a configuration error); every problem with ``raw`` itself raises
     :class:`InvalidPhoneNumber`.
     """
+    if isinstance(raw, phonenumbers.PhoneNumber):
+        raw = number_text(raw)
     if not isinstance(raw, str):
         raise TypeError(f"phone number must be a str, got {type(raw).__name__}")
     region = _check_region(region)
@@ -155,23 +174,26 @@ def normalize(raw: str, region: str | None = None) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def _split(raws: Iterable[str] | str) -> list[str]:
+def _split(raws: Iterable[str | phonenumbers.PhoneNumber] | str) -> list[str]:
     if isinstance(raws, str):
         # Surrounding spaces are an artefact of the separators ("a, b"), not of the number.
         pieces: Iterable[str] = (piece.strip() for piece in _LIST_SEPARATORS.split(raws))
     else:
-        pieces = raws
+        pieces = (
+            number_text(raw) if isinstance(raw, phonenumbers.PhoneNumber) else raw for raw in raws
+        )
     # Blank entries (a trailing comma, an empty form row) are not numbers anybody typed.
     return [piece for piece in pieces if not (isinstance(piece, str) and not piece.strip())]
 
 
 def normalize_many(
-    raws: Iterable[str] | str, region: str | None = None
+    raws: Iterable[str | phonenumbers.PhoneNumber] | str, region: str | None = None
 ) -> tuple[list[str], list[InvalidPhoneNumber]]:
     """Normalise several numbers at once, collecting every error instead of stopping.
 
-    ``raws``: an iterable of strings (one number each), or one string with numbers separated
-    by commas, semicolons or newlines. Blank entries are skipped.
+    ``raws``: an iterable of strings or ``phonenumbers.PhoneNumber`` (one number each), or
+    one string with numbers separated by commas, semicolons or newlines. Blank entries are
+    skipped.
 
     Returns ``(numbers, errors)``: the valid numbers in E.164, de-duplicated in first-seen
     order (``"347 123 4567"`` and ``"+39 347 1234567"`` with region ``IT`` are one number),

@@ -192,3 +192,14 @@ class HistoryPage:
     page_number: int
     page_size: int
     orders: Sequence[HistoryEntry]
+
+
+@dataclass(frozen=True)
+class PinCheck:
+    """The answer of ``POST 2fa/verify``: whether the PIN was right, the tries the gateway
+    says are left (``None`` when it does not say), and the answer as it came (its field
+    names are undocumented)."""
+
+    valid: bool
+    remaining_tries: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -18,6 +18,11 @@
     Sent with ``sender=ReceivedSms`` once per received SMS stored by
     ``services.receive_sms``, after the transaction that stored it committed (never for
     a message already stored, whoever polls again).
+``code_rate_limited(recipient, scope, limit, retry_at)``
+    ``services.send_code`` refused a login code: ``scope`` is ``"number"`` (too many to
+    ``recipient``) or ``"total"`` (too many for the whole project), ``limit`` the
+    :class:`~django_smsrest.limits.Limit` reached, ``retry_at`` when its window ends.
+    Nothing was written or sent. Watch it: a burst is what SMS-pumping fraud looks like.
 """
 
 from django.dispatch import Signal
@@ -27,3 +32,4 @@ post_send = Signal()
 delivery_status_changed = Signal()
 low_credit = Signal()
 sms_received = Signal()
+code_rate_limited = Signal()

@@ -24,13 +24,18 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
+from phonenumbers import PhoneNumber
 
 from django_smsrest.audience import Audience, check_audience
 from django_smsrest.conf import SmsRestSettings, get_settings
 from django_smsrest.models import Kind
 from django_smsrest.personalise import render
 
-__all__ = ["SmsOptions", "ValidatedSms", "validate_sms"]
+__all__ = ["Recipients", "SmsOptions", "ValidatedSms", "validate_sms"]
+
+#: What ``recipients`` may be: numbers as one string, an iterable of numbers (text, an
+#: ``int``, a ``phonenumbers.PhoneNumber``), or maps for a personalised message.
+Recipients = str | Iterable[str | int | PhoneNumber] | Iterable[Mapping[str, Any]] | None
 
 #: GSM TP-OA limits: an alphanumeric sender has at most 11 characters, a numeric one at
 #: most 16 (including a leading ``+``).
@@ -366,7 +371,10 @@ def _check_schedule(when: Any, now: datetime) -> list[ValidationError]:
 
 def validate_sms(
     message: str,
-    recipients: str | Iterable[str | int] | Iterable[Mapping[str, str]] | None = None,
+    recipients: str
+    | Iterable[str | int | PhoneNumber]
+    | Iterable[Mapping[str, Any]]
+    | None = None,
     *,
     conf: SmsRestSettings | None = None,
     **options: Unpack[SmsOptions],

@@ -26,6 +26,19 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_smsrest",
 ]
+# The login-code plug-ins, tested against the real libraries (issue 22). Not in the worker
+# processes of the multi-process tests (tests/worker_settings.py): they add most of a
+# second to each start, and those tests time leases of two seconds.
+PLUGIN_APPS = [
+    "phonenumber_field",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "two_factor",
+    "two_factor.plugins.phonenumber",
+    "django_smsrest.contrib.otp",
+]
+INSTALLED_APPS += PLUGIN_APPS
 if django.VERSION < (6, 0):
     INSTALLED_APPS.append("django_tasks")
 

@@ -16,6 +16,8 @@ from django_smsrest.results import FINAL_STATES, DeliveryState
 ALLOWED = {
     (Status.QUEUED, Status.SENDING),
     (Status.QUEUED, Status.CANCELLED),
+    (Status.QUEUED, Status.EXPIRED),  # a login code past its expiry (codes.py)
+    (Status.SENDING, Status.EXPIRED),
     (Status.SENDING, Status.QUEUED),
     (Status.SENDING, Status.UNKNOWN),
     (Status.SENDING, Status.SENT),

@@ -26,6 +26,12 @@ import os
 
 from django_smsrest.testing.tasks import DUMMY_TASK_BACKEND
 from tests.settings import *  # noqa: F403
+from tests.settings import INSTALLED_APPS as _ALL_APPS
+from tests.settings import PLUGIN_APPS as _PLUGIN_APPS
+
+# The workers send and sweep; the plug-ins' apps would only slow every start (see
+# tests/settings.py).
+INSTALLED_APPS = [app for app in _ALL_APPS if app not in _PLUGIN_APPS]
 
 _DB = os.environ.get("SMSREST_RELIABILITY_DB", "")
 if _DB.startswith("postgres:"):

@@ -28,6 +28,7 @@ class. A method whose flag is off raises :class:`UnsupportedOperation`.
 ``supports_params``          personalised messages (``POST paramsms``)
 ``supports_groups``          sending to contact groups (``POST smstogroups``)
 ``supports_inbound``         reading received SMS (``GET newsrsmsmessage``)
+``supports_pin``             the gateway's PIN service (``POST 2fa/request``, ``2fa/verify``)
 ``thread_safe``              :meth:`~BaseBackend.send` may be called from several threads at
                              once (a flush keeps ``CONCURRENCY`` requests in flight); a
                              backend that does not say so is called from one thread, one
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import SmsRestError
-from django_smsrest.results import AccountStatus, OrderReport, SendResult
+from django_smsrest.results import AccountStatus, OrderReport, PinCheck, SendResult
 
 if TYPE_CHECKING:
     from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
@@ -93,6 +94,7 @@ class BaseBackend(abc.ABC):
     supports_params: ClassVar[bool] = False
     supports_groups: ClassVar[bool] = False
     supports_inbound: ClassVar[bool] = False
+    supports_pin: ClassVar[bool] = False
     thread_safe: ClassVar[bool] = False
 
     def __init__(self, conf: SmsRestSettings) -> None:
@@ -142,6 +144,23 @@ class BaseBackend(abc.ABC):
         """Received SMS from ``date_from`` to ``date_to`` (``None``: now) (``GET
         srsmshistory``), one page; consumes nothing. Only where ``supports_inbound``."""
         self._unsupported("supports_inbound", "read received SMS")
+
+    def request_pin(
+        self,
+        recipient: str,
+        *,
+        message_body: str | None = None,
+        expiry_minutes: int | None = None,
+        sender_name: str | None = None,
+    ) -> None:
+        """Have the gateway make a PIN and send it to ``recipient`` (``POST 2fa/request``;
+        ``message_body`` with ``%PIN%``). Only where ``supports_pin``."""
+        self._unsupported("supports_pin", "send a gateway PIN")
+
+    def verify_pin(self, recipient: str, pin: str) -> PinCheck:
+        """Whether ``pin`` is ``recipient``'s live PIN (``POST 2fa/verify``). Only where
+        ``supports_pin``."""
+        self._unsupported("supports_pin", "check a gateway PIN")
 
     def _unsupported(self, flag: str, what: str) -> NoReturn:
         raise UnsupportedOperation(

@@ -18,6 +18,7 @@ the order, to simulate a read timeout once the gateway has it). Use
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from django_smsrest.results import (
     AccountStatus,
     DeliveryState,
     OrderReport,
+    PinCheck,
     RecipientState,
     SendResult,
 )
@@ -40,6 +42,8 @@ from django_smsrest.results import (
 #: Every accepted order, oldest first. Cleared in place (never rebound) so that
 #: ``from django_smsrest.backends.locmem import outbox`` stays valid.
 outbox: list[OutgoingOrder] = []
+#: ``(number, text)`` of every PIN the fake gateway's PIN service sent, oldest first.
+sent_pins: list[tuple[str, str]] = []
 
 #: Credits left on the fake account; each accepted order spends segments x recipients.
 DEFAULT_CREDITS = 1_000_000
@@ -66,6 +70,8 @@ class _State:
     credits: int = DEFAULT_CREDITS
     calls: dict[str, int] = field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The gateway's PIN service: the live PIN per number.
+    pins: dict[str, str] = field(default_factory=dict)
 
 
 _lock = threading.RLock()
@@ -81,6 +87,8 @@ def reset() -> None:
         _state.credits = DEFAULT_CREDITS
         _state.calls.clear()
         _state.groups.clear()
+        _state.pins.clear()
+        sent_pins.clear()
         _inbox.clear()
 
 
@@ -96,7 +104,14 @@ def fail_next(operation: str, exc: BaseException, *, accept: bool = False) -> No
     ``"get_status"``, ``"receive"``, ``"received_history"``) raise ``exc``. With
     ``accept=True`` (``send``, ``receive``) the order is accepted and recorded first (the
     messages consumed): the "gateway got it but the answer was lost" case."""
-    if operation not in ("send", "get_order", "cancel", "get_status", *_INBOUND_OPERATIONS):
+    if operation not in (
+        "send",
+        "get_order",
+        "cancel",
+        "get_status",
+        "request_pin",
+        *_INBOUND_OPERATIONS,
+    ):
         raise ValueError(f"unknown operation {operation!r}")
     with _lock:
         _state.faults.append(_Fault(operation, exc, accept))
@@ -252,6 +267,34 @@ class LocmemBackend(BaseBackend):
         with _lock:
             credits = _state.credits
         return AccountStatus(credits=dict.fromkeys(self.conf.message_types, credits))
+
+    # -- the gateway's PIN service ------------------------------------------------------
+
+    supports_pin = True
+
+    def request_pin(
+        self,
+        recipient: str,
+        *,
+        message_body: str | None = None,
+        expiry_minutes: int | None = None,
+        sender_name: str | None = None,
+    ) -> None:
+        fault = _take_fault("request_pin")
+        if fault is not None:
+            raise fault.exc
+        pin = f"{secrets.randbelow(10**6):06d}"
+        body = message_body or "Your PIN is %PIN%"
+        with _lock:
+            _state.pins[recipient] = pin
+            sent_pins.append((recipient, body.replace("%PIN%", pin)))
+
+    def verify_pin(self, recipient: str, pin: str) -> PinCheck:
+        with _lock:
+            valid = _state.pins.get(recipient) == pin
+            if valid:
+                del _state.pins[recipient]
+        return PinCheck(valid=valid, raw={"status": "OK" if valid else "ERROR"})
 
     # -- received SMS (see :func:`deliver_inbound`) -------------------------------------
 

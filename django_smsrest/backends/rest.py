@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django_smsrest.backends.base import BaseBackend, OutgoingOrder
 from django_smsrest.backends.observe import observed
 from django_smsrest.conf import SmsRestSettings, require_credentials
-from django_smsrest.results import AccountStatus, OrderReport, SendResult
+from django_smsrest.results import AccountStatus, OrderReport, PinCheck, SendResult
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -125,6 +125,28 @@ class RestBackend(BaseBackend):
     def get_status(self) -> AccountStatus:
         with observed("get_status"):
             return self.client.get_status()
+
+    # -- the gateway's PIN service ------------------------------------------------------
+
+    supports_pin = True
+
+    def request_pin(
+        self,
+        recipient: str,
+        *,
+        message_body: str | None = None,
+        expiry_minutes: int | None = None,
+        sender_name: str | None = None,
+    ) -> None:
+        self.client.request_pin(
+            recipient,
+            message_body=message_body,
+            expiry_minutes=expiry_minutes,
+            sender_name=sender_name,
+        )
+
+    def verify_pin(self, recipient: str, pin: str) -> PinCheck:
+        return self.client.verify_pin(recipient, pin)
 
     # -- received SMS -------------------------------------------------------------------
 

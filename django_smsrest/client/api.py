@@ -30,7 +30,8 @@ from django_smsrest.client.dates import (
 )
 from django_smsrest.client.errors import Operation, _Call
 from django_smsrest.client.parsing import _parse_account_status, _parse_history
-from django_smsrest.client.sending import SEND_EXTRA_FIELDS, SendEndpoints
+from django_smsrest.client.pins import PinEndpoints
+from django_smsrest.client.sending import SEND_EXTRA_FIELDS
 from django_smsrest.client.session import AuthMode
 from django_smsrest.conf import get_zone
 from django_smsrest.exceptions import UnexpectedResponse
@@ -59,7 +60,7 @@ __all__ = [
 logger = logging.getLogger("django_smsrest.client")
 
 
-class SmsRestClient(SendEndpoints):
+class SmsRestClient(PinEndpoints):
     """A thread-safe client of one gateway account.
 
     Share one instance per process (per account): the login keys are cached on it and used

@@ -45,7 +45,7 @@ from django_smsrest.exceptions import (
 
 __all__ = ["RETRY_AFTER_CAP_SECONDS", "Operation", "map_error", "parse_retry_after"]
 
-Operation = Literal["login", "send", "order", "cancel", "status", "history"]
+Operation = Literal["login", "send", "order", "cancel", "status", "history", "pin"]
 
 #: A ``Retry-After`` longer than this is capped (seconds). urllib3 allows 6 hours; an SMS
 #: outbox that waits more than an hour should rather alert a human.

@@ -1,1 +1,3 @@
-"""Plug-ins for other libraries; each touches only the services and the outbox hooks."""
+"""Plug-ins for other libraries (django-two-factor-auth, django-otp, django-allauth, RQ):
+each in its own module or subpackage, touching only :mod:`django_smsrest.services` (and the
+outbox's stop hook, for RQ)."""

@@ -145,6 +145,7 @@ class BatchFlush:
         limit: int | None = None,
         give_way_after: int = 3,
         stop: threading.Event | None = None,
+        before_claim: Callable[[], Any] | None = None,
     ) -> None:
         """``stop``: the stop hook. Once set, the flush claims nothing more and starts no
         new POST; the requests in flight land and are written, and what was claimed but
@@ -152,6 +153,8 @@ class BatchFlush:
         returns with ``stopped == "asked"``."""
         self.conf = conf
         self.stop = stop
+        #: Called before each claim of a batch (login codes go first: services.codes).
+        self.before_claim = before_claim
         self.on_settled = on_settled
         self.limit = limit
         self.give_way_after = give_way_after
@@ -297,6 +300,8 @@ class BatchFlush:
             logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
             self.stopped, self.paused_until = "paused", paused
             return
+        if self.before_claim is not None:
+            self.before_claim()
         self._claim()
 
     def _claim(self) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Self
 
 from django.utils import timezone
 
-from django_smsrest import lifecycle, signals
+from django_smsrest import codes, lifecycle, signals
 from django_smsrest.backends import BaseBackend, OutgoingOrder, get_backend
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import (
@@ -209,7 +209,7 @@ class ClaimedMessage:
             # now rather than ask the gateway to schedule it in the past (a 400).
             when = None
         return OutgoingOrder(
-            message=msg.message,
+            message=codes.text_to_post(self),  # a login code's clear text (codes.py)
             recipients=numbers,
             message_type=msg.message_type,
             sender=msg.sender,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from django_smsrest import signals
+from django_smsrest import codes, signals
 from django_smsrest.backends import BaseBackend, OutgoingOrder
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
@@ -117,7 +117,13 @@ class Job:
     def pre_send(self) -> SmsMessage | None:
         """Fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
         Any other exception from a receiver puts the message back in the queue (it counts
-        as an attempt) and is re-raised: it is a bug the developer must see."""
+        as an attempt) and is re-raised: it is a bug the developer must see.
+
+        A login code past its expiry ends EXPIRED here, before anything else (the one
+        gate before every POST, sequential or batched: :func:`codes.before_post`)."""
+        expired = codes.before_post(self.claim)
+        if expired is not None:
+            return expired
         for _receiver, response in signals.pre_send.send_robust(
             sender=SmsMessage, message=self.claim.msg
         ):

@@ -122,6 +122,9 @@ ENDPOINTS: dict[str, Handler] = {
     "GET smshistory": _history,
     "GET newsrsmsmessage": _new_messages,
     "GET srsmshistory": _received_history,
+    # The PIN service (sandbox/twofactor.py).
+    "POST 2fa/request": lambda state, call: state.pins.handle(call.label, call.body, state.now()),
+    "POST 2fa/verify": lambda state, call: state.pins.handle(call.label, call.body, state.now()),
 }
 
 

@@ -110,6 +110,21 @@ FIDELITY: tuple[Behaviour, ...] = (
         "*_rate / *_next, latency",
     ),
     Behaviour("delivery callbacks POSTed to a URL", "switchable", "§7.3 [U]", "callback_url"),
+    Behaviour(
+        "2fa/request: recipient, senderName, expiry (minutes, default 60), messageBody %PIN%",
+        "confirmed",
+        "integrations §1 row 8",
+    ),
+    Behaviour(
+        "2fa/request answers {result: OK}; 2fa/verify {status: OK|ERROR, remaining_tries}",
+        "invented",
+        "integrations §1 row 9 [U]: the answers' field names are undocumented",
+    ),
+    Behaviour(
+        "a PIN survives 3 wrong guesses; a new request replaces the old PIN",
+        "invented",
+        "undocumented ('the number of remaining tries' only)",
+    ),
 )
 
 

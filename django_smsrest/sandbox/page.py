@@ -124,6 +124,23 @@ def _inbound_section(messages: list[dict[str, Any]]) -> str:
 </tbody></table>"""
 
 
+def _pins_section(pins: list[dict[str, Any]]) -> str:
+    """PINs sent by ``POST 2fa/request`` (newest first), as the phone would show them."""
+    if not pins:
+        return ""
+    rows = "\n".join(
+        f'<tr><td>{escape(p["recipient"])}</td><td class="msg">{escape(p["text"])}</td>'
+        f"<td>{p['tries_left']}</td><td>{'used' if p['used'] else 'live'}</td></tr>"
+        for p in reversed(pins[-PAGE_LIMIT:])
+    )
+    return f"""<h2>PINs sent (2fa/request)</h2>
+<table>
+<thead><tr><th>To</th><th>Text</th><th>Tries left</th><th>State</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>"""
+
+
 def _fidelity_section() -> str:
     """The table of how sure each simulated behaviour is (static: no client data)."""
     rows = "\n".join(
@@ -178,6 +195,7 @@ def render_page(state: SandboxState) -> str:
 {rows}
 </tbody></table>
 {_inbound_section(data["inbound"])}
+{_pins_section(data["pins"])}
 {_fidelity_section()}
 <script>
 // Reload every 5 s to show new orders, but not while someone types into the form.

@@ -88,6 +88,8 @@ _ROUTES = {
     "smstogroups": ("POST",),
     "status": ("GET",),
     "smshistory": ("GET",),
+    "2fa/request": ("POST",),  # the PIN service (sandbox/twofactor.py)
+    "2fa/verify": ("POST",),
 }
 
 

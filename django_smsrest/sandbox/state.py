@@ -34,6 +34,7 @@ from django_smsrest.sandbox.faults import Faults
 from django_smsrest.sandbox.inbound import Inbox
 from django_smsrest.sandbox.orders import OrderBook
 from django_smsrest.sandbox.replies import SEND_LABELS, Reply, ko
+from django_smsrest.sandbox.twofactor import PinBook
 
 #: How far :meth:`SandboxState.advance` may move the clock ahead of wall time (100 years).
 MAX_CLOCK_OFFSET = 100 * 365 * 86400.0
@@ -57,6 +58,7 @@ class SandboxState:
         self.accounts = Accounts(self.config, self.now)
         self.book = OrderBook(self.config)
         self.inbox = Inbox(self.config)
+        self.pins = PinBook()
         self._requests: Counter[str] = Counter()
         #: Bumped by every reset, so that the callback watcher forgets what it saw.
         self.book_generation = 0
@@ -153,6 +155,7 @@ class SandboxState:
             self._offset = 0.0
             self.book.clear()
             self.inbox.clear()
+            self.pins.clear()
             self._callbacks.clear()
             self.book_generation += 1
             self._requests.clear()
@@ -186,6 +189,7 @@ class SandboxState:
         now, tz = self.now(), self.tz
         data["orders"] = [o.inspect(now, tz, posts.get(o.order_id, [])) for o in orders]
         data["inbound"] = inbound
+        data["pins"] = self.pins.inspect()
         return data
 
     def record_callback(self, record: dict[str, Any]) -> None:

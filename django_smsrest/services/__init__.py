@@ -39,9 +39,17 @@ from django_smsrest.services.base import SmsStateError
 from django_smsrest.services.bulk import BulkValidationError, queue_many
 from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
+from django_smsrest.services.codes import (
+    CodeRateLimited,
+    expire_due_codes,
+    send_code,
+    send_due_codes,
+    send_notice,
+)
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
 from django_smsrest.services.health import QueueHealth, beat, metrics_snapshot, queue_health
 from django_smsrest.services.inbound import ReceiveReport, receive_sms
+from django_smsrest.services.pins import request_pin, verify_pin
 from django_smsrest.services.queue import (
     FlushReport,
     SweepReport,
@@ -62,6 +70,7 @@ from django_smsrest.validation import ValidatedSms, validate_sms
 __all__ = [
     "BulkValidationError",
     "CallbackOutcome",
+    "CodeRateLimited",
     "FlushReport",
     "QueueHealth",
     "ReceiveReport",
@@ -70,6 +79,7 @@ __all__ = [
     "ValidatedSms",
     "beat",
     "cancel",
+    "expire_due_codes",
     "flush_queue",
     "get_credits",
     "metrics_snapshot",
@@ -82,11 +92,16 @@ __all__ = [
     "record_delivery_report",
     "refresh_due_statuses",
     "refresh_status",
+    "request_pin",
     "resend",
     "retry_delay",
     "retry_reasons",
+    "send_code",
+    "send_due_codes",
     "send_message",
+    "send_notice",
     "send_sms",
     "sweep",
     "validate_sms",
+    "verify_pin",
 ]

@@ -14,7 +14,7 @@ from functools import partial
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_smsrest import dispatch, throttle
+from django_smsrest import dispatch, ratelimit, throttle
 from django_smsrest.conf import get_settings
 from django_smsrest.models import SmsMessage, Status
 from django_smsrest.outbox import (
@@ -33,6 +33,7 @@ from django_smsrest.services.base import (
     logger,
     pages,
 )
+from django_smsrest.services.codes import CodesFirst, enqueue_due_codes, expire_due_codes
 from django_smsrest.services.delivery import refresh_due_statuses
 from django_smsrest.services.inbound import receive_sms
 from django_smsrest.services.sending import _hint_retry, reconcile
@@ -139,7 +140,15 @@ def flush_queue(
         if on_progress is not None:
             on_progress(pk, msg)
 
-    flush = BatchFlush(conf, settled, limit=limit, give_way_after=FLUSH_GIVE_WAY_AFTER, stop=stop)
+    flush = BatchFlush(
+        conf,
+        settled,
+        limit=limit,
+        give_way_after=FLUSH_GIVE_WAY_AFTER,
+        stop=stop,
+        # Login codes go before each batch of the bulk queue (services.codes).
+        before_claim=CodesFirst(on_sent=partial(_count_code, report, on_progress)),
+    )
     flush.run()
     # Asked to stop (the stop hook, a shutdown) is not the gateway's doing: not "early".
     report.stopped = flush.stopped == "asked"
@@ -151,6 +160,21 @@ def flush_queue(
 class SweepLockLost(Exception):
     """The sweep's lock was taken over (it expired under a sweep that stalled, and another
     sweep took it): this sweep stops at once instead of going on beside the other."""
+
+
+def _count_code(
+    report: FlushReport,
+    on_progress: Callable[[int, SmsMessage | None], None] | None,
+    pk: int,
+    msg: SmsMessage | None,
+) -> None:
+    """A login code sent ahead of the queue by a flush (services.codes.send_due_codes)."""
+    if msg is None:
+        report.skipped += 1
+    else:
+        report.by_status[str(msg.status)] += 1
+    if on_progress is not None:
+        on_progress(pk, msg)
 
 
 class _SweepLock:
@@ -275,6 +299,8 @@ def _sweep(
         if msg is not None:
             report.reconciled[str(msg.status)] += 1
     now = clock()
+    expire_due_codes(now)  # queued login codes past their expiry: never sent (codes.py)
+    ratelimit.prune(now)
     report.paused_until = throttle.sending_paused_until(now)
     if asked():
         return
@@ -287,6 +313,7 @@ def _sweep(
             report.stopped = flushed.stopped
             report.paused_until = flushed.paused_until
         else:
+            enqueue_due_codes(now)  # login codes' hints first, with their priority
             queued = SmsMessage.objects.filter(due_q(now), status=Status.QUEUED)
             for pk in pages(queued, limit):
                 on_commit(partial(dispatch.enqueue_send, pk))

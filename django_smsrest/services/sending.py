@@ -3,7 +3,6 @@ the send task's body :func:`send_message`, and :func:`reconcile` for unknown out
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, Unpack
@@ -36,13 +35,16 @@ from django_smsrest.services.base import (
     in_user_atomic,
     logger,
 )
-from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms
+from django_smsrest.validation import Recipients, SmsOptions, ValidatedSms, validate_sms
 
 # --- creating messages --------------------------------------------------------------------
 
 
-def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | None) -> SmsMessage:
-    """Insert the message, its orders and its recipients (caller holds the transaction)."""
+def _create(
+    sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | None, **fields: Any
+) -> SmsMessage:
+    """Insert the message, its orders and its recipients (caller holds the transaction).
+    ``fields``: more columns of the message (a login code's, see ``services.codes``)."""
     msg = SmsMessage.objects.create(
         message=sms.message,
         message_type=sms.message_type,
@@ -55,6 +57,7 @@ def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | No
         groups=list(sms.groups),
         status=Status.QUEUED,
         resend_of=resend_of,
+        **fields,
     )
     size = conf.max_recipients_per_order
     # A message to contact groups is one order with no recipient rows (the gateway knows
@@ -85,7 +88,7 @@ def _create(sms: ValidatedSms, conf: SmsRestSettings, resend_of: SmsMessage | No
 
 def send_sms(
     message: str,
-    recipients: str | Iterable[str | int] | Iterable[Mapping[str, str]] | None = None,
+    recipients: Recipients = None,
     *,
     defer: bool = False,
     resend_of: SmsMessage | None = None,
@@ -139,7 +142,7 @@ def _check_backend_supports(sms: ValidatedSms, conf: SmsRestSettings) -> None:
 
 def queue_sms(
     message: str,
-    recipients: str | Iterable[str | int] | Iterable[Mapping[str, str]] | None = None,
+    recipients: Recipients = None,
     **options: Unpack[SmsOptions],
 ) -> SmsMessage:
     """``send_sms(..., defer=True)``: store the SMS and let a worker send it."""
@@ -154,6 +157,12 @@ def resend(message: SmsMessage | int, *, defer: bool = True) -> SmsMessage:
     A schedule still in the future is kept; a past one is dropped (send now).
     """
     original = as_message(message)
+    if original.is_code:  # its clear text is gone, and an old code is of no use anyway
+        raise SmsStateError(
+            _("SMS #%(pk)s is a login code; a code is never resent (ask for a new code)."),
+            code="resend_code",
+            params={"pk": original.pk},
+        )
     if original.status not in lifecycle.RESENDABLE:
         raise SmsStateError(
             _(

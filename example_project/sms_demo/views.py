@@ -8,17 +8,22 @@ asks ``services.refresh_status`` and reloads itself until the status is final.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
+from two_factor.views import LoginView as TwoFactorLoginView
 
 from django_smsrest import lifecycle, services
+from django_smsrest.contrib.delivery import CodeNotSent
 from django_smsrest.exceptions import GatewayError
 from django_smsrest.forms import SendSmsForm
 from django_smsrest.models import SmsMessage, Status
@@ -92,3 +97,18 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "error": error,
     }
     return render(request, "sms_demo/detail.html", context)
+
+
+class CodeLoginView(TwoFactorLoginView):
+    """django-two-factor-auth's login, which says so on the token step when the code could
+    not be sent (the library lets an error of ``generate_challenge`` through as a 500)."""
+
+    def render(self, form: Any = None, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().render(form, **kwargs)
+        except (CodeNotSent, ValidationError) as exc:
+            text = str(exc) if isinstance(exc, CodeNotSent) else " ".join(exc.messages)
+            messages.error(self.request, text)
+            # The wizard's own render, without asking for another code.
+            response: HttpResponse = super(TwoFactorLoginView, self).render(form, **kwargs)
+            return response

@@ -15,6 +15,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="demo")
         parser.add_argument("--password", default="demo")
+        parser.add_argument(
+            "--phone",
+            help="also give the user a two-factor SMS device with this number (the "
+            "/account/login/ page then asks for a code sent by SMS)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
@@ -26,3 +31,10 @@ class Command(BaseCommand):
         user.save()
         action = "created" if created else "reset"
         self.stdout.write(f"Demo user {action}: {options['username']} / {options['password']}")
+        if options["phone"]:
+            from two_factor.plugins.phonenumber.models import PhoneDevice
+
+            PhoneDevice.objects.update_or_create(
+                user=user, name="default", defaults={"number": options["phone"], "method": "sms"}
+            )
+            self.stdout.write(f"Two-factor SMS device: {options['phone']}")
