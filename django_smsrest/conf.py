@@ -18,11 +18,14 @@ import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django_smsrest.brands import BRANDS, Brand, MessageType
+from django_smsrest.conf_consent import DEFAULTS as CONSENT_DEFAULTS
+from django_smsrest.conf_consent import read_consent
 from django_smsrest.exceptions import MissingCredentials, SmsRestConfigurationError
 from django_smsrest.secret import Secret
 
@@ -73,6 +76,12 @@ class SmsRestSettings:
     receive: bool = False
     callback_tokens: tuple[Secret, ...] = field(default=(), repr=False)
     concurrency: int = 4
+    # Consent and retention (read by conf_consent.read_consent).
+    override_recipients: tuple[str, ...] = ()
+    stop_words: tuple[str, ...] = ()
+    sync_blacklist: bool = False
+    quiet_hours: tuple[time, time] | None = None
+    retention_days: int | None = None
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -124,6 +133,8 @@ DEFAULTS: Mapping[str, Any] = {
     "CALLBACK_TOKENS": [],
     # Requests one flush keeps in flight (threads sharing one login); 1 = one at a time.
     "CONCURRENCY": 4,
+    # Consent and retention: see conf_consent.py.
+    **CONSENT_DEFAULTS,
 }
 
 
@@ -463,6 +474,7 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
         )
 
     values.update(_inbound(reader))
+    values.update(read_consent(reader, region.upper() if isinstance(region, str) else None))
     if reader.problems or brand is None:
         return None, reader.problems
     return (

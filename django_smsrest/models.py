@@ -57,6 +57,14 @@ class Kind(models.TextChoices):
     GROUPS = "groups", _("Contact groups")  # POST smstogroups: the provider's groups
 
 
+class Purpose(models.TextChoices):
+    """Why a message is sent: consent rules (the suppression list, quiet hours) apply to
+    marketing only; a transactional message (a code, a reminder, a notice) always goes."""
+
+    TRANSACTIONAL = "transactional", _("Transactional")
+    MARKETING = "marketing", _("Marketing")
+
+
 class OrderStatus(models.TextChoices):
     """The state of one ``POST sms`` at the gateway."""
 
@@ -81,6 +89,17 @@ class SmsMessage(models.Model):
     groups = models.JSONField(_("contact groups"), default=list, blank=True)
     segments = models.PositiveSmallIntegerField(_("segments"), default=1)
     recipient_count = models.PositiveIntegerField(_("recipients"), default=0)
+
+    purpose = models.CharField(
+        _("purpose"), max_length=16, choices=Purpose.choices, default=Purpose.TRANSACTIONAL
+    )
+    # The gateway's optional ``campaign_name`` send field (its reports group by it).
+    campaign_name = models.CharField(_("campaign"), max_length=64, blank=True, default="")
+    # SMSREST["OVERRIDE_RECIPIENTS"] at send time: where the message really went (the
+    # recipient rows keep who it was meant for). Empty when it went to its recipients.
+    overridden_to = models.JSONField(
+        _("sent instead to"), default=list, blank=True, editable=False
+    )
 
     status = models.CharField(
         _("status"), max_length=24, choices=Status.choices, default=Status.QUEUED
@@ -136,6 +155,7 @@ class SmsMessage(models.Model):
             models.Index(fields=["status", "lease_until"], name="smsrest_msg_lease_idx"),
             # The delivery-status poller.
             models.Index(fields=["status", "next_status_check_at"], name="smsrest_msg_poll_idx"),
+            models.Index(fields=["purpose", "created_at"], name="smsrest_msg_purpose_idx"),
         ]
 
     def __str__(self) -> str:
@@ -265,3 +285,41 @@ class ReceiveCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SuppressionOrigin(models.TextChoices):
+    """Where a suppression came from; the first three are the gateway's blacklist
+    origins (``GET blacklist/sms?origins=API,WEB,STOPSMS``)."""
+
+    LOCAL = "LOCAL", _("This site")
+    STOP_REPLY = "STOP_REPLY", _("STOP reply")
+    DELIVERY = "DELIVERY", _("Blacklisted delivery state")
+    API = "API", _("Gateway blacklist (API)")
+    WEB = "WEB", _("Gateway blacklist (web panel)")
+    STOPSMS = "STOPSMS", _("Gateway Stop SMS service")
+
+
+class Suppression(models.Model):
+    """A number that must get no marketing SMS (an opt-out). One row per E.164 number;
+    written only by :mod:`django_smsrest.services.consent`."""
+
+    phone_number = models.CharField(_("phone number"), max_length=16, unique=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
+    origin = models.CharField(
+        _("origin"),
+        max_length=16,
+        choices=SuppressionOrigin.choices,
+        default=SuppressionOrigin.LOCAL,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    # When the gateway's blacklist was last known to hold the number (pulled from it, or
+    # pushed to it); None: not there yet, the next sync pushes it.
+    synced_at = models.DateTimeField(_("synced with the gateway"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("suppressed number")
+        verbose_name_plural = _("suppression list")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.phone_number

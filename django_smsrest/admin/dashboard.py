@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from django_smsrest import lifecycle
-from django_smsrest.admin import charts
+from django_smsrest.admin import charts, consent
 from django_smsrest.admin.changelist import EMPTY_ERROR
 from django_smsrest.admin.common import may_view_messages
 from django_smsrest.models import SmsMessage, Status
@@ -98,13 +98,17 @@ class Dashboard:
     runs_out: dict[str, date | None]
 
 
-def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
-    """Read the figures (five queries)."""
+def build(
+    now: datetime | None = None, changelist_url: str = "", purpose: str | None = None
+) -> Dashboard:
+    """Read the figures (five queries); ``purpose``: only the messages of that purpose
+    (``"marketing"``, ``"transactional"``), ``None`` for all."""
     now = now or timezone.now()
     last = timezone.localdate(now)
     first = last - timedelta(days=DAYS - 1)
     since = timezone.make_aware(datetime.combine(first, datetime.min.time()))
-    recent = SmsMessage.objects.filter(created_at__gte=since).order_by()
+    every = SmsMessage.objects.filter(purpose=purpose) if purpose else SmsMessage.objects.all()
+    recent = every.filter(created_at__gte=since).order_by()
 
     # 1. Per day by outcome.
     buckets = _outcome_series()
@@ -147,7 +151,7 @@ def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
     due = Q(status__in=lifecycle.SENDABLE) & due_q(now)
     # Only the open rows (status index), never the whole history.
     queue = (
-        SmsMessage.objects.filter(status__in=PENDING)
+        every.filter(status__in=PENDING)
         .order_by()
         .aggregate(
             waiting=Count("pk", filter=Q(status__in=lifecycle.SENDABLE)),
@@ -164,7 +168,7 @@ def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
     # sent_at has no index; created_at has, and a message is sent soon after it is created
     # (retries give up within hours), so the created_at bound keeps this off the history.
     credit_rows = (
-        SmsMessage.objects.filter(
+        every.filter(
             created_at__gte=since - timedelta(days=DAYS),
             sent_at__gte=since,
             remaining_credits__isnull=False,
@@ -289,7 +293,8 @@ class DashboardMixin(admin.ModelAdmin):
         if not may_view_messages(request):
             raise PermissionDenied
         changelist = reverse(f"{self.admin_site.name}:django_smsrest_smsmessage_changelist")
-        board = build(changelist_url=changelist)
+        purpose = consent.chosen_purpose(request)
+        board = build(changelist_url=changelist, purpose=purpose)
         series = [s for s, _ in _outcome_series()]
         context = {
             **self.admin_site.each_context(request),
@@ -315,5 +320,6 @@ class DashboardMixin(admin.ModelAdmin):
             "rate_days": RATE_DAYS,
             "changelist_url": changelist,
             "media": self.media,
+            **consent.purpose_links(request, purpose),
         }
         return TemplateResponse(request, "django_smsrest/admin/dashboard.html", context)

@@ -70,6 +70,8 @@ class OutgoingOrder:
     params: tuple[Mapping[str, str], ...] = ()
     #: An order to contact groups (``POST smstogroups``): their names; ``recipients`` empty.
     groups: tuple[str, ...] = ()
+    #: The gateway's optional ``campaign_name`` field ("" leaves it out).
+    campaign_name: str = ""
 
 
 class BaseBackend(abc.ABC):

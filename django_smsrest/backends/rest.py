@@ -92,6 +92,8 @@ class RestBackend(BaseBackend):
             "message_type": order.message_type,
             "return_remaining": True,
         }
+        if order.campaign_name:
+            fields["campaign_name"] = order.campaign_name
         if order.groups:
             return self.client.send_to_groups(order.message, order.groups, **fields)
         if order.params:

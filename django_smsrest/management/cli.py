@@ -152,6 +152,17 @@ def add_arguments(parser: CommandParser) -> None:
         help=_("Scheduled delivery time, ISO 8601 (naive = the project's TIME_ZONE)."),
     )
     send.add_argument(
+        "--marketing",
+        action="store_true",
+        help=_(
+            "A marketing message: numbers on the suppression list are skipped and quiet "
+            "hours are respected (default: transactional)."
+        ),
+    )
+    send.add_argument(
+        "--campaign", metavar="NAME", help=_("The gateway's campaign name for this message.")
+    )
+    send.add_argument(
         "--queue",
         action="store_true",
         help=_("Store the message for the task worker instead of sending it now."),
@@ -194,6 +205,8 @@ def check_combinations(mode: str | None, options: dict[str, Any]) -> None:
         "--at": options["at"],
         "--queue": options["queue"],
         "--dry-run": options["dry_run"],
+        "--marketing": options["marketing"],
+        "--campaign": options["campaign"],
     }
     if mode is not None:
         given = [name for name, value in send_only.items() if value]

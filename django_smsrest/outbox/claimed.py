@@ -159,6 +159,7 @@ class ClaimedMessage:
             encoding=msg.encoding,
             params=tuple(self._params[number] for number in numbers) if self._params else (),
             groups=tuple(msg.groups) if msg.kind == Kind.GROUPS else (),
+            campaign_name=msg.campaign_name,
         )
 
     def accept(self, order: SmsOrder, result: SendResult, *, last: bool) -> None:

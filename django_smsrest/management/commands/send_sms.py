@@ -3,7 +3,8 @@
 Usage::
 
     manage.py send_sms (--to NUMBER [--to ...] | --group NAME [--group ...] | --csv FILE)
-                       [--sender S] [--type T] [--at WHEN] [--queue] [--dry-run] (TEXT | -)
+                       [--sender S] [--type T] [--at WHEN] [--queue] [--dry-run]
+                       [--marketing] [--campaign NAME] (TEXT | -)
     manage.py send_sms --flush [--limit N] [--quiet]     send what is queued and due
     manage.py send_sms --sweep [--quiet]                 the every-minute cron job
     manage.py send_sms --loop [--interval S] [--quiet]   the sweep, every S seconds: a worker
@@ -57,6 +58,7 @@ Send an SMS, or run the outbox.
   send_sms --to ... --at 2030-01-31T09:00 "Hi"    scheduled (naive = TIME_ZONE)
   send_sms --to ... --queue "Hi"                  store for the task worker
   send_sms --to ... --dry-run "Hi"                show encoding, segments, credits
+  send_sms --to ... --marketing --campaign x "Hi" a promotion: skips opted-out numbers
   send_sms --group clienti "Hi"                   to a contact group of the panel
   send_sms --csv rows.csv "Ciao ${name}"          personalised, one row per recipient
   send_sms --flush [--limit N]                    send queued messages that are due
@@ -154,6 +156,8 @@ class Command(BaseCommand):
             "message_type": options["message_type"],
             "scheduled_delivery_time": when,
             "groups": options["group"],
+            "purpose": "marketing" if options["marketing"] else None,
+            "campaign_name": options["campaign"],
         }
         try:
             checked = services.validate_sms(text, recipients, **kwargs)
