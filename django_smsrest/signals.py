@@ -16,6 +16,11 @@
     Sent with ``sender=ReceivedSms`` once per received SMS stored by
     ``services.receive_sms``, after the transaction that stored it committed (never for
     a message already stored, whoever polls again).
+``opted_out(number, origin, reason)``
+    Sent with ``sender=Suppression`` when a number joins the suppression list (by
+    ``django_smsrest.suppress``, a STOP reply, the gateway's blacklist or a BLACKLISTED
+    delivery state), after the transaction that stored it committed; never for a number
+    already on the list.
 """
 
 from django.dispatch import Signal
@@ -25,3 +30,4 @@ post_send = Signal()
 delivery_status_changed = Signal()
 low_credit = Signal()
 sms_received = Signal()
+opted_out = Signal()

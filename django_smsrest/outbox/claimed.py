@@ -23,6 +23,7 @@ from django_smsrest.outbox.claims import (
     LostClaim,
 )
 from django_smsrest.results import SendResult
+from django_smsrest.screening import PASS, Screen
 
 
 class ClaimedMessage:
@@ -39,6 +40,8 @@ class ClaimedMessage:
         self._orders: list[SmsOrder] | None = None
         # Kind.PARAMS: each pending recipient's placeholder values, by number.
         self._params: dict[str, dict[str, str]] = {}
+        # Who the orders really go to; set by Job.pre_send before any POST.
+        self.screen: Screen = PASS
 
     @classmethod
     def load(cls, pk: int, token: str, conf: SmsRestSettings) -> Self:
@@ -149,17 +152,21 @@ class ClaimedMessage:
             # The message waited in the queue past its time (retries, a backlog): send it
             # now rather than ask the gateway to schedule it in the past (a 400).
             when = None
-        return OutgoingOrder(
-            message=msg.message,
-            recipients=numbers,
-            message_type=msg.message_type,
-            sender=msg.sender,
-            scheduled_delivery_time=when,
-            order_id=order.order_id,
-            encoding=msg.encoding,
-            params=tuple(self._params[number] for number in numbers) if self._params else (),
-            groups=tuple(msg.groups) if msg.kind == Kind.GROUPS else (),
-            campaign_name=msg.campaign_name,
+        # The consent gate's decision (Job.pre_send): suppressed recipients out, or the
+        # staging override's numbers in.
+        return self.screen.address(
+            OutgoingOrder(
+                message=msg.message,
+                recipients=numbers,
+                message_type=msg.message_type,
+                sender=msg.sender,
+                scheduled_delivery_time=when,
+                order_id=order.order_id,
+                encoding=msg.encoding,
+                params=tuple(self._params[number] for number in numbers) if self._params else (),
+                groups=tuple(msg.groups) if msg.kind == Kind.GROUPS else (),
+                campaign_name=msg.campaign_name,
+            )
         )
 
     def accept(self, order: SmsOrder, result: SendResult, *, last: bool) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import router, transaction
 from django.utils import timezone
 
-from django_smsrest import signals
+from django_smsrest import screening, signals
 from django_smsrest.exceptions import (
     GatewayError,
     GatewayRejected,
@@ -83,25 +83,36 @@ class Job(Outcomes):
             return self.stay_unknown(lookup_exc)
 
     def pre_send(self) -> SmsMessage | None:
-        """Fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
+        """Screen the recipients (:func:`django_smsrest.screening.screen`: suppression
+        list, staging override; a message left with nobody ends CANCELLED), then fire
+        ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
         Any other exception from a receiver puts the message back in the queue (it counts
         as an attempt) and is re-raised: it is a bug the developer must see."""
+        # Consent gate (issue 23): before any POST, on both the sequential and the batch path.
+        self.screen = screening.screen(self.msg, self._orders, self.conf)
+        if self.screen.nobody:
+            return self.cancel_unsent(self.screen.nobody)
         for _receiver, response in signals.pre_send.send_robust(
             sender=SmsMessage, message=self.msg
         ):
             if isinstance(response, SendCancelled):
-                with transaction.atomic(using=router.db_for_write(SmsMessage)):
-                    self.release(
-                        Status.CANCELLED,
-                        next_attempt_at=None,
-                        last_error=str(response.reason)[:ERROR_MAX],
-                        finished_at=timezone.now(),
-                    )
-                    SmsOrder.objects.filter(
-                        message_id=self.msg.pk, status=OrderStatus.PENDING
-                    ).update(status=OrderStatus.CANCELLED)
-                return self.msg
+                return self.cancel_unsent(str(response.reason))
             if isinstance(response, Exception):
                 self.retry(response)
                 raise response
         return None
+
+    def cancel_unsent(self, reason: str) -> SmsMessage:
+        """End the claimed message CANCELLED with ``reason``, its pending orders never
+        posted."""
+        with transaction.atomic(using=router.db_for_write(SmsMessage)):
+            self.release(
+                Status.CANCELLED,
+                next_attempt_at=None,
+                last_error=reason[:ERROR_MAX],
+                finished_at=timezone.now(),
+            )
+            SmsOrder.objects.filter(message_id=self.msg.pk, status=OrderStatus.PENDING).update(
+                status=OrderStatus.CANCELLED
+            )
+        return self.msg

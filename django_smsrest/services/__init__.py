@@ -38,6 +38,7 @@ from django_smsrest.outbox import retry_delay
 from django_smsrest.services.base import SmsStateError
 from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
+from django_smsrest.services.consent import is_suppressed, suppress, unsuppress
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
 from django_smsrest.services.inbound import ReceiveReport, receive_sms
 from django_smsrest.services.queue import (
@@ -66,6 +67,7 @@ __all__ = [
     "cancel",
     "flush_queue",
     "get_credits",
+    "is_suppressed",
     "pending_count",
     "queue_sms",
     "receive_sms",
@@ -77,6 +79,8 @@ __all__ = [
     "retry_delay",
     "send_message",
     "send_sms",
+    "suppress",
     "sweep",
+    "unsuppress",
     "validate_sms",
 ]
