@@ -207,3 +207,28 @@ def _is_rest_backend(path: str) -> bool:
     except ImportError:
         return False
     return isinstance(backend_class, type) and issubclass(backend_class, RestBackend)
+
+
+# --- consent (issue 23) -------------------------------------------------------------------
+
+
+@register(deploy=True)
+def check_override_recipients(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: ``OVERRIDE_RECIPIENTS`` is a staging tool; on a server with
+    ``DEBUG = False`` it silently sends every customer's SMS to a handful of numbers."""
+    from django.conf import settings
+
+    raw = _raw()
+    if settings_problems(raw) or settings.DEBUG:
+        return []
+    numbers = build_settings(raw).override_recipients
+    if not numbers:
+        return []
+    return [
+        Warning(
+            f"SMSREST['OVERRIDE_RECIPIENTS'] is on with DEBUG = False: every SMS goes only "
+            f"to {', '.join(numbers)}, never to its real recipients.",
+            hint="Remove OVERRIDE_RECIPIENTS in production (keep it for staging copies).",
+            id="django_smsrest.W101",
+        )
+    ]
