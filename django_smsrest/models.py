@@ -142,6 +142,8 @@ class SmsMessage(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, editable=False)
+    # cleanup_sms --redact blanked the text and the numbers (the row stays for statistics).
+    redacted_at = models.DateTimeField(_("redacted at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("SMS message")
@@ -323,3 +325,29 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return self.phone_number
+
+
+class DailyTally(models.Model):
+    """How many messages of one day, purpose, type and final status the retention sweep
+    (``cleanup_sms``) purged, and the lowest remaining credits they reported: kept so
+    that the dashboard's figures stay right after the rows are gone. ``day`` is the
+    creation day in ``TIME_ZONE``, as the dashboard counts it."""
+
+    day = models.DateField(_("day"))
+    purpose = models.CharField(_("purpose"), max_length=16)
+    message_type = models.CharField(_("message type"), max_length=8)
+    status = models.CharField(_("status"), max_length=24)
+    count = models.PositiveIntegerField(_("messages"), default=0)
+    low_credits = models.IntegerField(_("lowest remaining credits"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("purged messages tally")
+        verbose_name_plural = _("purged messages tallies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "purpose", "message_type", "status"], name="smsrest_tally_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.purpose} {self.message_type} {self.status}: {self.count}"

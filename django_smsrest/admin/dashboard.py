@@ -101,7 +101,8 @@ class Dashboard:
 def build(
     now: datetime | None = None, changelist_url: str = "", purpose: str | None = None
 ) -> Dashboard:
-    """Read the figures (five queries); ``purpose``: only the messages of that purpose
+    """Read the figures (five queries, and one for what ``cleanup_sms`` purged);
+    ``purpose``: only the messages of that purpose
     (``"marketing"``, ``"transactional"``), ``None`` for all."""
     now = now or timezone.now()
     last = timezone.localdate(now)
@@ -121,6 +122,9 @@ def build(
         row["day"]: {s.key: row[s.key] for s, _ in buckets}  # type: ignore[literal-required]
         for row in rows
     }
+    # What cleanup_sms purged (issue 23): its daily tallies count as the rows did.
+    purged = consent.purged_tallies(first, purpose)
+    consent.add_purged_counts(per_day, purged, buckets)
     totals = {s.key: sum(d[s.key] for d in per_day.values()) for s, _ in buckets}
     settled = totals["delivered"] + totals["failed"]
     rate = totals["delivered"] / settled if settled else None
@@ -181,6 +185,7 @@ def build(
     )
     for row in credit_rows:
         credits.setdefault(row["message_type"], []).append((row["day"], row["low"]))
+    consent.add_purged_credits(credits, purged)
     runs_out = {mtype: _runs_out(points, last) for mtype, points in credits.items()}
 
     return Dashboard(

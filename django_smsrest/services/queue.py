@@ -36,6 +36,7 @@ from django_smsrest.services.base import (
 from django_smsrest.services.delivery import refresh_due_statuses
 from django_smsrest.services.inbound import receive_sms
 from django_smsrest.services.sending import _hint_retry, reconcile, send_message
+from django_smsrest.services.upkeep import consent_sweep
 
 # Where a flusher jumps to after losing a claim; no cryptographic need.
 _shuffle = random.Random()
@@ -240,6 +241,7 @@ def sweep(*, now: datetime | None = None, limit: int | None = None) -> SweepRepo
        (``report.paused_until``).
     4. Due status checks -> :func:`refresh_due_statuses`.
     5. With ``SMSREST["RECEIVE"]``: received SMS -> :func:`~.inbound.receive_sms`.
+    6. Retention and the blacklist sync, when configured (:mod:`.upkeep`).
     """
     lock = _SweepLock(get_settings().lease_seconds)
     if lock.token is None:
@@ -297,6 +299,7 @@ def _sweep(now: datetime, limit: int | None, keep: Callable[[], None]) -> SweepR
         except Exception:
             logger.exception("Could not poll the received SMS")
             report.errors += 1
+    report.errors += consent_sweep(now, keep)  # retention, blacklist sync (issue 23)
     return report
 
 
