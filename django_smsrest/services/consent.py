@@ -1,5 +1,6 @@
-"""The suppression list: :func:`suppress`, :func:`unsuppress`, :func:`is_suppressed`, and
-the CSV import and export the admin offers.
+"""The suppression list: :func:`suppress`, :func:`unsuppress`, :func:`is_suppressed`, the
+CSV import and export the admin offers, and STOP replies (:func:`handle_stop_reply`, run
+for every received SMS through the ``sms_received`` signal).
 
 A suppressed number gets no *marketing* SMS: the send-time check is
 :func:`django_smsrest.screening.screen` (a message queued before the opt-out is checked
@@ -14,6 +15,7 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -21,15 +23,19 @@ from django.utils.translation import gettext_lazy as _
 
 from django_smsrest import signals
 from django_smsrest.conf import get_settings
-from django_smsrest.models import Suppression, SuppressionOrigin
+from django_smsrest.conf_consent import fold
+from django_smsrest.models import ReceivedSms, Suppression, SuppressionOrigin
 from django_smsrest.outbox import on_commit, outbox_db
 from django_smsrest.phone import InvalidPhoneNumber, normalize
 
 __all__ = [
     "ImportReport",
     "export_csv",
+    "handle_stop_reply",
     "import_csv",
+    "is_stop_word",
     "is_suppressed",
+    "on_sms_received",
     "suppress",
     "suppress_many",
     "unsuppress",
@@ -214,3 +220,39 @@ def export_csv() -> Iterator[str]:
 def _cell(text: str) -> str:
     """A free-text cell a spreadsheet will not run as a formula (CSV injection)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# --- STOP replies -----------------------------------------------------------------------
+
+
+def is_stop_word(text: str, stop_words: Iterable[str] | None = None) -> bool:
+    """Whether ``text`` is one of ``stop_words`` (default ``SMSREST["STOP_WORDS"]``), case,
+    accents and surrounding punctuation ignored: ``"Stop"``, ``" cancellà!"``."""
+    words = get_settings().stop_words if stop_words is None else tuple(map(fold, stop_words))
+    return fold(text) in words
+
+
+def handle_stop_reply(received: ReceivedSms) -> Suppression | None:
+    """If the received SMS is a stop word, suppress its sender (origin ``STOP_REPLY``;
+    the ``opted_out`` signal fires when the number is new) and return the row; ``None``
+    otherwise, or when the sender is not a phone number (an alias cannot opt out)."""
+    if not is_stop_word(received.text):
+        return None
+    number = received.sender.strip()
+    if number.isdigit():  # some gateways drop the "+"
+        number = "+" + number
+    try:
+        number = normalize(number, get_settings().default_region)
+    except (InvalidPhoneNumber, TypeError):
+        return None
+    reason = _("STOP reply “%(text)s” (received SMS %(id)s)") % {
+        "text": received.text.strip()[:40],
+        "id": received.gateway_id,
+    }
+    return suppress(number, reason=str(reason), origin=SuppressionOrigin.STOP_REPLY)
+
+
+def on_sms_received(sender: Any, message: ReceivedSms, **kwargs: Any) -> None:
+    """The ``sms_received`` receiver (connected by the app config): STOP replies, once
+    per received SMS stored, after its transaction committed."""
+    handle_stop_reply(message)
