@@ -351,3 +351,21 @@ class DailyTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.purpose} {self.message_type} {self.status}: {self.count}"
+
+
+class BlacklistCheckpoint(models.Model):
+    """How far the gateway's blacklist is known to be pulled into :class:`Suppression`:
+    every entry added before ``pulled_until`` is there. The next pull asks from a little
+    before it (``send_sms --sync-blacklist``), so an interrupted pull resumes. One row
+    (``name="default"``)."""
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    pulled_until = models.DateTimeField(_("pulled until"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("blacklist checkpoint")
+        verbose_name_plural = _("blacklist checkpoints")
+
+    def __str__(self) -> str:
+        return self.name

@@ -28,13 +28,14 @@ class. A method whose flag is off raises :class:`UnsupportedOperation`.
 ``supports_params``          personalised messages (``POST paramsms``)
 ``supports_groups``          sending to contact groups (``POST smstogroups``)
 ``supports_inbound``         reading received SMS (``GET newsrsmsmessage``)
+``supports_blacklist``       the gateway's SMS blacklist (``GET/POST blacklist/sms``)
 ============================ ================================================================
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, NoReturn
@@ -44,6 +45,7 @@ from django_smsrest.exceptions import SmsRestError
 from django_smsrest.results import AccountStatus, OrderReport, SendResult
 
 if TYPE_CHECKING:
+    from django_smsrest.client.blacklist import BlacklistPage
     from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 
 
@@ -90,6 +92,7 @@ class BaseBackend(abc.ABC):
     supports_params: ClassVar[bool] = False
     supports_groups: ClassVar[bool] = False
     supports_inbound: ClassVar[bool] = False
+    supports_blacklist: ClassVar[bool] = False
 
     def __init__(self, conf: SmsRestSettings) -> None:
         self.conf = conf
@@ -122,6 +125,16 @@ class BaseBackend(abc.ABC):
         """Received SMS from ``date_from`` to now (``GET srsmshistory``), one page;
         consumes nothing. Only where ``supports_inbound``."""
         self._unsupported("supports_inbound", "read received SMS")
+
+    def get_blacklist(self, *, page: int, page_size: int, since: datetime | None) -> BlacklistPage:
+        """One page of the gateway's blacklist (added since ``since``, all origins). Only
+        where ``supports_blacklist``."""
+        self._unsupported("supports_blacklist", "read the gateway's blacklist")
+
+    def add_to_blacklist(self, numbers: Sequence[str]) -> None:
+        """Blacklist ``numbers`` at the gateway, all or nothing (a ``GatewayRejected``
+        when one is refused). Only where ``supports_blacklist``."""
+        self._unsupported("supports_blacklist", "add to the gateway's blacklist")
 
     def _unsupported(self, flag: str, what: str) -> NoReturn:
         raise UnsupportedOperation(

@@ -20,9 +20,11 @@ from django_smsrest.conf import SmsRestSettings, require_credentials
 from django_smsrest.results import AccountStatus, OrderReport, SendResult
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from django_smsrest.client import SmsRestClient
+    from django_smsrest.client.blacklist import BlacklistPage
     from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 
 _lock = threading.Lock()
@@ -127,3 +129,16 @@ class RestBackend(BaseBackend):
         from django_smsrest.client.inbound import get_received_history
 
         return get_received_history(self.client, date_from, page=page, page_size=page_size)
+
+    # -- the SMS blacklist --------------------------------------------------------------
+
+    supports_blacklist = True
+
+    def get_blacklist(self, *, page: int, page_size: int, since: datetime | None) -> BlacklistPage:
+        return self.client.get_blacklist(page=page, page_size=page_size, date_from=since)
+
+    def add_to_blacklist(self, numbers: Sequence[str]) -> None:
+        if len(numbers) == 1:
+            self.client.add_to_blacklist(numbers[0])
+        else:
+            self.client.add_many_to_blacklist(numbers)

@@ -109,6 +109,14 @@ def add_arguments(parser: CommandParser) -> None:
         action="store_true",
         help=_("Read the SMS the account received and store each one once."),
     )
+    mode.add_argument(
+        "--sync-blacklist",
+        action="store_true",
+        help=_(
+            "Pull the gateway's blacklist into the suppression list and push the local "
+            "suppressions it lacks."
+        ),
+    )
 
     send = parser.add_argument_group(_("sending one message"))
     send.add_argument(

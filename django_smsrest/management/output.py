@@ -140,3 +140,17 @@ def describe_report(report: Any) -> str:
             value = ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or 0
         parts.append(f"{field.name.replace('_', ' ')}: {value}")
     return "; ".join(parts)
+
+
+def sync_lines(report: Any) -> list[str]:
+    """What ``--sync-blacklist`` prints (a :class:`~django_smsrest.services.blacklist.
+    SyncReport`)."""
+    lines = [
+        _("Blacklist synced with the gateway:"),
+        _("  pulled:   %(n)d entries read, %(new)d new on the suppression list")
+        % {"n": report.pulled, "new": report.added},
+        _("  pushed:   %(n)d local suppressions sent to the gateway") % {"n": report.pushed},
+    ]
+    if report.refused:
+        lines.append(_("  refused:  %(numbers)s") % {"numbers": ", ".join(report.refused[:10])})
+    return lines

@@ -61,6 +61,11 @@ issued so far becomes invalid), ``revoke_tokens`` likewise; ``fault_scope`` = ``
 Received SMS: ``POST /_sandbox/inbound`` (``{"sender", "text", "id_sim"}``) or the form on
 the page makes the account receive one; ``newsrsmsmessage`` returns it once.
 
+Blacklist: ``GET blacklist/sms``, ``POST blacklist/sms?phoneNumber=``, ``POST
+blacklist/smsbatch`` (:mod:`django_smsrest.sandbox.blacklist`); ``POST /_sandbox/blacklist``
+(``{"phoneNumber", "origin": "WEB" | "STOPSMS"}``) adds a number as the web panel or the
+Stop SMS service would.
+
 Inspection: ``GET /_sandbox/orders`` (JSON: each order with its states and how many POSTs
 carried its order_id, plus counters) and ``GET /_sandbox/`` (HTML, newest first). Neither
 shows the password or any key; request logs (``--verbose``) never include query strings.
@@ -88,6 +93,7 @@ confirmed:
   - paramsms ${name} substitution, per-text length check
   - smstogroups: unknown group is a 400
   - newsrsmsmessage consumes what it returns; limit at most 100
+  - blacklist: phoneNumber query, smsbatch all or nothing, GET filters and paging
 
 likely:
   - login/token also take HTTP Basic
@@ -119,6 +125,8 @@ invented:
   - paramsms placeholder without a value is a 400 [undocumented: refusing shows a client's
     typo]
   - received-SMS item fields and wrappers [§7.2 [U]: no source shows a body]
+  - blacklist list items (phoneNumber, origin, insertDate) and page wrapper [integrations
+    §1 row 12 [U]: no source shows a body]
   - error body {result: KO, error_message, code} [§11 [U]: undocumented]
 """
 

@@ -61,6 +61,9 @@ _ROUTES = {
     "smstogroups": ("POST",),
     "status": ("GET",),
     "smshistory": ("GET",),
+    # sandbox/blacklist.py
+    "blacklist/sms": ("GET", "POST"),
+    "blacklist/smsbatch": ("POST",),
 }
 
 

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_smsrest.sandbox.auth import Accounts
+from django_smsrest.sandbox.blacklist import LABELS as BLACKLIST_LABELS
+from django_smsrest.sandbox.blacklist import Blacklist
 from django_smsrest.sandbox.callbacks import KEEP as CALLBACKS_KEPT
 from django_smsrest.sandbox.config import STARTUP_ONLY, SandboxConfig
 from django_smsrest.sandbox.delivery import (
@@ -68,6 +70,7 @@ class SandboxState(SendingMixin):
         self.accounts = Accounts(self.config, self.now)
         self.book = OrderBook(self.config)
         self.inbox = Inbox(self.config)
+        self.blacklist = Blacklist()
         self._requests: Counter[str] = Counter()
         #: Bumped by every reset, so that the callback watcher forgets what it saw.
         self.book_generation = 0
@@ -164,6 +167,7 @@ class SandboxState(SendingMixin):
             self._offset = 0.0
             self.book.clear()
             self.inbox.clear()
+            self.blacklist.clear()
             self._callbacks.clear()
             self.book_generation += 1
             self._requests.clear()
@@ -193,6 +197,7 @@ class SandboxState(SendingMixin):
                 "clock_offset": self._offset,
             }
             inbound = [m.inspect(self.tz) for m in self.inbox.messages]
+            data["blacklist"] = self.blacklist.inspect(self.tz)
             data["callbacks"] = list(self._callbacks)
         now, tz = self.now(), self.tz
         data["orders"] = [o.inspect(now, tz, posts.get(o.order_id, [])) for o in orders]
@@ -203,6 +208,12 @@ class SandboxState(SendingMixin):
         """Keep one delivery callback's fields and outcome for ``/_sandbox/orders``."""
         with self._lock:
             self._callbacks.append(record)
+
+    def add_to_blacklist(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /_sandbox/blacklist``: a number blacklisted in the web panel or by the
+        Stop SMS service; ``ValueError`` when invalid."""
+        with self._lock:
+            return self.blacklist.control(data, self.now())
 
     def receive(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Store a received SMS (``POST /_sandbox/inbound``); ``ValueError`` when invalid.
@@ -271,6 +282,9 @@ class SandboxState(SendingMixin):
         if label == "GET srsmshistory":
             with self._lock:
                 return self.inbox.history(argument, query, self.now())
+        if label in BLACKLIST_LABELS:
+            with self._lock:
+                return self.blacklist.handle(label, query, body, self.now(), self.tz)
         with self._lock:
             orders = list(self.book.orders.values())
         return history_reply(query, self.config, orders, self.now())

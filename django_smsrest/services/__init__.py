@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from django_smsrest.outbox import retry_delay
 from django_smsrest.services.base import SmsStateError
+from django_smsrest.services.blacklist import SyncReport, sync_blacklist
 from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
 from django_smsrest.services.consent import is_suppressed, suppress, unsuppress
@@ -63,6 +64,7 @@ __all__ = [
     "ReceiveReport",
     "SmsStateError",
     "SweepReport",
+    "SyncReport",
     "ValidatedSms",
     "cancel",
     "flush_queue",
@@ -81,6 +83,7 @@ __all__ = [
     "send_sms",
     "suppress",
     "sweep",
+    "sync_blacklist",
     "unsuppress",
     "validate_sms",
 ]

@@ -24,6 +24,7 @@ from django_smsrest.models import Kind, SmsOrder, SmsRecipient
 from django_smsrest.outbox import Job, LostClaim, claim, digits, lease_free_q, send_robust
 from django_smsrest.results import DeliveryState, RecipientState
 from django_smsrest.services.base import logger
+from django_smsrest.services.blacklist import note_blacklisted
 from django_smsrest.services.delivery import advance, state_counts
 
 __all__ = ["CallbackOutcome", "record_delivery_report"]
@@ -95,6 +96,7 @@ def record_delivery_report(
     )
     try:
         outcome, changed = _apply(order, reported, delivery_report, now)
+        note_blacklisted(changed)  # BLACKLISTED: no more marketing (issue 23)
         fields: dict[str, Any] = {}
         new_status = None
         if changed:

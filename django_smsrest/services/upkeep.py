@@ -24,6 +24,7 @@ logger = logging.getLogger("django_smsrest")
 RETENTION_PER_SWEEP = 2000
 #: How often the sweep syncs the blacklist (a full pull is a few requests per 1000 numbers).
 SYNC_EVERY = timedelta(hours=1)
+SYNC_KEY = "django_smsrest:blacklist-sync"
 
 
 def consent_sweep(now: datetime, keep: Callable[[], None]) -> int:
@@ -45,4 +46,28 @@ def consent_sweep(now: datetime, keep: Callable[[], None]) -> int:
         except Exception:
             logger.exception("Retention sweep failed")
             errors += 1
+    if conf.sync_blacklist and _sync_due(conf.cache):
+        from django_smsrest.services.blacklist import sync_blacklist
+
+        try:
+            report = sync_blacklist()
+            logger.info(
+                "Blacklist sync: %d read (%d new here), %d pushed, %d refused",
+                report.pulled,
+                report.added,
+                report.pushed,
+                len(report.refused),
+            )
+        except Exception:
+            logger.exception("Blacklist sync failed")
+            errors += 1
+        keep()
     return errors
+
+
+def _sync_due(cache_alias: str) -> bool:
+    """True at most once per :data:`SYNC_EVERY` across workers sharing the cache (a lost
+    cache entry costs one extra sync, which is harmless)."""
+    from django.core.cache import caches
+
+    return bool(caches[cache_alias].add(SYNC_KEY, 1, timeout=SYNC_EVERY.total_seconds()))

@@ -11,6 +11,8 @@ Usage::
     manage.py send_sms --refresh [--limit N] [--quiet]   poll due delivery states
     manage.py send_sms --credits                         print the account's credits
     manage.py send_sms --receive                         store the SMS the account received
+    manage.py send_sms --sync-blacklist                  sync the suppression list and the
+                                                         gateway's blacklist, both ways
 
 Exit status: 0 success; 1 a message failed (or the gateway could not be reached);
 2 bad arguments, invalid input or configuration (nothing was sent).
@@ -69,6 +71,7 @@ Send an SMS, or run the outbox.
   send_sms --refresh [--limit N]                  poll delivery states that are due
   send_sms --credits                              print the account's credits
   send_sms --receive                              store the SMS the account received
+  send_sms --sync-blacklist                       suppression list <-> gateway blacklist
 
 Exit status: 0 ok, 1 a message failed, 2 bad arguments or invalid input.
 """)
@@ -100,7 +103,15 @@ class Command(BaseCommand):
         mode = next(
             (
                 name
-                for name in ("flush", "sweep", "loop", "refresh", "credits", "receive")
+                for name in (
+                    "flush",
+                    "sweep",
+                    "loop",
+                    "refresh",
+                    "credits",
+                    "receive",
+                    "sync_blacklist",
+                )
                 if options[name]
             ),
             None,
@@ -119,6 +130,8 @@ class Command(BaseCommand):
                 self.credits()
             elif mode == "receive":
                 self.receive()
+            elif mode == "sync_blacklist":
+                self.sync_blacklist()
             else:
                 self.send(options)
         except ImproperlyConfigured as exc:
@@ -299,4 +312,16 @@ class Command(BaseCommand):
         if not self.quiet:
             self.stdout.write(
                 _("Received SMS: %(report)s.") % {"report": output.describe_report(report)}
+            )
+
+    # --- consent ----------------------------------------------------------------------
+
+    def sync_blacklist(self) -> None:
+        report = services.sync_blacklist()
+        self.stdout.write("\n".join(output.sync_lines(report)))
+        if report.refused:
+            raise CommandError(
+                _("The gateway refused %(n)d number(s); they stay to be pushed next time.")
+                % {"n": len(report.refused)},
+                returncode=EXIT_FAILED,
             )
