@@ -15,6 +15,9 @@ batched flush go through), and applied to every order on its way out
 * **Staging override** (``SMSREST["OVERRIDE_RECIPIENTS"]``): every order goes to those
   numbers instead; the recipient rows keep who the message was for, and
   ``SmsMessage.overridden_to`` records where it really went.
+* **Quiet hours** (``SMSREST["QUIET_HOURS"]``, marketing messages with no schedule of
+  their own): due while a recipient is inside them, the message is scheduled at the
+  gateway for their end (:mod:`django_smsrest.quiet`).
 
 It writes only facts about the claimed message (recipient states, orders never posted,
 ``overridden_to``), each guarded by the message's claim token where it touches the
@@ -24,12 +27,16 @@ message. No HTTP.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import time
 
 from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext
 
+from django_smsrest import quiet
 from django_smsrest.backends.base import OutgoingOrder
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.models import (
@@ -46,6 +53,7 @@ from django_smsrest.results import DeliveryState
 __all__ = ["PASS", "Screen", "screen"]
 
 SUPPRESSED = str(DeliveryState.SUPPRESSED)
+logger = logging.getLogger("django_smsrest")
 
 
 @dataclass(frozen=True)
@@ -89,15 +97,28 @@ def screen(msg: SmsMessage, orders: Sequence[SmsOrder] | None, conf: SmsRestSett
     """Decide who ``msg`` (claimed: ``msg.claim_token`` is the claim) goes to, and record
     it: recipients to skip marked ``SUPPRESSED``, orders left with nobody ``CANCELLED`` (in
     the database and on the ``orders`` given, which the caller is about to walk), the
-    override in ``overridden_to``. At most four queries when something applies, one for
-    an unscreened marketing message, none for a transactional one without override."""
+    override in ``overridden_to``, a marketing message's schedule for the end of quiet
+    hours. A few queries when something applies, one for a marketing message with no
+    suppressed recipient and quiet hours off, none for a transactional one."""
     override = conf.override_recipients
     if override and list(msg.overridden_to) != list(override):
         SmsMessage.objects.filter(pk=msg.pk, claim_token=msg.claim_token).update(
             overridden_to=list(override)
         )
         msg.overridden_to = list(override)
-    if msg.purpose != Purpose.MARKETING or msg.kind == Kind.GROUPS:
+    if msg.purpose != Purpose.MARKETING:
+        return Screen(override=override) if override else PASS
+    decided = _suppress(msg, orders, override)
+    if not decided.nobody and conf.quiet_hours is not None:
+        _respect_quiet_hours(msg, conf.quiet_hours)
+    return decided
+
+
+def _suppress(
+    msg: SmsMessage, orders: Sequence[SmsOrder] | None, override: tuple[str, ...]
+) -> Screen:
+    """The suppression part of :func:`screen` (a marketing message)."""
+    if msg.kind == Kind.GROUPS:
         # Contact groups: the members are only known to the gateway, which applies its
         # own blacklist (send_sms --sync-blacklist pushes ours there).
         return Screen(override=override) if override else PASS
@@ -140,3 +161,27 @@ def screen(msg: SmsMessage, orders: Sequence[SmsOrder] | None, conf: SmsRestSett
         override=override,
         nobody=nobody,
     )
+
+
+def _respect_quiet_hours(msg: SmsMessage, hours: tuple[time, time]) -> None:
+    """A marketing message with no schedule of its own, due while one of its recipients
+    is inside quiet hours (:mod:`django_smsrest.quiet`), is scheduled at the gateway for
+    their end: ``scheduled_delivery_time`` is written on the claimed row (and on ``msg``,
+    which ``outgoing()`` reads), so it ends SCHEDULED and can still be cancelled. An
+    explicitly scheduled message is never moved."""
+    from django.conf import settings
+
+    if msg.scheduled_delivery_time is not None:
+        return
+    numbers = SmsRecipient.objects.filter(
+        message_id=msg.pk, order__status=OrderStatus.PENDING
+    ).exclude(state=SUPPRESSED)
+    zones = quiet.zones_for(numbers.values_list("phone_number", flat=True), settings.TIME_ZONE)
+    until = quiet.quiet_until(timezone.now(), zones, *hours)
+    if until is None:
+        return
+    SmsMessage.objects.filter(pk=msg.pk, claim_token=msg.claim_token).update(
+        scheduled_delivery_time=until
+    )
+    msg.scheduled_delivery_time = until
+    logger.info("SMS #%s: quiet hours, scheduled at the gateway for %s", msg.pk, until)
