@@ -29,6 +29,7 @@ class. A method whose flag is off raises :class:`UnsupportedOperation`.
 ``supports_groups``          sending to contact groups (``POST smstogroups``)
 ``supports_inbound``         reading received SMS (``GET newsrsmsmessage``)
 ``supports_blacklist``       the gateway's SMS blacklist (``GET/POST blacklist/sms``)
+``supports_aliases``         the account's sender aliases (``GET alias``)
 ============================ ================================================================
 """
 
@@ -45,6 +46,7 @@ from django_smsrest.exceptions import SmsRestError
 from django_smsrest.results import AccountStatus, OrderReport, SendResult
 
 if TYPE_CHECKING:
+    from django_smsrest.client.aliases import AliasPage
     from django_smsrest.client.blacklist import BlacklistPage
     from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 
@@ -93,6 +95,7 @@ class BaseBackend(abc.ABC):
     supports_groups: ClassVar[bool] = False
     supports_inbound: ClassVar[bool] = False
     supports_blacklist: ClassVar[bool] = False
+    supports_aliases: ClassVar[bool] = False
 
     def __init__(self, conf: SmsRestSettings) -> None:
         self.conf = conf
@@ -135,6 +138,10 @@ class BaseBackend(abc.ABC):
         """Blacklist ``numbers`` at the gateway, all or nothing (a ``GatewayRejected``
         when one is refused). Only where ``supports_blacklist``."""
         self._unsupported("supports_blacklist", "add to the gateway's blacklist")
+
+    def get_aliases(self, *, page: int, page_size: int) -> AliasPage:
+        """One page of the account's sender aliases. Only where ``supports_aliases``."""
+        self._unsupported("supports_aliases", "list the sender aliases")
 
     def _unsupported(self, flag: str, what: str) -> NoReturn:
         raise UnsupportedOperation(

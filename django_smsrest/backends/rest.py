@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from django_smsrest.client import SmsRestClient
+    from django_smsrest.client.aliases import AliasPage
     from django_smsrest.client.blacklist import BlacklistPage
     from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 
@@ -142,3 +143,8 @@ class RestBackend(BaseBackend):
             self.client.add_to_blacklist(numbers[0])
         else:
             self.client.add_many_to_blacklist(numbers)
+
+    supports_aliases = True
+
+    def get_aliases(self, *, page: int, page_size: int) -> AliasPage:
+        return self.client.get_aliases(page=page, page_size=page_size)

@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from django_smsrest.client import blacklist
+from django_smsrest.client import aliases, blacklist
+from django_smsrest.client.aliases import AliasPage
 from django_smsrest.client.blacklist import BlacklistPage
 from django_smsrest.client.dates import (
     UNAMBIGUOUS_ZONE,
@@ -241,3 +242,7 @@ class SmsRestClient(SendEndpoints):
     def add_many_to_blacklist(self, numbers: Sequence[str]) -> int | None:
         """``POST blacklist/smsbatch``: see :func:`.blacklist.add_many_to_blacklist`."""
         return blacklist.add_many_to_blacklist(self, numbers)
+
+    def get_aliases(self, **options: Any) -> AliasPage:
+        """``GET alias``, one page: see :func:`.aliases.get_aliases`."""
+        return aliases.get_aliases(self, **options)

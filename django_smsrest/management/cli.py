@@ -110,6 +110,11 @@ def add_arguments(parser: CommandParser) -> None:
         help=_("Read the SMS the account received and store each one once."),
     )
     mode.add_argument(
+        "--aliases",
+        action="store_true",
+        help=_("List the account's sender aliases and their state."),
+    )
+    mode.add_argument(
         "--sync-blacklist",
         action="store_true",
         help=_(

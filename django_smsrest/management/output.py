@@ -154,3 +154,29 @@ def sync_lines(report: Any) -> list[str]:
     if report.refused:
         lines.append(_("  refused:  %(numbers)s") % {"numbers": ", ".join(report.refused[:10])})
     return lines
+
+
+def alias_lines(aliases: list[Any], default_sender: str) -> list[str]:
+    """What ``--aliases`` prints: one line per alias (text, state, id), the default
+    sender marked, and a warning when it is not a confirmed alias."""
+    if not aliases:
+        lines = [_("The account has no sender alias.")]
+    else:
+        width = max(len(a.alias) for a in aliases)
+        lines = [
+            f"{a.alias:<{width}}  {a.state if a.state is not None else '?'}  "
+            f"{_(a.state_label)}"
+            + (f"  (id {a.id})" if a.id else "")
+            + ("  <- DEFAULT_SENDER" if a.alias == default_sender else "")
+            for a in aliases
+        ]
+    is_alias = bool(default_sender) and not default_sender.lstrip("+").isdigit()
+    if is_alias and not any(a.alias == default_sender and a.confirmed for a in aliases):
+        lines.append(
+            _(
+                "Warning: DEFAULT_SENDER %(sender)r is not a confirmed alias; the gateway "
+                "sends it as a numeric sender."
+            )
+            % {"sender": default_sender}
+        )
+    return lines

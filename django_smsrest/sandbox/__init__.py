@@ -66,6 +66,10 @@ blacklist/smsbatch`` (:mod:`django_smsrest.sandbox.blacklist`); ``POST /_sandbox
 (``{"phoneNumber", "origin": "WEB" | "STOPSMS"}``) adds a number as the web panel or the
 Stop SMS service would.
 
+Sender aliases: ``GET alias`` (:mod:`django_smsrest.sandbox.aliases`) lists the account's
+aliases, ``Sandbox`` confirmed from the start; ``POST /_sandbox/alias`` (``{"alias",
+"state"}``) registers one or changes its state.
+
 Inspection: ``GET /_sandbox/orders`` (JSON: each order with its states and how many POSTs
 carried its order_id, plus counters) and ``GET /_sandbox/`` (HTML, newest first). Neither
 shows the password or any key; request logs (``--verbose``) never include query strings.
@@ -94,6 +98,7 @@ confirmed:
   - smstogroups: unknown group is a 400
   - newsrsmsmessage consumes what it returns; limit at most 100
   - blacklist: phoneNumber query, smsbatch all or nothing, GET filters and paging
+  - alias list with alias-state 0/1/2/3/4/9 and hide-not-approved
 
 likely:
   - login/token also take HTTP Basic
@@ -127,6 +132,8 @@ invented:
   - received-SMS item fields and wrappers [§7.2 [U]: no source shows a body]
   - blacklist list items (phoneNumber, origin, insertDate) and page wrapper [integrations
     §1 row 12 [U]: no source shows a body]
+  - alias list wrapper and the item fields besides alias and alias-state [integrations §1
+    row 18: no source shows a body]
   - error body {result: KO, error_message, code} [§11 [U]: undocumented]
 """
 

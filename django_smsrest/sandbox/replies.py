@@ -64,6 +64,8 @@ _ROUTES = {
     # sandbox/blacklist.py
     "blacklist/sms": ("GET", "POST"),
     "blacklist/smsbatch": ("POST",),
+    # sandbox/aliases.py
+    "alias": ("GET",),
 }
 
 

@@ -16,6 +16,8 @@ Paths:
                          page's form): an SMS received by the account (``newsrsmsmessage``).
 ``/_sandbox/blacklist``  POST ``{"phoneNumber": "+39...", "origin": "WEB" | "STOPSMS"}``: a
                          number blacklisted in the panel or by the Stop SMS service.
+``/_sandbox/alias``      POST ``{"alias": "Shop", "state": 1}``: register a sender alias (or
+                         change its ``alias-state``); ``GET alias`` lists them.
 
 HTTPS: give :func:`make_server` an ``ssl.SSLContext`` (:func:`tls_context` builds one from
 a certificate and key file). The listening socket stays plain; each accepted connection
@@ -397,6 +399,8 @@ def control_reply(
             return json_reply(201, {"result": "OK", "message": state.receive(_json_object(body))})
         if action == "blacklist" and method == "POST":
             return json_reply(201, state.add_to_blacklist(_json_object(body)))
+        if action == "alias" and method == "POST":
+            return json_reply(200, state.set_alias(_json_object(body)))
         if action == "reset" and method == "POST":
             state.reset()
             return json_reply(200, {"result": "OK"})

@@ -26,6 +26,7 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any
 
+from django_smsrest.sandbox.aliases import AliasBook
 from django_smsrest.sandbox.auth import Accounts
 from django_smsrest.sandbox.blacklist import LABELS as BLACKLIST_LABELS
 from django_smsrest.sandbox.blacklist import Blacklist
@@ -71,6 +72,7 @@ class SandboxState(SendingMixin):
         self.book = OrderBook(self.config)
         self.inbox = Inbox(self.config)
         self.blacklist = Blacklist()
+        self.alias_book = AliasBook()
         self._requests: Counter[str] = Counter()
         #: Bumped by every reset, so that the callback watcher forgets what it saw.
         self.book_generation = 0
@@ -168,6 +170,7 @@ class SandboxState(SendingMixin):
             self.book.clear()
             self.inbox.clear()
             self.blacklist.clear()
+            self.alias_book.clear()
             self._callbacks.clear()
             self.book_generation += 1
             self._requests.clear()
@@ -214,6 +217,11 @@ class SandboxState(SendingMixin):
         Stop SMS service; ``ValueError`` when invalid."""
         with self._lock:
             return self.blacklist.control(data, self.now())
+
+    def set_alias(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /_sandbox/alias``: register an alias or change its state."""
+        with self._lock:
+            return self.alias_book.control(data)
 
     def receive(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Store a received SMS (``POST /_sandbox/inbound``); ``ValueError`` when invalid.
@@ -282,6 +290,9 @@ class SandboxState(SendingMixin):
         if label == "GET srsmshistory":
             with self._lock:
                 return self.inbox.history(argument, query, self.now())
+        if label == "GET alias":
+            with self._lock:
+                return self.alias_book.handle(query)
         if label in BLACKLIST_LABELS:
             with self._lock:
                 return self.blacklist.handle(label, query, body, self.now(), self.tz)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from django_smsrest.outbox import retry_delay
 from django_smsrest.services.base import SmsStateError
-from django_smsrest.services.blacklist import SyncReport, sync_blacklist
+from django_smsrest.services.blacklist import SyncReport, list_aliases, sync_blacklist
 from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
 from django_smsrest.services.consent import is_suppressed, suppress, unsuppress
@@ -70,6 +70,7 @@ __all__ = [
     "flush_queue",
     "get_credits",
     "is_suppressed",
+    "list_aliases",
     "pending_count",
     "queue_sms",
     "receive_sms",

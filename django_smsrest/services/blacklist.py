@@ -1,4 +1,7 @@
-"""The suppression list and the gateway's blacklist, both ways: :func:`sync_blacklist`
+"""The account's lists at the gateway: the blacklist, synced both ways with the
+suppression list, and the sender aliases (:func:`list_aliases`).
+
+:func:`sync_blacklist`
 (``send_sms --sync-blacklist``, and the sweep when ``SMSREST["SYNC_BLACKLIST"]``), and
 :func:`note_blacklisted` (a ``BLACKLISTED`` delivery state suppresses the number).
 
@@ -24,6 +27,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from django_smsrest.backends import BaseBackend, get_backend
+from django_smsrest.client.aliases import Alias
 from django_smsrest.conf import get_settings
 from django_smsrest.exceptions import GatewayRejected
 from django_smsrest.models import BlacklistCheckpoint, SmsRecipient, Suppression, SuppressionOrigin
@@ -32,7 +36,7 @@ from django_smsrest.results import DeliveryState
 from django_smsrest.services.base import logger
 from django_smsrest.services.consent import suppress_many
 
-__all__ = ["SyncReport", "note_blacklisted", "sync_blacklist"]
+__all__ = ["SyncReport", "list_aliases", "note_blacklisted", "sync_blacklist"]
 
 #: Entries asked per ``GET blacklist/sms`` page.
 PAGE_SIZE = 500
@@ -163,3 +167,22 @@ def note_blacklisted(rows: list[SmsRecipient]) -> None:
             reason="delivery state BLACKLISTED",
             origin=SuppressionOrigin.DELIVERY,
         )
+
+
+# --- sender aliases -----------------------------------------------------------------------
+
+#: Pages of ``GET alias`` read at most (an account has a handful of aliases).
+ALIAS_PAGES = 20
+
+
+def list_aliases() -> list[Alias]:
+    """Every sender alias of the account (``GET alias``, page by page), in the gateway's
+    order. Raises ``UnsupportedOperation`` for a backend without ``supports_aliases``."""
+    backend = get_backend(get_settings())
+    found: list[Alias] = []
+    for page in range(1, ALIAS_PAGES + 1):
+        answer = backend.get_aliases(page=page, page_size=100)
+        found += answer.aliases
+        if len(answer.aliases) < 100 or (answer.total is not None and len(found) >= answer.total):
+            break
+    return found

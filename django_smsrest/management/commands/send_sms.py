@@ -11,6 +11,7 @@ Usage::
     manage.py send_sms --refresh [--limit N] [--quiet]   poll due delivery states
     manage.py send_sms --credits                         print the account's credits
     manage.py send_sms --receive                         store the SMS the account received
+    manage.py send_sms --aliases                         the account's sender aliases
     manage.py send_sms --sync-blacklist                  sync the suppression list and the
                                                          gateway's blacklist, both ways
 
@@ -72,6 +73,7 @@ Send an SMS, or run the outbox.
   send_sms --credits                              print the account's credits
   send_sms --receive                              store the SMS the account received
   send_sms --sync-blacklist                       suppression list <-> gateway blacklist
+  send_sms --aliases                              the account's sender aliases
 
 Exit status: 0 ok, 1 a message failed, 2 bad arguments or invalid input.
 """)
@@ -111,6 +113,7 @@ class Command(BaseCommand):
                     "credits",
                     "receive",
                     "sync_blacklist",
+                    "aliases",
                 )
                 if options[name]
             ),
@@ -132,6 +135,8 @@ class Command(BaseCommand):
                 self.receive()
             elif mode == "sync_blacklist":
                 self.sync_blacklist()
+            elif mode == "aliases":
+                self.aliases()
             else:
                 self.send(options)
         except ImproperlyConfigured as exc:
@@ -325,3 +330,9 @@ class Command(BaseCommand):
                 % {"n": len(report.refused)},
                 returncode=EXIT_FAILED,
             )
+
+    def aliases(self) -> None:
+        from django_smsrest.conf import get_settings
+
+        found = services.list_aliases()
+        self.stdout.write("\n".join(output.alias_lines(found, get_settings().default_sender)))
