@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 
@@ -73,7 +73,7 @@ class Screen:
         override numbers (a personalised order gives them the values of its recipients,
         in turn; an order to contact groups becomes a plain one)."""
         if self.override:
-            params = ()
+            params: tuple[Mapping[str, str], ...] = ()
             if order.params:
                 params = tuple(
                     order.params[i % len(order.params)] for i in range(len(self.override))

@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -168,7 +169,7 @@ class SuppressionAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "django_smsrest/admin/suppression_import.html", context)
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """The whole list as CSV (view permission), streamed page by page."""
         if not self.has_view_permission(request):
             raise PermissionDenied

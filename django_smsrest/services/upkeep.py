@@ -35,12 +35,12 @@ def consent_sweep(now: datetime, keep: Callable[[], None]) -> int:
         from django_smsrest.services.retention import cleanup
 
         try:
-            report = cleanup(conf.retention_days, now=now, limit=RETENTION_PER_SWEEP, keep=keep)
-            if report.messages or report.received:
+            cleaned = cleanup(conf.retention_days, now=now, limit=RETENTION_PER_SWEEP, keep=keep)
+            if cleaned.messages or cleaned.received:
                 logger.info(
                     "Retention: deleted %d messages and %d received SMS older than %d days",
-                    report.messages,
-                    report.received,
+                    cleaned.messages,
+                    cleaned.received,
                     conf.retention_days,
                 )
         except Exception:
@@ -50,13 +50,13 @@ def consent_sweep(now: datetime, keep: Callable[[], None]) -> int:
         from django_smsrest.services.blacklist import sync_blacklist
 
         try:
-            report = sync_blacklist()
+            synced = sync_blacklist()
             logger.info(
                 "Blacklist sync: %d read (%d new here), %d pushed, %d refused",
-                report.pulled,
-                report.added,
-                report.pushed,
-                len(report.refused),
+                synced.pulled,
+                synced.added,
+                synced.pushed,
+                len(synced.refused),
             )
         except Exception:
             logger.exception("Blacklist sync failed")

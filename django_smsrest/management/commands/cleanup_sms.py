@@ -20,12 +20,17 @@ from django.utils.translation import gettext_lazy
 
 from django_smsrest.services import retention
 
+HELP = gettext_lazy(
+    "Delete (or, with --redact, blank the texts and numbers of) finished SMS and "
+    "received SMS older than --days days. Open messages are never touched."
+)
+
 
 class Command(BaseCommand):
-    help = gettext_lazy(
-        "Delete (or, with --redact, blank the texts and numbers of) finished SMS and "
-        "received SMS older than --days days. Open messages are never touched."
-    )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per instance, so the help is in the language active when the command runs.
+        self.help = str(HELP)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -33,19 +38,17 @@ class Command(BaseCommand):
             type=int,
             required=True,
             metavar="N",
-            help=gettext_lazy("Keep the last N days (N >= 1)."),
+            help=_("Keep the last N days (N >= 1)."),
         )
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help=gettext_lazy("Only count what would be deleted or redacted."),
+            help=_("Only count what would be deleted or redacted."),
         )
         parser.add_argument(
             "--redact",
             action="store_true",
-            help=gettext_lazy(
-                "Keep the rows for statistics; blank texts, phone numbers and the raw JSON."
-            ),
+            help=_("Keep the rows for statistics; blank texts, phone numbers and the raw JSON."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
