@@ -148,3 +148,18 @@ def test_a_bad_setting_names_the_key() -> None:
         time(21, 30),
         time(8, 0),
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("clean_gateway")
+@override_settings(SMSREST=QUIET)
+def test_the_command_shows_when_it_will_go() -> None:
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    with freeze_time(rome(2026, 12, 7, 23, 15)):
+        call_command("send_sms", "--to", IT, "--marketing", "Saldi!", stdout=out)
+    assert "Scheduled at the gateway" in out.getvalue()
+    assert "for 2026-12-08T09:00:00+01:00" in out.getvalue()

@@ -154,3 +154,15 @@ def test_delivery_summary_ignores_suppressed_recipients() -> None:
     refreshed = services.refresh_status(msg)
     assert refreshed.status == Status.DELIVERED  # not "partially": A was never sent
     assert states(refreshed) == {A: SUPPRESSED, B: "DLVRD"}
+
+
+def test_the_command_says_why_nothing_was_sent() -> None:
+    import io
+
+    from django.core.management import call_command
+
+    django_smsrest.suppress(A)
+    out = io.StringIO()
+    call_command("send_sms", "--to", A, "--marketing", "Sale!", stdout=out)
+    line = out.getvalue()
+    assert "Cancelled" in line and "every recipient is on the suppression list" in line

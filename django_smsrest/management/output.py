@@ -86,6 +86,11 @@ def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:
         parts.append(_("%(n)s left") % {"n": message.remaining_credits})
     if queued and message.status == Status.QUEUED:
         parts.append(_("the task worker will send it"))
+    when = message.scheduled_delivery_time
+    if message.status == Status.SCHEDULED and when is not None:
+        parts.append(_("for %(when)s") % {"when": timezone.localtime(when).isoformat()})
+    if message.status == Status.CANCELLED and message.last_error:
+        parts.append(message.last_error)  # why it was not sent (a veto, opted-out recipients)
     if message.status in lifecycle.FAILED_OUTCOMES:
         paint = style.ERROR
     elif queued or message.status not in lifecycle.IN_FLIGHT:
