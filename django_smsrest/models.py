@@ -158,6 +158,12 @@ class SmsMessage(models.Model):
             # The delivery-status poller.
             models.Index(fields=["status", "next_status_check_at"], name="smsrest_msg_poll_idx"),
             models.Index(fields=["purpose", "created_at"], name="smsrest_msg_purpose_idx"),
+            # The admin's campaign filter lists the named campaigns only.
+            models.Index(
+                fields=["campaign_name"],
+                name="smsrest_msg_campaign_idx",
+                condition=~models.Q(campaign_name=""),
+            ),
         ]
 
     def __str__(self) -> str:
