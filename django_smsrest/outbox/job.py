@@ -84,8 +84,8 @@ class Job(Outcomes):
 
     def pre_send(self) -> SmsMessage | None:
         """Screen the recipients (:func:`django_smsrest.screening.screen`: suppression
-        list, staging override; a message left with nobody ends CANCELLED), then fire
-        ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
+        list, staging override, quiet hours; a message left with nobody ends CANCELLED),
+        then fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
         Any other exception from a receiver puts the message back in the queue (it counts
         as an attempt) and is re-raised: it is a bug the developer must see."""
         # Consent gate (issue 23): before any POST, on both the sequential and the batch path.
