@@ -166,3 +166,20 @@ def test_the_command_says_why_nothing_was_sent() -> None:
     call_command("send_sms", "--to", A, "--marketing", "Sale!", stdout=out)
     line = out.getvalue()
     assert "Cancelled" in line and "every recipient is on the suppression list" in line
+
+
+def test_the_gate_costs_no_query_for_transactional_and_one_for_marketing(
+    django_assert_num_queries: Any,
+) -> None:
+    """The consent gate runs before every POST: it must stay cheap on the hot path."""
+    from django_smsrest import screening
+    from django_smsrest.conf import get_settings
+
+    conf = get_settings()
+    with no_task_worker:
+        plain = services.queue_sms("code", [A, B])
+        promo = services.queue_sms("sale", [A, B], purpose="marketing")
+    with django_assert_num_queries(0):
+        assert screening.screen(plain, None, conf) is screening.PASS
+    with django_assert_num_queries(1):
+        assert screening.screen(promo, None, conf) is screening.PASS
