@@ -270,3 +270,20 @@ def test_a_blacklisted_delivery_state_suppresses_the_number() -> None:
     # The next marketing message skips A.
     services.send_sms("Promo", [A, B], purpose="marketing")
     assert locmem.outbox[-1].recipients == (B,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_blacklisted_delivery_report_from_the_sandbox_suppresses(
+    sandbox: SandboxServer,
+) -> None:
+    """End to end over the socket: the sandbox's scripted number ending 0002 is in the
+    gateway's blacklist and ends BLACKLISTED; the poll records it and suppresses it."""
+    stopped = "+393470000002"
+    msg = services.send_sms("Ciao", [A, stopped])
+    sandbox.advance(60)
+    services.refresh_status(msg)
+    row = Suppression.objects.get()
+    assert (row.phone_number, row.origin) == (stopped, "DELIVERY")
+    promo = services.send_sms("Saldi", [A, stopped], purpose="marketing")
+    assert promo.total_sent == 1
+    assert dict(promo.recipients.values_list("phone_number", "state"))[stopped] == "SUPPRESSED"
