@@ -1,7 +1,7 @@
 """django-smsrest: send SMS through the smSend / Skebby / Mobyt REST API from Django.
 
-The public entry points are :func:`send_sms` and :func:`queue_sms` (and :func:`queue_many`),
-the very functions of
+The public entry points are :func:`send_sms`, :func:`queue_sms` (and :func:`queue_many`),
+:func:`send_code`, :func:`suppress` and :func:`unsuppress`, the very functions of
 :mod:`django_smsrest.services` (one signature, defined there). They are looked up on first
 use (PEP 562), so importing this package touches neither settings nor models: it is safe in
 ``settings.py`` and before ``django.setup()``. ``__version__`` is read from the installed
@@ -13,13 +13,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django_smsrest.services import queue_many, queue_sms, send_code, send_sms
+    from django_smsrest.services import (
+        queue_many,
+        queue_sms,
+        send_code,
+        send_sms,
+        suppress,
+        unsuppress,
+    )
 
-__all__ = ["__version__", "queue_many", "queue_sms", "send_code", "send_sms"]
+_PUBLIC = ("send_sms", "queue_sms", "queue_many", "send_code", "suppress", "unsuppress")
+__all__ = [
+    "__version__",
+    "queue_many",
+    "queue_sms",
+    "send_code",
+    "send_sms",
+    "suppress",
+    "unsuppress",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("send_sms", "queue_sms", "queue_many", "send_code"):
+    if name in _PUBLIC:
         from django_smsrest import services
 
         return getattr(services, name)

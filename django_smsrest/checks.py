@@ -61,6 +61,16 @@ CHECK_IDS: Mapping[str, str] = {
     "django_smsrest.E009": "``METRICS`` is on but prometheus-client is not installed.",
     "django_smsrest.E010": "``USE_TZ`` is ``False``: the app needs aware datetimes.",
     "django_smsrest.W001": "``VERIFY_TLS`` is ``False``.",
+    "django_smsrest.W101": (
+        "``OVERRIDE_RECIPIENTS`` is on with ``DEBUG = False`` (``check --deploy``)."
+    ),
+    "django_smsrest.W102": (
+        "``DEFAULT_SENDER`` is not a confirmed sender alias of the account (``check --deploy``)."
+    ),
+    "django_smsrest.W103": (
+        "``DEFAULT_SENDER`` could not be checked against the account's aliases "
+        "(``check --deploy``)."
+    ),
 }
 
 
@@ -267,3 +277,76 @@ def check_metrics(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+# --- consent (issue 23) -------------------------------------------------------------------
+
+
+@register(deploy=True)
+def check_override_recipients(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: ``OVERRIDE_RECIPIENTS`` is a staging tool; on a server with
+    ``DEBUG = False`` it silently sends every customer's SMS to a handful of numbers."""
+    from django.conf import settings
+
+    raw = _raw()
+    if settings_problems(raw) or settings.DEBUG:
+        return []
+    numbers = build_settings(raw).override_recipients
+    if not numbers:
+        return []
+    return [
+        Warning(
+            f"SMSREST['OVERRIDE_RECIPIENTS'] is on with DEBUG = False: every SMS goes only "
+            f"to {', '.join(numbers)}, never to its real recipients.",
+            hint="Remove OVERRIDE_RECIPIENTS in production (keep it for staging copies).",
+            id="django_smsrest.W101",
+        )
+    ]
+
+
+@register(deploy=True)
+def check_default_sender_alias(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: a ``DEFAULT_SENDER`` alias that is not confirmed at the gateway
+    goes out as a numeric sender (AGCOM rules). Asks the gateway (``GET alias``) only
+    when a backend with ``supports_aliases`` and credentials are configured."""
+    from django_smsrest.backends import get_backend
+    from django_smsrest.exceptions import SmsRestError
+
+    raw = _raw()
+    if settings_problems(raw):
+        return []
+    conf = build_settings(raw)
+    sender = conf.default_sender
+    if not sender or sender.lstrip("+").isdigit():
+        return []  # no alias: the account's default, or a number
+    if missing_credentials(conf.username, conf.password):
+        return []  # E002 says so
+    try:
+        backend = get_backend(conf)
+        if not backend.supports_aliases:
+            return []
+        from django_smsrest import services
+
+        aliases = services.list_aliases()
+    except (SmsRestError, ImportError) as exc:
+        return [
+            Warning(
+                f"Could not check SMSREST['DEFAULT_SENDER'] {sender!r} against the "
+                f"account's aliases: {exc}",
+                hint="Run manage.py send_sms --aliases to see them.",
+                id="django_smsrest.W103",
+            )
+        ]
+    found = next((a for a in aliases if a.alias == sender), None)
+    if found is not None and found.confirmed:
+        return []
+    state = "not registered" if found is None else found.state_label
+    return [
+        Warning(
+            f"SMSREST['DEFAULT_SENDER'] {sender!r} is not a confirmed alias of the account "
+            f"({state}): the gateway sends it as a numeric sender.",
+            hint="Register and confirm the alias in the provider's panel, or change "
+            "DEFAULT_SENDER (manage.py send_sms --aliases lists them).",
+            id="django_smsrest.W102",
+        )
+    ]

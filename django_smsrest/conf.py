@@ -18,11 +18,14 @@ import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django_smsrest.brands import BRANDS, Brand, MessageType
+from django_smsrest.conf_consent import DEFAULTS as CONSENT_DEFAULTS
+from django_smsrest.conf_consent import read_consent
 from django_smsrest.exceptions import MissingCredentials, SmsRestConfigurationError
 from django_smsrest.limits import DEFAULT_RATE_LIMITS, RateLimits, parse_rate_limits
 from django_smsrest.secret import Secret
@@ -79,6 +82,12 @@ class SmsRestSettings:
     code_valid_seconds: float = 180.0
     code_message_type: str = ""
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    # Consent and retention (read by conf_consent.read_consent).
+    override_recipients: tuple[str, ...] = ()
+    stop_words: tuple[str, ...] = ()
+    sync_blacklist: bool = False
+    quiet_hours: tuple[time, time] | None = None
+    retention_days: int | None = None
 
     @property
     def message_types(self) -> Mapping[str, MessageType]:
@@ -142,6 +151,8 @@ DEFAULTS: Mapping[str, Any] = {
     "CODE_MESSAGE_TYPE": None,
     # Codes per number and project-wide per window (limits.py); None turns them off.
     "RATE_LIMITS": DEFAULT_RATE_LIMITS,
+    # Consent and retention: see conf_consent.py.
+    **CONSENT_DEFAULTS,
 }
 
 
@@ -257,6 +268,27 @@ SETTINGS_HELP: Mapping[str, str] = {
     "RATE_LIMITS": (
         "Login codes allowed per number and for the whole site (``CODES_PER_NUMBER``, "
         '``CODES``: lists like ``"5/hour"``); ``None`` turns them off.'
+    ),
+    "OVERRIDE_RECIPIENTS": (
+        "Staging safety: every message goes to these numbers only (the row keeps its real "
+        "recipients and records the override); ``check --deploy`` warns while it is on "
+        "with ``DEBUG = False``. See :doc:`/consent`."
+    ),
+    "STOP_WORDS": (
+        "Received SMS whose whole text is one of these words put their sender on the "
+        "suppression list (case, accents and punctuation ignored)."
+    ),
+    "SYNC_BLACKLIST": (
+        "The sweep also syncs the suppression list with the gateway's blacklist (at most "
+        "hourly); ``send_sms --sync-blacklist`` does it at once."
+    ),
+    "QUIET_HOURS": (
+        '``("21:00", "09:00")``: a marketing message due inside them is scheduled for their '
+        "end, in the recipient's time zone. ``None``: off."
+    ),
+    "RETENTION_DAYS": (
+        "The sweep deletes finished messages and received SMS older than this many days "
+        "(``cleanup_sms`` does it on demand). ``None``: keep everything."
     ),
 }
 
@@ -604,6 +636,7 @@ def _resolve(raw: Mapping[str, Any]) -> tuple[SmsRestSettings | None, list[Probl
 
     values.update(_inbound(reader))
     values.update(_codes(reader, brand))
+    values.update(read_consent(reader, region.upper() if isinstance(region, str) else None))
     if reader.problems or brand is None:
         return None, reader.problems
     return (

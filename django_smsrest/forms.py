@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from django_smsrest.conf import get_settings
-from django_smsrest.models import SmsMessage
+from django_smsrest.models import Purpose, SmsMessage
 from django_smsrest.segments import SegmentCount, count_segments
 
 if TYPE_CHECKING:
@@ -86,6 +86,8 @@ class SendSmsFormMixin:
                 message_type=cleaned.get("message_type") or None,
                 scheduled_delivery_time=cleaned.get("scheduled_delivery_time"),
                 groups=split_groups(cleaned.get("groups")),
+                purpose=cleaned.get("purpose") or None,
+                campaign_name=cleaned.get("campaign_name") or None,
             )
         except ValidationError as exc:
             self._add_service_errors(exc)
@@ -124,6 +126,8 @@ class SendSmsFormMixin:
             message_type=data.message_type,
             scheduled_delivery_time=data.scheduled_delivery_time,
             groups=list(data.groups) or None,
+            purpose=data.purpose,
+            campaign_name=data.campaign_name or None,
             defer=defer,
         )
 
@@ -165,6 +169,10 @@ _RECIPIENTS_HELP = _(
     "+39 347 123 4567; national numbers use the default region."
 )
 _SCHEDULE_HELP = _("Leave empty to send as soon as possible.")
+_PURPOSE_HELP = _(
+    "Marketing messages skip numbers on the suppression list and wait for the end of "
+    "quiet hours; transactional ones (codes, reminders, notices) always go."
+)
 
 
 class SendSmsForm(SendSmsFormMixin, forms.Form):
@@ -194,6 +202,14 @@ class SendSmsForm(SendSmsFormMixin, forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_SCHEDULE_HELP,
     )
+    purpose = forms.ChoiceField(
+        label=_("Purpose"),
+        choices=Purpose.choices,
+        required=False,
+        initial=Purpose.TRANSACTIONAL,
+        help_text=_PURPOSE_HELP,
+    )
+    campaign_name = forms.CharField(label=_("Campaign"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -234,10 +250,30 @@ class SmsMessageAddForm(SendSmsFormMixin, forms.ModelForm):
         widget=admin_widgets.AdminSplitDateTime(),
         help_text=_SCHEDULE_HELP,
     )
+    # Not required: a form posted without it (an older template) sends a transactional SMS.
+    purpose = forms.ChoiceField(
+        label=_("Purpose"),
+        choices=Purpose.choices,
+        required=False,
+        initial=Purpose.TRANSACTIONAL,
+        help_text=_PURPOSE_HELP,
+    )
+    campaign_name = forms.CharField(
+        label=_("Campaign"),
+        required=False,
+        widget=admin_widgets.AdminTextInputWidget(),
+    )
 
     class Meta:
         model = SmsMessage
-        fields = ("message", "message_type", "sender", "scheduled_delivery_time")
+        fields = (
+            "message",
+            "message_type",
+            "sender",
+            "scheduled_delivery_time",
+            "purpose",
+            "campaign_name",
+        )
 
     class Media:
         js = ("django_smsrest/sms_counter.js",)

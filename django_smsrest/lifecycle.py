@@ -157,11 +157,13 @@ def summarize(
 ) -> tuple[Status | None, bool]:
     """The message status its recipients' states add up to: ``(status or None to keep
     it, whether every recipient is final)``. ``counts`` maps a wire state to how many
-    recipients are in it; ``total`` is the number of recipients."""
+    recipients are in it; ``total`` is the number of recipients. Suppressed recipients
+    (skipped, never posted) do not count: the status is about those it was sent to."""
+    total -= counts.get(DeliveryState.SUPPRESSED, 0)
     final = delivered = failed = started = 0
     for value, n in counts.items():
         state = DeliveryState.parse(value) if value else None
-        if state is None or state is DeliveryState.UNKNOWN:
+        if state is None or state in (DeliveryState.UNKNOWN, DeliveryState.SUPPRESSED):
             continue
         if state is not DeliveryState.SCHEDULED:
             started += n
@@ -183,7 +185,8 @@ def summarize(
 
 
 def open_count(counts: Mapping[str, int], total: int, delivery_report: bool) -> int:
-    """How many of ``total`` recipients have no final state yet."""
+    """How many of ``total`` recipients have no final state yet (a suppressed one is
+    final: it will never get a report)."""
     final = sum(
         n
         for value, n in counts.items()

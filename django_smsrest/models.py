@@ -60,6 +60,14 @@ class Kind(models.TextChoices):
     GROUPS = "groups", _("Contact groups")  # POST smstogroups: the provider's groups
 
 
+class Purpose(models.TextChoices):
+    """Why a message is sent: consent rules (the suppression list, quiet hours) apply to
+    marketing only; a transactional message (a code, a reminder, a notice) always goes."""
+
+    TRANSACTIONAL = "transactional", _("Transactional")
+    MARKETING = "marketing", _("Marketing")
+
+
 class OrderStatus(models.TextChoices):
     """The state of one ``POST sms`` at the gateway."""
 
@@ -84,6 +92,17 @@ class SmsMessage(models.Model):
     groups = models.JSONField(_("contact groups"), default=list, blank=True)
     segments = models.PositiveSmallIntegerField(_("segments"), default=1)
     recipient_count = models.PositiveIntegerField(_("recipients"), default=0)
+
+    purpose = models.CharField(
+        _("purpose"), max_length=16, choices=Purpose.choices, default=Purpose.TRANSACTIONAL
+    )
+    # The gateway's optional ``campaign_name`` send field (its reports group by it).
+    campaign_name = models.CharField(_("campaign"), max_length=64, blank=True, default="")
+    # SMSREST["OVERRIDE_RECIPIENTS"] at send time: where the message really went (the
+    # recipient rows keep who it was meant for). Empty when it went to its recipients.
+    overridden_to = models.JSONField(
+        _("sent instead to"), default=list, blank=True, editable=False
+    )
 
     status = models.CharField(
         _("status"), max_length=24, choices=Status.choices, default=Status.QUEUED
@@ -133,6 +152,8 @@ class SmsMessage(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, editable=False)
+    # cleanup_sms --redact blanked the text and the numbers (the row stays for statistics).
+    redacted_at = models.DateTimeField(_("redacted at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("SMS message")
@@ -152,6 +173,13 @@ class SmsMessage(models.Model):
                 fields=["priority", "id"],
                 name="smsrest_msg_priority_idx",
                 condition=models.Q(priority__gt=0, status="queued"),
+            ),
+            models.Index(fields=["purpose", "created_at"], name="smsrest_msg_purpose_idx"),
+            # The admin's campaign filter lists the named campaigns only.
+            models.Index(
+                fields=["campaign_name"],
+                name="smsrest_msg_campaign_idx",
+                condition=~models.Q(campaign_name=""),
             ),
         ]
 
@@ -397,6 +425,88 @@ class SmsWorker(models.Model):
         verbose_name = _("outbox worker")
         verbose_name_plural = _("outbox workers")
         ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SuppressionOrigin(models.TextChoices):
+    """Where a suppression came from; the first three are the gateway's blacklist
+    origins (``GET blacklist/sms?origins=API,WEB,STOPSMS``)."""
+
+    LOCAL = "LOCAL", _("This site")
+    STOP_REPLY = "STOP_REPLY", _("STOP reply")
+    DELIVERY = "DELIVERY", _("Blacklisted delivery state")
+    API = "API", _("Gateway blacklist (API)")
+    WEB = "WEB", _("Gateway blacklist (web panel)")
+    STOPSMS = "STOPSMS", _("Gateway Stop SMS service")
+
+
+class Suppression(models.Model):
+    """A number that must get no marketing SMS (an opt-out). One row per E.164 number;
+    written only by :mod:`django_smsrest.services.consent`."""
+
+    phone_number = models.CharField(_("phone number"), max_length=16, unique=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
+    origin = models.CharField(
+        _("origin"),
+        max_length=16,
+        choices=SuppressionOrigin.choices,
+        default=SuppressionOrigin.LOCAL,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    # When the gateway's blacklist was last known to hold the number (pulled from it, or
+    # pushed to it); None: not there yet, the next sync pushes it.
+    synced_at = models.DateTimeField(_("synced with the gateway"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("suppressed number")
+        verbose_name_plural = _("suppression list")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.phone_number
+
+
+class DailyTally(models.Model):
+    """How many messages of one day, purpose, type and final status the retention sweep
+    (``cleanup_sms``) purged, and the lowest remaining credits they reported: kept so
+    that the dashboard's figures stay right after the rows are gone. ``day`` is the
+    creation day in ``TIME_ZONE``, as the dashboard counts it."""
+
+    day = models.DateField(_("day"))
+    purpose = models.CharField(_("purpose"), max_length=16)
+    message_type = models.CharField(_("message type"), max_length=8)
+    status = models.CharField(_("status"), max_length=24)
+    count = models.PositiveIntegerField(_("messages"), default=0)
+    low_credits = models.IntegerField(_("lowest remaining credits"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("purged messages tally")
+        verbose_name_plural = _("purged messages tallies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "purpose", "message_type", "status"], name="smsrest_tally_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.purpose} {self.message_type} {self.status}: {self.count}"
+
+
+class BlacklistCheckpoint(models.Model):
+    """How far the gateway's blacklist is known to be pulled into :class:`Suppression`:
+    every entry added before ``pulled_until`` is there. The next pull asks from a little
+    before it (``send_sms --sync-blacklist``), so an interrupted pull resumes. One row
+    (``name="default"``)."""
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    pulled_until = models.DateTimeField(_("pulled until"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("blacklist checkpoint")
+        verbose_name_plural = _("blacklist checkpoints")
 
     def __str__(self) -> str:
         return self.name

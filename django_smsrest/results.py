@@ -18,6 +18,7 @@ class DeliveryState(enum.StrEnum):
     """Per-recipient states reported by ``GET sms/{order_id}`` (the gateway's wire values).
 
     ``UNKNOWN`` is ours: any code the gateway sends that is not in this list.
+    ``SUPPRESSED`` is ours as well: the recipient opted out and was skipped.
     """
 
     WAITING = "WAITING"
@@ -37,6 +38,8 @@ class DeliveryState(enum.StrEnum):
     INVALIDCONTENTS = "INVALIDCONTENTS"
     DEMO = "DEMO"
     UNKNOWN = "UNKNOWN"
+    #: Ours too: a marketing recipient on the suppression list, never posted nor charged.
+    SUPPRESSED = "SUPPRESSED"
 
     @classmethod
     def parse(cls, value: str | None) -> DeliveryState:
@@ -93,7 +96,11 @@ FAILURE_STATES = frozenset(
         DeliveryState.INVALIDCONTENTS,
     }
 )
-FINAL_STATES = FAILURE_STATES | {DeliveryState.DLVRD, DeliveryState.DEMO}
+FINAL_STATES = FAILURE_STATES | {
+    DeliveryState.DLVRD,
+    DeliveryState.DEMO,
+    DeliveryState.SUPPRESSED,
+}
 
 
 def _(text: str) -> str:
@@ -119,6 +126,7 @@ _LABELS: Mapping[DeliveryState, str] = {
     DeliveryState.INVALIDCONTENTS: _("Content refused"),
     DeliveryState.DEMO: _("Demo mode, not really sent"),
     DeliveryState.UNKNOWN: _("Unknown state"),
+    DeliveryState.SUPPRESSED: _("Opted out, not sent"),
 }
 
 

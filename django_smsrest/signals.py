@@ -23,6 +23,11 @@
     ``recipient``) or ``"total"`` (too many for the whole project), ``limit`` the
     :class:`~django_smsrest.limits.Limit` reached, ``retry_at`` when its window ends.
     Nothing was written or sent. Watch it: a burst is what SMS-pumping fraud looks like.
+``opted_out(number, origin, reason)``
+    Sent with ``sender=Suppression`` when a number joins the suppression list (by
+    ``django_smsrest.suppress``, a STOP reply, the gateway's blacklist or a BLACKLISTED
+    delivery state), after the transaction that stored it committed; never for a number
+    already on the list.
 """
 
 from django.dispatch import Signal
@@ -33,3 +38,4 @@ delivery_status_changed = Signal()
 low_credit = Signal()
 sms_received = Signal()
 code_rate_limited = Signal()
+opted_out = Signal()

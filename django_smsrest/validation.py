@@ -28,7 +28,7 @@ from phonenumbers import PhoneNumber
 
 from django_smsrest.audience import Audience, check_audience
 from django_smsrest.conf import SmsRestSettings, get_settings
-from django_smsrest.models import Kind
+from django_smsrest.models import Kind, Purpose
 from django_smsrest.personalise import render
 
 __all__ = ["Recipients", "SmsOptions", "ValidatedSms", "validate_sms"]
@@ -67,13 +67,17 @@ class SmsOptions(TypedDict, total=False):
     ``DEFAULT_MESSAGE_TYPE``. ``scheduled_delivery_time``: an aware ``datetime`` in the
     future (at most :data:`MAX_SCHEDULE_AHEAD`), or ``None`` to send now. ``groups``:
     names of the provider's contact groups to send to (``POST smstogroups``) instead of
-    recipients.
+    recipients. ``purpose``: ``"transactional"`` (the default: codes, reminders, notices)
+    or ``"marketing"`` (skips suppressed numbers, waits for the end of quiet hours).
+    ``campaign_name``: the gateway's ``campaign_name`` field (at most 64 characters).
     """
 
     sender: str | None
     message_type: str | None
     scheduled_delivery_time: datetime | None
     groups: Sequence[str] | None
+    purpose: str | None
+    campaign_name: str | None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class ValidatedSms:
     params: tuple[dict[str, str], ...] = ()
     #: ``Kind.GROUPS``: the contact group names (``recipients`` is empty).
     groups: tuple[str, ...] = ()
+    purpose: str = Purpose.TRANSACTIONAL
+    campaign_name: str = ""
 
 
 def _error(message: Any, code: str, **params: Any) -> ValidationError:
@@ -427,11 +433,15 @@ def validate_sms(
         )
     sender_errors, resolved_sender = _check_sender(sender, type_code, conf)
     schedule_errors = _check_schedule(scheduled_delivery_time, timezone.now())
+    purpose, purpose_errors = _check_purpose(options.get("purpose"))
+    campaign, campaign_errors = _check_campaign(options.get("campaign_name"))
     found.setdefault("message", [])[:0] = text_errors
     for name, errs in (
         *found.items(),
         ("sender", sender_errors),
         ("scheduled_delivery_time", schedule_errors),
+        ("purpose", purpose_errors),
+        ("campaign_name", campaign_errors),
     ):
         if errs:
             errors[name] = errs
@@ -451,7 +461,41 @@ def validate_sms(
         kind=audience.kind,
         params=audience.params,
         groups=audience.groups,
+        purpose=purpose,
+        campaign_name=campaign,
     )
+
+
+#: Longest ``campaign_name`` accepted (the gateway documents none; the column's size).
+MAX_CAMPAIGN_NAME = 64
+
+
+def _check_purpose(purpose: Any) -> tuple[str, list[ValidationError]]:
+    if purpose in (None, ""):
+        return Purpose.TRANSACTIONAL, []
+    if purpose not in Purpose.values:
+        return Purpose.TRANSACTIONAL, [
+            _error(
+                _("Unknown purpose “%(purpose)s”: use “transactional” or “marketing”."),
+                "unknown_purpose",
+                purpose=str(purpose)[:40],
+            )
+        ]
+    return str(purpose), []
+
+
+def _check_campaign(name: Any) -> tuple[str, list[ValidationError]]:
+    if name is None:
+        return "", []
+    if not isinstance(name, str) or len(name.strip()) > MAX_CAMPAIGN_NAME:
+        return "", [
+            _error(
+                _("The campaign name must be text of at most %(max)d characters."),
+                "campaign_name",
+                max=MAX_CAMPAIGN_NAME,
+            )
+        ]
+    return name.strip(), []
 
 
 def _check_personalised(

@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from django_smsrest import lifecycle
-from django_smsrest.admin import charts
+from django_smsrest.admin import charts, consent
 from django_smsrest.admin.changelist import EMPTY_ERROR
 from django_smsrest.admin.common import may_view_messages
 from django_smsrest.admin.workers import workers_context
@@ -68,6 +68,15 @@ AWAITING_RECEIPT = lifecycle.POLLABLE
 PENDING = lifecycle.IN_FLIGHT
 FAILED = lifecycle.FAILED_OUTCOMES
 CANCELLED = frozenset({Status.CANCELLED})
+#: The series a purged (finished) message counts in, by its status: what cleanup_sms kept
+#: of it is a tally per status, not a row the series' conditions could be asked of.
+_STATUSES_OF_SERIES = {
+    "delivered": DELIVERED,
+    "sent": AWAITING_RECEIPT,
+    "pending": PENDING,
+    "failed": FAILED,
+    "cancelled": CANCELLED,
+}
 
 _COLOURS = {
     "delivered": "#15803d",
@@ -135,13 +144,18 @@ class Dashboard:
     runs_out: dict[str, Trend]
 
 
-def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
-    """Read the figures (five queries)."""
+def build(
+    now: datetime | None = None, changelist_url: str = "", purpose: str | None = None
+) -> Dashboard:
+    """Read the figures (five queries, and one for what ``cleanup_sms`` purged);
+    ``purpose``: only the messages of that purpose
+    (``"marketing"``, ``"transactional"``), ``None`` for all."""
     now = now or timezone.now()
     last = timezone.localdate(now)
     first = last - timedelta(days=DAYS - 1)
     since = timezone.make_aware(datetime.combine(first, datetime.min.time()))
-    recent = SmsMessage.objects.filter(created_at__gte=since).order_by()
+    every = SmsMessage.objects.filter(purpose=purpose) if purpose else SmsMessage.objects.all()
+    recent = every.filter(created_at__gte=since).order_by()
 
     # 1. Per day by outcome.
     buckets = _outcome_series(now)
@@ -154,6 +168,13 @@ def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
         row["day"]: {s.key: row[s.key] for s, _ in buckets}  # type: ignore[literal-required]
         for row in rows
     }
+    # What cleanup_sms purged (issue 23): its daily tallies count as the rows did.
+    purged = consent.purged_tallies(first, purpose)
+    consent.add_purged_counts(
+        per_day,
+        purged,
+        [(s, _STATUSES_OF_SERIES.get(s.key, frozenset())) for s, _ in buckets],
+    )
     totals = {s.key: sum(d[s.key] for d in per_day.values()) for s, _ in buckets}
     settled = totals["delivered"] + totals["failed"]
     rate = totals["delivered"] / settled if settled else None
@@ -196,7 +217,7 @@ def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
     due = Q(status__in=lifecycle.SENDABLE) & due_q(now)
     # Only the open rows (status index), never the whole history.
     queue = (
-        SmsMessage.objects.filter(status__in=PENDING)
+        every.filter(status__in=PENDING)
         .order_by()
         .aggregate(
             waiting=Count("pk", filter=Q(status__in=lifecycle.SENDABLE)),
@@ -216,7 +237,7 @@ def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
     # sent_at has no index; created_at has, and a message is sent soon after it is created
     # (retries give up within hours), so the created_at bound keeps this off the history.
     credit_rows = (
-        SmsMessage.objects.filter(
+        every.filter(
             created_at__gte=since - timedelta(days=DAYS),
             sent_at__gte=since,
             remaining_credits__isnull=False,
@@ -237,6 +258,7 @@ def build(now: datetime | None = None, changelist_url: str = "") -> Dashboard:
         reports.setdefault(row["message_type"], []).append(
             _DayOfCredits(row["first_at"], row["high"], row["last_at"], row["low"])
         )
+    consent.add_purged_credits(credits, purged)  # the chart: purged days too
     runs_out = {mtype: _trend(days, now) for mtype, days in reports.items()}
 
     return Dashboard(
@@ -376,7 +398,8 @@ class DashboardMixin(admin.ModelAdmin):
             raise PermissionDenied
         changelist = reverse(f"{self.admin_site.name}:django_smsrest_smsmessage_changelist")
         now = timezone.now()
-        board = build(now=now, changelist_url=changelist)
+        purpose = consent.chosen_purpose(request)
+        board = build(now=now, changelist_url=changelist, purpose=purpose)
         series = [s for s, _ in _outcome_series(now)]
         context = {
             **self.admin_site.each_context(request),
@@ -405,5 +428,6 @@ class DashboardMixin(admin.ModelAdmin):
             "changelist_url": changelist,
             "media": self.media,
             **workers_context(),  # the workers panel (admin/workers.py)
+            **consent.purpose_links(request, purpose),
         }
         return TemplateResponse(request, "django_smsrest/admin/dashboard.html", context)

@@ -65,6 +65,7 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, DashboardMixin, admin.M
                     ("kind", "groups"),
                     ("message_type", "sender"),
                     "scheduled_delivery_time",
+                    ("purpose", "campaign_name"),
                     ("encoding", "segments", "recipient_count"),
                 )
             },
@@ -77,6 +78,7 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, DashboardMixin, admin.M
                     ("order_id", "internal_order_id"),
                     ("total_sent", "remaining_credits"),
                     "last_error",
+                    "overridden_to",
                     ("sent_at", "finished_at"),
                     "resend_of",
                 )
@@ -104,6 +106,7 @@ class SmsMessageAdmin(MessageListMixin, OperationsMixin, DashboardMixin, admin.M
                     "groups",
                     ("message_type", "sender"),
                     "scheduled_delivery_time",
+                    ("purpose", "campaign_name"),
                 )
             },
         ),

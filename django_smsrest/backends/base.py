@@ -28,6 +28,8 @@ class. A method whose flag is off raises :class:`UnsupportedOperation`.
 ``supports_params``          personalised messages (``POST paramsms``)
 ``supports_groups``          sending to contact groups (``POST smstogroups``)
 ``supports_inbound``         reading received SMS (``GET newsrsmsmessage``)
+``supports_blacklist``       the gateway's SMS blacklist (``GET/POST blacklist/sms``)
+``supports_aliases``         the account's sender aliases (``GET alias``)
 ``supports_pin``             the gateway's PIN service (``POST 2fa/request``, ``2fa/verify``)
 ``thread_safe``              :meth:`~BaseBackend.send` may be called from several threads at
                              once (a flush keeps ``CONCURRENCY`` requests in flight); a
@@ -39,7 +41,7 @@ class. A method whose flag is off raises :class:`UnsupportedOperation`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, NoReturn
@@ -49,6 +51,8 @@ from django_smsrest.exceptions import SmsRestError
 from django_smsrest.results import AccountStatus, OrderReport, PinCheck, SendResult
 
 if TYPE_CHECKING:
+    from django_smsrest.client.aliases import AliasPage
+    from django_smsrest.client.blacklist import BlacklistPage
     from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 
 
@@ -75,6 +79,8 @@ class OutgoingOrder:
     params: tuple[Mapping[str, str], ...] = ()
     #: An order to contact groups (``POST smstogroups``): their names; ``recipients`` empty.
     groups: tuple[str, ...] = ()
+    #: The gateway's optional ``campaign_name`` field ("" leaves it out).
+    campaign_name: str = ""
 
 
 class BaseBackend(abc.ABC):
@@ -96,6 +102,8 @@ class BaseBackend(abc.ABC):
     supports_inbound: ClassVar[bool] = False
     supports_pin: ClassVar[bool] = False
     thread_safe: ClassVar[bool] = False
+    supports_blacklist: ClassVar[bool] = False
+    supports_aliases: ClassVar[bool] = False
 
     def __init__(self, conf: SmsRestSettings) -> None:
         self.conf = conf
@@ -161,6 +169,20 @@ class BaseBackend(abc.ABC):
         """Whether ``pin`` is ``recipient``'s live PIN (``POST 2fa/verify``). Only where
         ``supports_pin``."""
         self._unsupported("supports_pin", "check a gateway PIN")
+
+    def get_blacklist(self, *, page: int, page_size: int, since: datetime | None) -> BlacklistPage:
+        """One page of the gateway's blacklist (added since ``since``, all origins). Only
+        where ``supports_blacklist``."""
+        self._unsupported("supports_blacklist", "read the gateway's blacklist")
+
+    def add_to_blacklist(self, numbers: Sequence[str]) -> None:
+        """Blacklist ``numbers`` at the gateway, all or nothing (a ``GatewayRejected``
+        when one is refused). Only where ``supports_blacklist``."""
+        self._unsupported("supports_blacklist", "add to the gateway's blacklist")
+
+    def get_aliases(self, *, page: int, page_size: int) -> AliasPage:
+        """One page of the account's sender aliases. Only where ``supports_aliases``."""
+        self._unsupported("supports_aliases", "list the sender aliases")
 
     def _unsupported(self, flag: str, what: str) -> NoReturn:
         raise UnsupportedOperation(

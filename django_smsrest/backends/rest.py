@@ -21,9 +21,12 @@ from django_smsrest.conf import SmsRestSettings, require_credentials
 from django_smsrest.results import AccountStatus, OrderReport, PinCheck, SendResult
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from django_smsrest.client import SmsRestClient
+    from django_smsrest.client.aliases import AliasPage
+    from django_smsrest.client.blacklist import BlacklistPage
     from django_smsrest.client.inbound import ReceivedItem, ReceivedPage
 
 _lock = threading.Lock()
@@ -103,6 +106,8 @@ class RestBackend(BaseBackend):
             "message_type": order.message_type,
             "return_remaining": True,
         }
+        if order.campaign_name:
+            fields["campaign_name"] = order.campaign_name
         if order.groups:
             return self.client.send_to_groups(order.message, order.groups, **fields)
         if order.params:
@@ -170,3 +175,21 @@ class RestBackend(BaseBackend):
         return get_received_history(
             self.client, date_from, date_to, page=page, page_size=page_size
         )
+
+    # -- the SMS blacklist --------------------------------------------------------------
+
+    supports_blacklist = True
+
+    def get_blacklist(self, *, page: int, page_size: int, since: datetime | None) -> BlacklistPage:
+        return self.client.get_blacklist(page=page, page_size=page_size, date_from=since)
+
+    def add_to_blacklist(self, numbers: Sequence[str]) -> None:
+        if len(numbers) == 1:
+            self.client.add_to_blacklist(numbers[0])
+        else:
+            self.client.add_many_to_blacklist(numbers)
+
+    supports_aliases = True
+
+    def get_aliases(self, *, page: int, page_size: int) -> AliasPage:
+        return self.client.get_aliases(page=page, page_size=page_size)

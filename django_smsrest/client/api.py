@@ -15,11 +15,14 @@ only repetition is the single one after a refused key (see
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from django_smsrest.client import aliases, blacklist
+from django_smsrest.client.aliases import AliasPage
+from django_smsrest.client.blacklist import BlacklistPage
 from django_smsrest.client.dates import (
     UNAMBIGUOUS_ZONE,
     format_gateway_datetime,
@@ -226,3 +229,21 @@ class SmsRestClient(PinEndpoints):
         response = self._call(call, params=params)
         data = self._json_object(response, call)
         return _parse_history(data, page, page_size, self.tz)
+
+    # -- the SMS blacklist (client/blacklist.py) -----------------------------------------
+
+    def get_blacklist(self, **filters: Any) -> BlacklistPage:
+        """``GET blacklist/sms``, one page: see :func:`.blacklist.get_blacklist`."""
+        return blacklist.get_blacklist(self, **filters)
+
+    def add_to_blacklist(self, number: str) -> None:
+        """``POST blacklist/sms?phoneNumber=``: see :func:`.blacklist.add_to_blacklist`."""
+        blacklist.add_to_blacklist(self, number)
+
+    def add_many_to_blacklist(self, numbers: Sequence[str]) -> int | None:
+        """``POST blacklist/smsbatch``: see :func:`.blacklist.add_many_to_blacklist`."""
+        return blacklist.add_many_to_blacklist(self, numbers)
+
+    def get_aliases(self, **options: Any) -> AliasPage:
+        """``GET alias``, one page: see :func:`.aliases.get_aliases`."""
+        return aliases.get_aliases(self, **options)

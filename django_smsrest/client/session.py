@@ -218,7 +218,7 @@ class AuthSession(Transport):
         call: _Call,
         *,
         params: Mapping[str, str] | None = None,
-        json_body: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | list[Any] | None = None,
     ) -> requests.Response:
         """An authenticated request, repeated once after a fresh login when the keys are
         refused (401; 404 "user_key not found", see :func:`_keys_refused`).

@@ -219,7 +219,7 @@ class Transport:
         *,
         params: Fields | None = None,
         headers: Fields | None = None,
-        json_body: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | list[Any] | None = None,
         auth: tuple[str, Secret] | None = None,
     ) -> requests.Response:
         """One HTTP request; any failure raised as a mapped :class:`GatewayError`.

@@ -27,7 +27,16 @@ EXIT_FAILED = 1
 #: otherwise be read without bound.
 MAX_CSV_BYTES = 32 * 1024 * 1024
 #: The modes other than sending one message (each a ``--NAME`` flag), in --help's order.
-MODES = ("flush", "sweep", "loop", "refresh", "credits", "receive")
+MODES = (
+    "flush",
+    "sweep",
+    "loop",
+    "refresh",
+    "credits",
+    "receive",
+    "sync_blacklist",
+    "aliases",
+)
 
 
 def usage_error(message: str) -> CommandError:
@@ -129,6 +138,19 @@ def add_arguments(parser: CommandParser) -> None:
         action="store_true",
         help=_("Read the SMS the account received and store each one once."),
     )
+    mode.add_argument(
+        "--aliases",
+        action="store_true",
+        help=_("List the account's sender aliases and their state."),
+    )
+    mode.add_argument(
+        "--sync-blacklist",
+        action="store_true",
+        help=_(
+            "Pull the gateway's blacklist into the suppression list and push the local "
+            "suppressions it lacks."
+        ),
+    )
 
     send = parser.add_argument_group(_("sending one message"))
     send.add_argument(
@@ -170,6 +192,17 @@ def add_arguments(parser: CommandParser) -> None:
         "--at",
         metavar="WHEN",
         help=_("Scheduled delivery time, ISO 8601 (naive = the project's TIME_ZONE)."),
+    )
+    send.add_argument(
+        "--marketing",
+        action="store_true",
+        help=_(
+            "A marketing message: numbers on the suppression list are skipped and quiet "
+            "hours are respected (default: transactional)."
+        ),
+    )
+    send.add_argument(
+        "--campaign", metavar="NAME", help=_("The gateway's campaign name for this message.")
     )
     send.add_argument(
         "--queue",
@@ -214,6 +247,8 @@ def check_combinations(mode: str | None, options: dict[str, Any]) -> None:
         "--at": options["at"],
         "--queue": options["queue"],
         "--dry-run": options["dry_run"],
+        "--marketing": options["marketing"],
+        "--campaign": options["campaign"],
     }
     if mode is not None:
         given = [name for name, value in send_only.items() if value]
@@ -239,7 +274,7 @@ def check_combinations(mode: str | None, options: dict[str, Any]) -> None:
                     "give at least one recipient with --to, --group or --csv (or one of "
                     "%(modes)s); see --help"
                 )
-                % {"modes": ", ".join(f"--{name}" for name in MODES)}
+                % {"modes": ", ".join("--" + name.replace("_", "-") for name in MODES)}
             )
         if len(audiences) > 1:
             raise usage_error(_("give the recipients with one of --to, --group or --csv"))

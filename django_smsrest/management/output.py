@@ -100,6 +100,11 @@ def message_line(message: SmsMessage, style: Style, *, queued: bool) -> str:
         # Only said when a worker will: with no worker the attempt already ran, and the
         # caller passes queued=False.
         parts.append(_("the task worker will send it"))
+    when = message.scheduled_delivery_time
+    if message.status == Status.SCHEDULED and when is not None:
+        parts.append(_("for %(when)s") % {"when": timezone.localtime(when).isoformat()})
+    if message.status == Status.CANCELLED and message.last_error:
+        parts.append(message.last_error)  # why it was not sent (a veto, opted-out recipients)
     if message.status in lifecycle.FAILED_OUTCOMES:
         paint = style.ERROR
     elif queued or message.status not in lifecycle.IN_FLIGHT:
@@ -272,3 +277,43 @@ def _status_label(value: str) -> str:
 
 def _time(value: datetime) -> str:
     return timezone.localtime(value).isoformat(timespec="seconds")
+
+
+def sync_lines(report: Any) -> list[str]:
+    """What ``--sync-blacklist`` prints (a :class:`~django_smsrest.services.blacklist.
+    SyncReport`)."""
+    lines = [
+        _("Blacklist synced with the gateway:"),
+        _("  pulled:   %(n)d entries read, %(new)d new on the suppression list")
+        % {"n": report.pulled, "new": report.added},
+        _("  pushed:   %(n)d local suppressions sent to the gateway") % {"n": report.pushed},
+    ]
+    if report.refused:
+        lines.append(_("  refused:  %(numbers)s") % {"numbers": ", ".join(report.refused[:10])})
+    return lines
+
+
+def alias_lines(aliases: list[Any], default_sender: str) -> list[str]:
+    """What ``--aliases`` prints: one line per alias (text, state, id), the default
+    sender marked, and a warning when it is not a confirmed alias."""
+    if not aliases:
+        lines = [_("The account has no sender alias.")]
+    else:
+        width = max(len(a.alias) for a in aliases)
+        lines = [
+            f"{a.alias:<{width}}  {a.state if a.state is not None else '?'}  "
+            f"{_(a.state_label)}"
+            + (f"  (id {a.id})" if a.id else "")
+            + ("  <- DEFAULT_SENDER" if a.alias == default_sender else "")
+            for a in aliases
+        ]
+    is_alias = bool(default_sender) and not default_sender.lstrip("+").isdigit()
+    if is_alias and not any(a.alias == default_sender and a.confirmed for a in aliases):
+        lines.append(
+            _(
+                "Warning: DEFAULT_SENDER %(sender)r is not a confirmed alias; the gateway "
+                "sends it as a numeric sender."
+            )
+            % {"sender": default_sender}
+        )
+    return lines

@@ -25,6 +25,7 @@ from django_smsrest.outbox.claims import (
 )
 from django_smsrest.outbox.reporting import send_robust
 from django_smsrest.results import SendResult
+from django_smsrest.screening import PASS, Screen
 
 
 class ClaimedMessage:
@@ -54,6 +55,15 @@ class ClaimedMessage:
         #: :meth:`pending_orders`, or by whoever loads the recipients; read by
         #: :meth:`outgoing`).
         self.params: dict[str, dict[str, str]] = {}
+        #: Who the orders really go to (the consent gate, :mod:`~django_smsrest.screening`):
+        #: set by :meth:`Job.pre_send` before any POST, applied by :meth:`outgoing`.
+        self.screen: Screen = PASS
+
+    @property
+    def loaded_orders(self) -> list[SmsOrder] | None:
+        """The orders loaded with the message (``None``: not loaded; they are queried when
+        needed). The consent gate marks the ones it cancels on this very list."""
+        return self._orders
 
     @classmethod
     def load(
@@ -208,16 +218,21 @@ class ClaimedMessage:
             # The message waited in the queue past its time (retries, a backlog): send it
             # now rather than ask the gateway to schedule it in the past (a 400).
             when = None
-        return OutgoingOrder(
-            message=codes.text_to_post(self),  # a login code's clear text (codes.py)
-            recipients=numbers,
-            message_type=msg.message_type,
-            sender=msg.sender,
-            scheduled_delivery_time=when,
-            order_id=order.order_id,
-            encoding=msg.encoding,
-            params=tuple(self.params[number] for number in numbers) if self.params else (),
-            groups=tuple(msg.groups) if msg.kind == Kind.GROUPS else (),
+        # The consent gate's decision (Job.pre_send): suppressed recipients out, or the
+        # staging override's numbers in.
+        return self.screen.address(
+            OutgoingOrder(
+                message=codes.text_to_post(self),  # a login code's clear text (codes.py)
+                recipients=numbers,
+                message_type=msg.message_type,
+                sender=msg.sender,
+                scheduled_delivery_time=when,
+                order_id=order.order_id,
+                encoding=msg.encoding,
+                params=tuple(self.params[number] for number in numbers) if self.params else (),
+                groups=tuple(msg.groups) if msg.kind == Kind.GROUPS else (),
+                campaign_name=msg.campaign_name,
+            )
         )
 
     def accept(self, order: SmsOrder, result: SendResult, *, last: bool) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from django_smsrest import codes, signals
+from django_smsrest import codes, screening, signals
 from django_smsrest.backends import BaseBackend, OutgoingOrder
 from django_smsrest.conf import SmsRestSettings
 from django_smsrest.exceptions import (
@@ -115,15 +115,23 @@ class Job:
             return record.stay_unknown(lookup_exc)
 
     def pre_send(self) -> SmsMessage | None:
-        """Fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
+        """Screen the recipients (:func:`django_smsrest.screening.screen`: suppression
+        list, staging override, quiet hours; a message left with nobody ends CANCELLED),
+        then fire ``pre_send``; a ``SendCancelled`` cancels the message (nothing is sent).
         Any other exception from a receiver puts the message back in the queue (it counts
         as an attempt) and is re-raised: it is a bug the developer must see.
 
-        A login code past its expiry ends EXPIRED here, before anything else (the one
-        gate before every POST, sequential or batched: :func:`codes.before_post`)."""
+        Two gates come first, before every POST, sequential or batched: a login code past
+        its expiry ends EXPIRED (:func:`codes.before_post`), and the consent gate decides
+        who the orders really go to (:func:`screening.screen`: suppressed recipients out,
+        the staging override in); a message left with nobody ends CANCELLED unsent."""
         expired = codes.before_post(self.claim)
         if expired is not None:
             return expired
+        claim = self.claim
+        claim.screen = screening.screen(claim.msg, claim.loaded_orders, claim.conf)
+        if claim.screen.nobody:
+            return self.record.cancelled(claim.screen.nobody)
         for _receiver, response in signals.pre_send.send_robust(
             sender=SmsMessage, message=self.claim.msg
         ):

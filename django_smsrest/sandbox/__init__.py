@@ -61,6 +61,15 @@ issued so far becomes invalid), ``revoke_tokens`` likewise; ``fault_scope`` = ``
 Received SMS: ``POST /_sandbox/inbound`` (``{"sender", "text", "id_sim"}``) or the form on
 the page makes the account receive one; ``newsrsmsmessage`` returns it once.
 
+Blacklist: ``GET blacklist/sms``, ``POST blacklist/sms?phoneNumber=``, ``POST
+blacklist/smsbatch`` (:mod:`django_smsrest.sandbox.blacklist`); ``POST /_sandbox/blacklist``
+(``{"phoneNumber", "origin": "WEB" | "STOPSMS"}``) adds a number as the web panel or the
+Stop SMS service would.
+
+Sender aliases: ``GET alias`` (:mod:`django_smsrest.sandbox.aliases`) lists the account's
+aliases, ``Sandbox`` confirmed from the start; ``POST /_sandbox/alias`` (``{"alias",
+"state"}``) registers one or changes its state.
+
 Inspection: ``GET /_sandbox/orders`` (JSON: each order with its states and how many POSTs
 carried its order_id, plus counters) and ``GET /_sandbox/`` (HTML, newest first). Neither
 shows the password or any key; request logs (``--verbose``) never include query strings.
@@ -74,9 +83,10 @@ table, :data:`django_smsrest.sandbox.fidelity.FIDELITY`, which the page (``GET
 Layers (an import-linter contract in ``pyproject.toml``), top to bottom: ``__main__``;
 ``server`` (HTTP); ``page`` and ``callbacks`` (what the server shows, the watcher it
 starts); ``api`` (the REST dispatch: one table of endpoints); ``sending`` (the send
-endpoints); ``state``; its parts ``auth``, ``faults``, ``orders``, ``inbound``;
-``queries``; ``delivery``; ``validation``; ``sendkinds``; and at the bottom the wire
-formats and options, ``replies``, ``config`` and ``fidelity``.
+endpoints); ``state``; its parts ``auth``, ``faults``, ``orders``, ``inbound``,
+``twofactor``, ``blacklist``, ``aliases``; ``queries``; ``delivery``; ``validation``;
+``sendkinds``; and at the bottom the wire formats and options, ``replies``, ``config``
+and ``fidelity``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django_smsrest.sandbox import sending
+from django_smsrest.sandbox.blacklist import LABELS as BLACKLIST_LABELS
 from django_smsrest.sandbox.queries import history_reply, status_reply
 from django_smsrest.sandbox.replies import (
     SEND_LABELS,
@@ -111,6 +112,16 @@ def _send(state: SandboxState, call: Call) -> Reply:
 
 #: Endpoint label (``"METHOD path"`` as :func:`~.replies.resolve_route` names it) ->
 #: its handler. One line per endpoint.
+def _blacklist(state: SandboxState, call: Call) -> Reply:
+    with state._lock:
+        return state.blacklist.handle(call.label, call.query, call.body, state.now(), state.tz)
+
+
+def _aliases(state: SandboxState, call: Call) -> Reply:
+    with state._lock:
+        return state.alias_book.handle(call.query)
+
+
 ENDPOINTS: dict[str, Handler] = {
     "GET login": lambda state, call: _login(state, call, token=False),
     "GET token": lambda state, call: _login(state, call, token=True),
@@ -125,6 +136,9 @@ ENDPOINTS: dict[str, Handler] = {
     # The PIN service (sandbox/twofactor.py).
     "POST 2fa/request": lambda state, call: state.pins.handle(call.label, call.body, state.now()),
     "POST 2fa/verify": lambda state, call: state.pins.handle(call.label, call.body, state.now()),
+    # The blacklist (sandbox/blacklist.py) and the sender aliases (sandbox/aliases.py).
+    **{label: _blacklist for label in BLACKLIST_LABELS},
+    "GET alias": _aliases,
 }
 
 

@@ -102,6 +102,26 @@ FIDELITY: tuple[Behaviour, ...] = (
     Behaviour(
         "received-SMS item fields and wrappers", "invented", "§7.2 [U]: no source shows a body"
     ),
+    Behaviour(
+        "blacklist: phoneNumber query, smsbatch all or nothing, GET filters and paging",
+        "confirmed",
+        "integrations §1 rows 10-12",
+    ),
+    Behaviour(
+        "blacklist list items (phoneNumber, origin, insertDate) and page wrapper",
+        "invented",
+        "integrations §1 row 12 [U]: no source shows a body",
+    ),
+    Behaviour(
+        "alias list with alias-state 0/1/2/3/4/9 and hide-not-approved",
+        "confirmed",
+        "integrations §1 row 18",
+    ),
+    Behaviour(
+        "alias list wrapper and the item fields besides alias and alias-state",
+        "invented",
+        "integrations §1 row 18: no source shows a body",
+    ),
     Behaviour("error body {result: KO, error_message, code}", "invented", "§11 [U]: undocumented"),
     Behaviour(
         "faults: 429, 500, timeouts, dropped connections, latency",

@@ -90,6 +90,11 @@ _ROUTES = {
     "smshistory": ("GET",),
     "2fa/request": ("POST",),  # the PIN service (sandbox/twofactor.py)
     "2fa/verify": ("POST",),
+    # sandbox/blacklist.py
+    "blacklist/sms": ("GET", "POST"),
+    "blacklist/smsbatch": ("POST",),
+    # sandbox/aliases.py
+    "alias": ("GET",),
 }
 
 

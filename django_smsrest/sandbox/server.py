@@ -14,6 +14,10 @@ Paths:
 ``/_sandbox/advance``    POST ``{"seconds": N}``: move the sandbox clock forward.
 ``/_sandbox/inbound``    POST ``{"sender": "+39...", "text": "...", "id_sim": "+39..."}`` (or the
                          page's form): an SMS received by the account (``newsrsmsmessage``).
+``/_sandbox/blacklist``  POST ``{"phoneNumber": "+39...", "origin": "WEB" | "STOPSMS"}``: a
+                         number blacklisted in the panel or by the Stop SMS service.
+``/_sandbox/alias``      POST ``{"alias": "Shop", "state": 1}``: register a sender alias (or
+                         change its ``alias-state``); ``GET alias`` lists them.
 
 HTTPS: give :func:`make_server` an ``ssl.SSLContext`` (:func:`tls_context` builds one from
 a certificate and key file). The listening socket stays plain; each accepted connection
@@ -395,6 +399,10 @@ def control_reply(
                 state.receive({key: values[0] for key, values in fields.items()})
                 return Reply(303, b"", "text/plain", (("Location", CONTROL_PREFIX),))
             return json_reply(201, {"result": "OK", "message": state.receive(_json_object(body))})
+        if action == "blacklist" and method == "POST":
+            return json_reply(201, state.add_to_blacklist(_json_object(body)))
+        if action == "alias" and method == "POST":
+            return json_reply(200, state.set_alias(_json_object(body)))
         if action == "reset" and method == "POST":
             state.reset()
             return json_reply(200, {"result": "OK"})

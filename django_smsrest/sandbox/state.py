@@ -27,7 +27,9 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any
 
+from django_smsrest.sandbox.aliases import AliasBook
 from django_smsrest.sandbox.auth import Accounts
+from django_smsrest.sandbox.blacklist import Blacklist
 from django_smsrest.sandbox.config import STARTUP_ONLY, SandboxConfig
 from django_smsrest.sandbox.delivery import TEST_NUMBERS
 from django_smsrest.sandbox.faults import Faults
@@ -59,6 +61,8 @@ class SandboxState:
         self.book = OrderBook(self.config)
         self.inbox = Inbox(self.config)
         self.pins = PinBook()
+        self.blacklist = Blacklist()
+        self.alias_book = AliasBook()
         self._requests: Counter[str] = Counter()
         #: Bumped by every reset, so that the callback watcher forgets what it saw.
         self.book_generation = 0
@@ -156,6 +160,8 @@ class SandboxState:
             self.book.clear()
             self.inbox.clear()
             self.pins.clear()
+            self.blacklist.clear()
+            self.alias_book.clear()
             self._callbacks.clear()
             self.book_generation += 1
             self._requests.clear()
@@ -185,6 +191,7 @@ class SandboxState:
                 "clock_offset": self._offset,
             }
             inbound = [m.inspect(self.tz) for m in self.inbox.messages]
+            data["blacklist"] = self.blacklist.inspect(self.tz)
             data["callbacks"] = list(self._callbacks)
         now, tz = self.now(), self.tz
         data["orders"] = [o.inspect(now, tz, posts.get(o.order_id, [])) for o in orders]
@@ -196,6 +203,17 @@ class SandboxState:
         """Keep one delivery callback's fields and outcome for ``/_sandbox/orders``."""
         with self._lock:
             self._callbacks.append(record)
+
+    def add_to_blacklist(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /_sandbox/blacklist``: a number blacklisted in the web panel or by the
+        Stop SMS service; ``ValueError`` when invalid."""
+        with self._lock:
+            return self.blacklist.control(data, self.now())
+
+    def set_alias(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /_sandbox/alias``: register an alias or change its state."""
+        with self._lock:
+            return self.alias_book.control(data)
 
     def receive(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Store a received SMS (``POST /_sandbox/inbound``); ``ValueError`` when invalid.

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from django_smsrest.outbox import retry_delay
 from django_smsrest.services.base import SmsStateError
+from django_smsrest.services.blacklist import SyncReport, list_aliases, sync_blacklist
 from django_smsrest.services.bulk import BulkValidationError, queue_many
 from django_smsrest.services.callbacks import CallbackOutcome, record_delivery_report
 from django_smsrest.services.cancelling import cancel, get_credits
@@ -46,6 +47,7 @@ from django_smsrest.services.codes import (
     send_due_codes,
     send_notice,
 )
+from django_smsrest.services.consent import is_suppressed, suppress, unsuppress
 from django_smsrest.services.delivery import refresh_due_statuses, refresh_status
 from django_smsrest.services.health import QueueHealth, beat, metrics_snapshot, queue_health
 from django_smsrest.services.inbound import ReceiveReport, receive_sms
@@ -76,12 +78,15 @@ __all__ = [
     "ReceiveReport",
     "SmsStateError",
     "SweepReport",
+    "SyncReport",
     "ValidatedSms",
     "beat",
     "cancel",
     "expire_due_codes",
     "flush_queue",
     "get_credits",
+    "is_suppressed",
+    "list_aliases",
     "metrics_snapshot",
     "pending_count",
     "queue_health",
@@ -101,7 +106,10 @@ __all__ = [
     "send_message",
     "send_notice",
     "send_sms",
+    "suppress",
     "sweep",
+    "sync_blacklist",
+    "unsuppress",
     "validate_sms",
     "verify_pin",
 ]

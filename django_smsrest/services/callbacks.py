@@ -32,6 +32,7 @@ from django_smsrest.outbox import (
 )
 from django_smsrest.results import DeliveryState, RecipientState
 from django_smsrest.services.base import logger
+from django_smsrest.services.blacklist import note_blacklisted
 from django_smsrest.services.delivery import advance, state_counts
 
 __all__ = ["CallbackOutcome", "record_delivery_report"]
@@ -126,6 +127,7 @@ def record_delivery_report(
     delivery_report = mtype.delivery_report if mtype is not None else True
     try:
         outcome, changed = _apply(order, reported, delivery_report, now)
+        note_blacklisted(changed)  # BLACKLISTED: no more marketing (issue 23)
         fields: dict[str, Any] = {}
         new_status = None
         if changed:

@@ -33,6 +33,7 @@ from django_smsrest.services.base import (
     logger,
     pages,
 )
+from django_smsrest.services.blacklist import note_blacklisted
 
 #: Status polls back off from ``STATUS_POLL_BASE_SECONDS`` by doubling, up to this.
 STATUS_POLL_MAX_INTERVAL = 3600.0
@@ -112,6 +113,7 @@ def refresh_status(message: SmsMessage | int) -> SmsMessage:
         SmsRecipient.objects.bulk_update(
             changed, ["state", "delivery_date", "updated_at"], batch_size=BATCH_SIZE
         )
+        note_blacklisted(changed)  # BLACKLISTED: no more marketing (issue 23)
     if msg.kind == Kind.GROUPS:
         # The members became known with this report: count them from now on.
         msg.recipient_count = SmsRecipient.objects.filter(message_id=msg.pk).count()

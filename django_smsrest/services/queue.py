@@ -37,6 +37,7 @@ from django_smsrest.services.codes import CodesFirst, enqueue_due_codes, expire_
 from django_smsrest.services.delivery import refresh_due_statuses
 from django_smsrest.services.inbound import receive_sms
 from django_smsrest.services.sending import _hint_retry, reconcile
+from django_smsrest.services.upkeep import consent_sweep
 
 #: A flush gives way after this many messages in a row came back for a retry: the gateway
 #: is down or rate limiting the account, and going on would only burn every message's
@@ -234,6 +235,7 @@ def sweep(
        (``report.paused_until``).
     4. Due status checks -> :func:`refresh_due_statuses`.
     5. With ``SMSREST["RECEIVE"]``: received SMS -> :func:`~.inbound.receive_sms`.
+    6. Retention and the blacklist sync, when configured (:mod:`.upkeep`).
 
     ``stop``: the stop hook of :func:`flush_queue` (no new claim or POST once set); the
     sweep itself takes no new work once it is set (nor after a shutdown of the process:
@@ -328,6 +330,8 @@ def _sweep(
         except Exception:
             logger.exception("Could not poll the received SMS")
             report.errors += 1
+    if not asked():
+        report.errors += consent_sweep(clock(), keep)  # retention, blacklist sync
 
 
 def pending_count() -> int:

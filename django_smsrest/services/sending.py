@@ -55,6 +55,8 @@ def _create(
         recipient_count=len(sms.recipients),
         kind=sms.kind,
         groups=list(sms.groups),
+        purpose=sms.purpose,
+        campaign_name=sms.campaign_name,
         status=Status.QUEUED,
         resend_of=resend_of,
         **fields,
@@ -190,6 +192,8 @@ def resend(message: SmsMessage | int, *, defer: bool = True) -> SmsMessage:
         sender=original.sender,
         message_type=original.message_type,
         scheduled_delivery_time=when,
+        purpose=original.purpose,
+        campaign_name=original.campaign_name,
         defer=defer,
         resend_of=original,
     )

@@ -3,13 +3,17 @@
 Usage::
 
     manage.py send_sms (--to NUMBER [--to ...] | --group NAME [--group ...] | --csv FILE)
-                       [--sender S] [--type T] [--at WHEN] [--queue] [--dry-run] (TEXT | -)
+                       [--sender S] [--type T] [--at WHEN] [--queue] [--dry-run]
+                       [--marketing] [--campaign NAME] (TEXT | -)
     manage.py send_sms --flush [--limit N] [--quiet]     send what is queued and due
     manage.py send_sms --sweep [--quiet]                 the every-minute cron job
     manage.py send_sms --loop [--interval S] [--quiet]   the sweep, every S seconds: a worker
     manage.py send_sms --refresh [--limit N] [--quiet]   poll due delivery states
     manage.py send_sms --credits                         print the account's credits
     manage.py send_sms --receive                         store the SMS the account received
+    manage.py send_sms --aliases                         the account's sender aliases
+    manage.py send_sms --sync-blacklist                  sync the suppression list and the
+                                                         gateway's blacklist, both ways
 
 Exit status: 0 success; 1 a message failed (or the gateway could not be reached);
 2 bad arguments, invalid input or configuration (nothing was sent).
@@ -58,6 +62,7 @@ Send an SMS, or run the outbox.
   send_sms --to ... --at 2030-01-31T09:00 "Hi"    scheduled (naive = TIME_ZONE)
   send_sms --to ... --queue "Hi"                  store for the task worker
   send_sms --to ... --dry-run "Hi"                show encoding, segments, credits
+  send_sms --to ... --marketing --campaign x "Hi" a promotion: skips opted-out numbers
   send_sms --group clienti "Hi"                   to a contact group of the panel
   send_sms --csv rows.csv "Ciao ${name}"          personalised, one row per recipient
   send_sms --flush [--limit N]                    send queued messages that are due
@@ -68,6 +73,8 @@ Send an SMS, or run the outbox.
   send_sms --refresh [--limit N]                  poll delivery states that are due
   send_sms --credits                              print the account's credits
   send_sms --receive                              store the SMS the account received
+  send_sms --sync-blacklist                       suppression list <-> gateway blacklist
+  send_sms --aliases                              the account's sender aliases
 
 Exit status: 0 ok, 1 a message failed, 2 bad arguments or invalid input.
 """)
@@ -113,6 +120,10 @@ class Command(BaseCommand):
                 self.credits()
             elif mode == "receive":
                 self.receive()
+            elif mode == "sync_blacklist":
+                self.sync_blacklist()
+            elif mode == "aliases":
+                self.aliases()
             else:
                 self.send(options)
         except ImproperlyConfigured as exc:
@@ -150,6 +161,8 @@ class Command(BaseCommand):
             "message_type": options["message_type"],
             "scheduled_delivery_time": when,
             "groups": options["group"],
+            "purpose": "marketing" if options["marketing"] else None,
+            "campaign_name": options["campaign"],
         }
         try:
             checked = services.validate_sms(text, recipients, **kwargs)
@@ -283,3 +296,21 @@ class Command(BaseCommand):
             self.stdout.write(
                 _("Received SMS: %(report)s.") % {"report": output.describe_report(report)}
             )
+
+    # --- consent ----------------------------------------------------------------------
+
+    def sync_blacklist(self) -> None:
+        report = services.sync_blacklist()
+        self.stdout.write("\n".join(output.sync_lines(report)))
+        if report.refused:
+            raise CommandError(
+                _("The gateway refused %(n)d number(s); they stay to be pushed next time.")
+                % {"n": len(report.refused)},
+                returncode=EXIT_FAILED,
+            )
+
+    def aliases(self) -> None:
+        from django_smsrest.conf import get_settings
+
+        found = services.list_aliases()
+        self.stdout.write("\n".join(output.alias_lines(found, get_settings().default_sender)))
