@@ -82,7 +82,10 @@ def test_bench_quick_run(tmp_path: Path) -> None:
     small, large = results["scale"]["10"]["flush"], results["scale"]["50"]["flush"]
     per_message = (large["queries"] - small["queries"]) / 40
     assert per_message <= 1.5, per_message
-    assert small["queries"] - per_message * 10 <= 12
+    # Fixed: the claims' empty last look, the login codes' look before a claim, and the
+    # result writes, which land within WRITE_WITHIN of each answer (more of them on a
+    # slow machine).
+    assert small["queries"] - per_message * 10 <= 30
 
     # A 10,000-recipient message is split into ceil(10000 / MAX_RECIPIENTS_PER_ORDER) POSTs.
     big = results["big"]
@@ -140,9 +143,13 @@ def test_bench_sweep_and_journal(tmp_path: Path) -> None:
         for cell in row["cells"]:
             assert cell["exactly_once"], cell
             assert (cell["logins"], cell["posts"], cell["n"]) == (1, 12, 12)
-        sequential, batched = row["cells"]
-        assert sequential["queries_per_msg"] >= 5  # claim, load, recipients, order, result
-        assert batched["queries_per_msg"] <= 1.5
+        one, four = row["cells"]
+        # One engine: K = 1 is the batched flush with one request in flight (a claim and a
+        # result write per batch, as tests/test_services.py holds it), not 5 per message;
+        # 12 messages are few, so the fixed costs weigh (tests/test_batch_flush.py holds
+        # the marginal cost on larger queues).
+        assert one["queries_per_msg"] <= 2.5
+        assert four["queries_per_msg"] <= 2.5
     for mode in ("wal", "delete"):
         assert [cell["k"] for cell in results["journal"][mode]] == [1, 8]
         assert all(cell["exactly_once"] for cell in results["journal"][mode])

@@ -1,9 +1,10 @@
 """Received SMS as an attacker (or a broken gateway) would send them.
 
 One page holds two good messages and one hostile item: a date in year 1, an epoch of 1e20,
-Infinity, NaN, a lone surrogate or a NUL in the text, JSON nested 3,000 deep. On main each
-made ``receive_sms`` raise (the good messages of the page were consumed by the cursor and
-every later poll raised again), or, on SQLite, a NaN silently dropped the item while the
+Infinity, NaN, a lone surrogate or a NUL in the text, JSON nested 10,000 deep (deeper
+than the json module of any supported Python reads). On main each made ``receive_sms``
+raise (the good messages of the page were consumed by the cursor and every later poll
+raised again), or, on SQLite, a NaN silently dropped the item while the
 checkpoint moved on. Now: every good item is stored, the bad one is kept raw with the
 reason (:class:`~django_smsrest.models.QuarantinedSms`, counted in the report and the
 command's output, visible in the admin), the checkpoint advances, and the next poll goes
@@ -54,8 +55,8 @@ HOSTILE = {
     "NaN": (_bad(text='"x"', receivedDate="NaN"), "NaN or Infinity"),
     "lone surrogate": (_bad(text='"ciao \\ud800"', receivedDate='"20260101121000"'), "U+D800"),
     "NUL": (_bad(text='"ciao \\u0000 x"', receivedDate='"20260101121000"'), "U+0000"),
-    "3000 deep": (
-        _bad(text='"x"', receivedDate='"20260101121000"', extra="[" * 3000 + "]" * 3000),
+    "10,000 deep": (
+        _bad(text='"x"', receivedDate='"20260101121000"', extra="[" * 10_000 + "]" * 10_000),
         "nested",
     ),
 }
@@ -190,9 +191,9 @@ def test_a_nul_in_a_message_the_sandbox_received_over_a_real_socket() -> None:
 def test_deep_nesting_beside_the_items_does_not_hide_them(
     gateway: responses.RequestsMock,
 ) -> None:
-    """JSON nested 3,000 deep beside the list of messages (not in an item): the page is
+    """JSON nested 10,000 deep beside the list of messages (not in an item): the page is
     still read, its message stored, never a RecursionError."""
-    deep = "[" * 3000 + "]" * 3000
+    deep = "[" * 10_000 + "]" * 10_000
     body = f'{{"result": "OK", "meta": {deep}, "messages": [{json.dumps(GOOD_1)}]}}'
     gateway.add(responses.GET, BASE + "newsrsmsmessage", body=body)
     gateway.add(responses.GET, BASE + "srsmshistory", body='{"srsmshistory": []}')
@@ -210,7 +211,7 @@ def test_an_answer_too_deep_to_read_at_all_is_a_clear_error(
     said as such (UnexpectedResponse), never a RecursionError."""
     from django_smsrest.exceptions import UnexpectedResponse
 
-    body = '{"result": "OK", "data": {"x": ' + "[" * 3000 + "]" * 3000 + "}}"
+    body = '{"result": "OK", "data": {"x": ' + "[" * 10_000 + "]" * 10_000 + "}}"
     gateway.add(responses.GET, BASE + "newsrsmsmessage", body=body)
 
     with pytest.raises(UnexpectedResponse, match="not JSON"):
