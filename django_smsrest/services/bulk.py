@@ -17,14 +17,23 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from django_smsrest import dispatch
 from django_smsrest.conf import SmsRestSettings, get_settings
-from django_smsrest.models import Kind, SmsMessage, SmsOrder, SmsRecipient, Status
+from django_smsrest.models import (
+    Kind,
+    SmsMessage,
+    SmsOrder,
+    SmsRecipient,
+    Status,
+    new_order_id,
+)
 from django_smsrest.outbox import on_commit, outbox_db
 from django_smsrest.services.base import BATCH_SIZE
+from django_smsrest.services.inserts import can_insert_rows, insert_rows
 from django_smsrest.services.sending import _check_backend_supports
 from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms
 
@@ -222,6 +231,53 @@ def _write_batch(batch: list[ValidatedSms], conf: SmsRestSettings, db: str) -> l
     return messages
 
 
+def _insert_batch(
+    batch: list[ValidatedSms], names: list[str], conf: SmsRestSettings, db: str
+) -> list[SmsMessage]:
+    """:func:`_write_batch`'s rows, written by :func:`~django_smsrest.services.inserts.
+    insert_rows` (where the database can take it): the same three INSERTs, the same
+    values (``names``: the fields of ``ValidatedSms`` that are columns of ``SmsMessage``),
+    without a model instance per order and recipient or a trip through every field of
+    every row."""
+    now = timezone.now()
+    rows: list[dict[str, Any]] = []
+    for sms in batch:
+        row = {
+            name: list(value) if isinstance(value := getattr(sms, name), tuple) else value
+            for name in names
+        }
+        row["recipient_count"] = len(sms.recipients)
+        row["status"] = Status.QUEUED
+        row["order_id"] = new_order_id()
+        rows.append(row)
+    message_ids, values = insert_rows(SmsMessage, rows, db, now)
+    size = conf.max_recipients_per_order
+    order_rows: list[dict[str, Any]] = []
+    # Per order: its numbers and the message's values by number (personalised only).
+    numbers: list[tuple[Sequence[str], dict[str, dict[str, str]]]] = []
+    for pk, row, sms in zip(message_ids, rows, batch, strict=True):
+        recipients = sms.recipients
+        by_number = dict(zip(recipients, sms.params, strict=False)) if sms.params else {}
+        chunks = [recipients[i : i + size] for i in range(0, len(recipients), size)] or [()]
+        for index, chunk in enumerate(chunks):
+            order_id = row["order_id"] if index == 0 else new_order_id()
+            order_rows.append({"message_id": pk, "index": index, "order_id": order_id})
+            numbers.append((chunk, by_number))
+    order_ids, _values = insert_rows(SmsOrder, order_rows, db, now)
+    recipient_rows = [
+        {
+            "message_id": order["message_id"],
+            "order_id": order_pk,
+            "phone_number": number,
+            "params": by_number.get(number, {}),
+        }
+        for order_pk, order, (chunk, by_number) in zip(order_ids, order_rows, numbers, strict=True)
+        for number in chunk
+    ]
+    insert_rows(SmsRecipient, recipient_rows, db, now, max_rows=BATCH_SIZE)
+    return [SmsMessage.from_db(db, None, row_values) for row_values in values]
+
+
 def queue_many(
     items: Iterable[tuple[Any, Any] | Mapping[str, Any]], *, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> list[SmsMessage]:
@@ -249,10 +305,16 @@ def queue_many(
     conf = get_settings()
     checked = _validate(list(items), conf)
     db = outbox_db()
+    fast = all(can_insert_rows(model, db) for model in (SmsMessage, SmsOrder, SmsRecipient))
+    fields = _model_fields()
+    names = [f.name for f in dataclasses.fields(ValidatedSms) if f.name in fields]
     created: list[SmsMessage] = []
     with transaction.atomic(using=db):
         for start in range(0, len(checked), batch_size):
             batch = checked[start : start + batch_size]
-            created += _write_batch(batch, conf, db)
+            if fast:
+                created += _insert_batch(batch, names, conf, db)
+            else:
+                created += _write_batch(batch, conf, db)
             on_commit(partial(dispatch.enqueue_flush, len(batch)))
     return created
