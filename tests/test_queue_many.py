@@ -233,3 +233,22 @@ def test_rows_split_by_the_database_stay_in_order(writer: str) -> None:
     assert [numbers[m.pk] for m in created] == [n[0] for _text, n in items]
     orders = SmsOrder.objects.filter(index=0).values_list("message_id", "order_id")
     assert dict(orders) == {m.pk: m.order_id for m in created}
+
+
+def test_a_repeated_number_or_text_gets_the_same_errors_each_time() -> None:
+    """Numbers and texts repeated across items are checked once per call, and every item
+    still gets its own error, the one ``queue_sms`` raises for it."""
+    long_text = "x" * 2000
+    items = [("Ciao", ["12"]), ("Ciao", [ADA]), ("Ciao", ["12"]), (long_text, [ADA])] * 2
+    with pytest.raises(BulkValidationError) as info:
+        queue_many(items)
+    assert sorted(info.value.by_item) == [1, 3, 4, 5, 7, 8]
+    with pytest.raises(ValidationError) as bad_number:
+        services.queue_sms("Ciao", ["12"])
+    with pytest.raises(ValidationError) as too_long:
+        services.queue_sms(long_text, [ADA])
+    for position in (1, 3, 5, 7):
+        assert info.value.by_item[position].message_dict == bad_number.value.message_dict
+    for position in (4, 8):
+        assert info.value.by_item[position].message_dict == too_long.value.message_dict
+    assert not SmsMessage.objects.exists()

@@ -35,7 +35,7 @@ from django_smsrest.outbox import on_commit, outbox_db
 from django_smsrest.services.base import BATCH_SIZE
 from django_smsrest.services.inserts import can_insert_rows, insert_rows
 from django_smsrest.services.sending import _check_backend_supports
-from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms
+from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms, validating_many
 
 __all__ = ["BulkValidationError", "queue_many"]
 
@@ -137,16 +137,17 @@ def _validate(items: list[Any], conf: SmsRestSettings) -> list[ValidatedSms]:
     listing every invalid item."""
     checked: list[ValidatedSms] = []
     invalid: dict[int, ValidationError] = {}
-    for position, item in enumerate(items, start=1):
-        try:
-            message, recipients, options = _unpack(item)
-            sms = validate_sms(message, recipients, conf=conf, **options)
-            if sms.kind != Kind.SMS:  # only personalised and group messages can be refused
-                _check_backend_supports(sms, conf)
-        except ValidationError as exc:
-            invalid[position] = exc
-            continue
-        checked.append(sms)
+    with validating_many():
+        for position, item in enumerate(items, start=1):
+            try:
+                message, recipients, options = _unpack(item)
+                sms = validate_sms(message, recipients, conf=conf, **options)
+                if sms.kind != Kind.SMS:  # only personalised and group messages can be refused
+                    _check_backend_supports(sms, conf)
+            except ValidationError as exc:
+                invalid[position] = exc
+                continue
+            checked.append(sms)
     if invalid:
         raise BulkValidationError(invalid)
     return checked
