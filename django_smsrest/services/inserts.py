@@ -107,41 +107,60 @@ def insert_rows(
         else:
             value = field.get_default()
         shared[field.attname] = (value, field.get_db_prep_save(value, connection))
-    plan = [
-        (field.attname, field, _as_is_type(field), shared.get(field.attname)) for field in fields
-    ]
+    # One row's parameters and values as templates holding what every row shares; each
+    # row copies them and fills in its own (a mutable default is copied per row, as if
+    # the default were called for each: instances never share a list).
+    pk_index = model._meta.concrete_fields.index(model._meta.pk)
+    params_template: list[Any] = []
+    values_template: list[Any] = []
+    mutable: list[int] = []  # positions in values of shared lists and dicts
+    own: list[tuple[int, int, str, models.Field[Any, Any], type | None]] = []
+    for field in fields:
+        if field.attname in shared:
+            value, prepared = shared[field.attname]
+            if isinstance(value, list | dict):
+                mutable.append(len(values_template) + (len(values_template) >= pk_index))
+        else:
+            value = prepared = None
+            own.append(
+                (
+                    len(params_template),
+                    len(values_template) + (len(values_template) >= pk_index),
+                    field.attname,
+                    field,
+                    _as_is_type(field),
+                )
+            )
+        params_template.append(prepared)
+        values_template.append(value)
+    values_template.insert(pk_index, None)
     caches: dict[str, dict[tuple[type, Any], Any]] = {f.attname: {} for f in fields}
 
     params_rows: list[list[Any]] = []
     values_rows: list[list[Any]] = []
     for row in rows:
-        params: list[Any] = []
-        values: list[Any] = []
-        for attname, field, as_is, common in plan:
-            if common is not None:
-                value, prepared = common
-                # Each instance gets its own list or dict, like a default called per row.
-                values.append(value.copy() if isinstance(value, list | dict) else value)
-                params.append(prepared)
-                continue
-            value = row[attname]
-            values.append(value)
+        params = params_template.copy()
+        values = values_template.copy()
+        for position in mutable:
+            values[position] = values[position].copy()
+        for param_at, value_at, attname, field, as_is in own:
+            value = values[value_at] = row[attname]
             if as_is is not None and type(value) is as_is:
-                params.append(value)
+                params[param_at] = value
             elif isinstance(value, _HASHABLE):
                 cache = caches[attname]
                 key = (type(value), value)
                 if key not in cache:
                     cache[key] = field.get_db_prep_save(value, connection)
-                params.append(cache[key])
+                params[param_at] = cache[key]
             elif not value and isinstance(value, list | dict):  # the usual [] or {}
                 cache = caches[attname]
                 key = (type(value), ())
                 if key not in cache:
                     cache[key] = field.get_db_prep_save(value, connection)
-                params.append(cache[key])
+                params[param_at] = cache[key]
             else:  # a list or a dict with items (JSON): each its own
-                params.append(field.get_db_prep_save(value, connection))
+                params[param_at] = field.get_db_prep_save(value, connection)
         params_rows.append(params)
         values_rows.append(values)
 
@@ -163,7 +182,6 @@ def insert_rows(
             )
             cursor.execute(sql, [p for params in chunk for p in params] + list(returning_params))
             ids += [row[0] for row in ops.fetch_returned_insert_rows(cursor)]
-    pk_index = model._meta.concrete_fields.index(model._meta.pk)
     for pk, values in zip(ids, values_rows, strict=True):
-        values.insert(pk_index, pk)
+        values[pk_index] = pk
     return ids, values_rows
