@@ -19,6 +19,7 @@ for many rows, no field with its own placeholder SQL); if not, callers use
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,9 @@ _AS_IS: dict[type[models.Field[Any, Any]], type] = {
 #: Parameters of one statement at most (PostgreSQL's protocol limit; SQLite's is lower and
 #: comes from the backend).
 MAX_PARAMS = 65535
+#: Rows of one SQLite INSERT at most (SQLITE_MAX_COMPOUND_SELECT, which older versions
+#: applied to multi-row VALUES).
+MAX_SQLITE_ROWS = 500
 _HASHABLE = (str, int, float, bool, datetime, type(None))
 
 
@@ -70,6 +74,21 @@ def _as_is_type(field: models.Field[Any, Any]) -> type | None:
         target = field.target_field
         return int if type(target) in (models.AutoField, models.BigAutoField) else None
     return _AS_IS.get(type(field))
+
+
+def _rows_per_statement(
+    connection: Any, fields: list[models.Field[Any, Any]], rows: Sequence[Any]
+) -> int:
+    """Rows one INSERT may carry: PostgreSQL's 65,535 parameters of one statement; for
+    SQLite, the limit of the library in use (``getlimit``: 32,766 since 3.32, where
+    Django's ``bulk_batch_size`` assumes the 999 of older builds), at most
+    :data:`MAX_SQLITE_ROWS` rows; elsewhere the backend's ``bulk_batch_size``."""
+    limit = MAX_PARAMS
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        variables = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        return min(variables // len(fields), MAX_SQLITE_ROWS)
+    return min(connection.ops.bulk_batch_size(fields, rows), limit // len(fields))
 
 
 def insert_rows(
@@ -168,10 +187,7 @@ def insert_rows(
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
     returning, returning_params = ops.return_insert_columns([model._meta.pk])
     row_sql = [["%s"] * len(fields)]
-    # The database's own limit (SQLite: 999 parameters), PostgreSQL's 65,535 parameters
-    # of one statement, and the caller's.
-    size = min(ops.bulk_batch_size(fields, rows), MAX_PARAMS // len(fields), max_rows or len(rows))
-    size = max(1, size)
+    size = max(1, min(_rows_per_statement(connection, fields, rows), max_rows or len(rows)))
     ids: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(params_rows), size):
