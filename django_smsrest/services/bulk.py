@@ -276,7 +276,8 @@ def _insert_batch(
         for number in chunk
     ]
     insert_rows(SmsRecipient, recipient_rows, db, now, max_rows=BATCH_SIZE)
-    return [SmsMessage.from_db(db, None, row_values) for row_values in values]
+    attnames = [f.attname for f in SmsMessage._meta.concrete_fields]
+    return [SmsMessage.from_db(db, attnames, row_values) for row_values in values]
 
 
 def queue_many(

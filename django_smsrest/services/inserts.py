@@ -113,9 +113,10 @@ def insert_rows(
     if not rows:
         return [], []
     connection = connections[db]
-    ops = connection.ops
+    ops: Any = connection.ops  # return_insert_columns and the like are not in the stubs
     fields = _fields(model)
     named = set(rows[0])
+    value: Any
     # Per field: (attname, Python value shared by every row or None, its prepared value).
     shared: dict[str, tuple[Any, Any]] = {}
     for field in fields:
@@ -168,7 +169,7 @@ def insert_rows(
                 params[param_at] = value
             elif isinstance(value, _HASHABLE):
                 cache = caches[attname]
-                key = (type(value), value)
+                key: tuple[type, Any] = (type(value), value)
                 if key not in cache:
                     cache[key] = field.get_db_prep_save(value, connection)
                 params[param_at] = cache[key]
@@ -183,7 +184,7 @@ def insert_rows(
         params_rows.append(params)
         values_rows.append(values)
 
-    table = ops.quote_name(model._meta.db_table)
+    table = ops.quote_name(str(model._meta.db_table))
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
     returning, returning_params = ops.return_insert_columns([model._meta.pk])
     unnest = _unnest_types(connection, fields)
@@ -223,8 +224,8 @@ def _unnest_types(connection: Any, fields: list[models.Field[Any, Any]]) -> str 
         return None
     types = []
     for field in fields:
-        target = field.target_field if field.is_relation else field
+        target = getattr(field, "target_field", field) if field.is_relation else field
         if target.get_internal_type() not in connection.data_types:
             return None
-        types.append(f"(%s)::{field.db_type(connection).split('(')[0]}[]")
+        types.append(f"(%s)::{str(field.db_type(connection)).split('(')[0]}[]")
     return ", ".join(types)
