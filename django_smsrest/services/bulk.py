@@ -2,10 +2,12 @@
 
 ``queue_sms`` costs one transaction, three INSERTs and one task hint per message (about
 3.5 ms each). :func:`queue_many` validates every item exactly as ``queue_sms`` does (the
-same :func:`~django_smsrest.validation.validate_sms`, the same options), then writes the
-messages, their orders and their recipients with ``bulk_create`` a batch at a time, and
-leaves one task hint per batch: ``bench/bulk.py`` measures it side by side with
-``queue_sms``.
+same :func:`~django_smsrest.validation.validate_sms`, the same options; each distinct
+number and text checked once per call), then writes the messages, their orders and their
+recipients with one multi-row INSERT each a batch at a time
+(:func:`~django_smsrest.services.inserts.insert_rows`, or ``bulk_create`` on a database
+without multi-row ``RETURNING``), and leaves one task hint per batch: ``bench/bulk.py``
+measures it side by side with ``queue_sms``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms, va
 
 __all__ = ["BulkValidationError", "queue_many"]
 
-#: Messages written per batch (one ``bulk_create`` of each table, one task hint).
+#: Messages written per batch (one INSERT of each table, one task hint).
 DEFAULT_BATCH_SIZE = 500
 #: Items whose problems are spelled out in the error's text (all are in ``by_item``).
 SHOWN_ITEMS = 20
@@ -185,9 +187,10 @@ def _order_rows(
 
 
 def _write_batch(batch: list[ValidatedSms], conf: SmsRestSettings, db: str) -> list[SmsMessage]:
-    """Three ``bulk_create`` (more only where the database limits the parameters of one
-    statement): messages, orders, recipients. The order ids are generated here, before
-    the INSERT, like every other row of the outbox."""
+    """Three ``bulk_create`` (databases without multi-row ``RETURNING``; more only where
+    the database limits the parameters of one statement): messages, orders, recipients.
+    The order ids are generated here, before the INSERT, like every other row of the
+    outbox."""
     fields = _model_fields()
     messages = [_message_row(sms, fields) for sms in batch]
     SmsMessage.objects.using(db).bulk_create(messages)
@@ -295,9 +298,9 @@ def queue_many(
     All or nothing: every item is validated first, exactly as ``queue_sms`` would, and if
     any is invalid :class:`BulkValidationError` (a ``ValidationError``) names each invalid
     item's position (``item 3: recipients: …``, the first item is 1) and nothing is
-    written. Then one transaction writes the rows ``batch_size`` messages at a time with
-    ``bulk_create`` (a constant number of queries per batch, whatever the number of
-    messages in it), each order id generated before the INSERT; when it commits, one
+    written. Then one transaction writes the rows ``batch_size`` messages at a time, three
+    multi-row INSERTs per batch (more only where the database limits one statement), each
+    order id generated before the INSERT; when it commits, one
     task hint per batch (``flush_queue_task(limit=batch size)``) asks a worker to send
     what is due, and the sweeper covers a lost hint as for ``queue_sms``. With the default
     ``ImmediateBackend`` the hints send at commit, in this process, like ``queue_sms``.
