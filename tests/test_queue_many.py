@@ -23,6 +23,7 @@ from django_smsrest.models import Kind, SmsMessage, SmsOrder, SmsRecipient, Stat
 from django_smsrest.outbox import outbox_db
 from django_smsrest.services import bulk as bulk_module
 from django_smsrest.services.bulk import BulkValidationError
+from django_smsrest.services.inserts import can_insert_rows
 from tests.settings import SMSREST
 
 pytestmark = pytest.mark.django_db
@@ -252,3 +253,24 @@ def test_a_repeated_number_or_text_gets_the_same_errors_each_time() -> None:
     for position in (4, 8):
         assert info.value.by_item[position].message_dict == too_long.value.message_dict
     assert not SmsMessage.objects.exists()
+
+
+def test_the_test_databases_take_insert_rows() -> None:
+    """SQLite 3.35+ and PostgreSQL return many rows from one INSERT: queue_many's own
+    statements are the ones these tests check, not only the bulk_create fallback."""
+    assert all(
+        can_insert_rows(model, outbox_db()) for model in (SmsMessage, SmsOrder, SmsRecipient)
+    )
+
+
+def test_at_most_500_recipients_per_statement() -> None:
+    """600 recipients of one message: two INSERTs of recipients (500 and 100), all stored
+    (SQLite too: its library takes far more than Django's 999 parameters)."""
+    numbers = [_number(i) for i in range(600)]
+    connection = connections[outbox_db()]
+    with CaptureQueriesContext(connection) as q:
+        (created,) = queue_many([("A tutti", numbers)])
+    inserts = [s["sql"] for s in q.captured_queries if s["sql"].startswith("INSERT")]
+    assert sum('"django_smsrest_smsrecipient"' in sql.split("(", 1)[0] for sql in inserts) == 2
+    stored = SmsRecipient.objects.filter(message=created).values_list("phone_number", flat=True)
+    assert sorted(stored) == sorted(numbers)
