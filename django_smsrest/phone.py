@@ -24,13 +24,15 @@ Contract:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Final
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
-__all__ = ["InvalidPhoneNumber", "normalize", "normalize_many", "number_text"]
+__all__ = ["InvalidPhoneNumber", "normalize", "normalize_many", "number_text", "remembering"]
 
 # Characters people use to format a number. Anything else (letters, '#', '*', ',', ...) is an
 # error. \d also matches non-ASCII digits (e.g. full-width), which phonenumbers normalises.
@@ -136,6 +138,26 @@ def number_text(number: phonenumbers.PhoneNumber) -> str:
     return number.raw_input or ""
 
 
+# Within ``remembering()``: each (text, region) checked so far, with its E.164 number or
+# the error it raised. Per block and per context (thread, task), never process-wide.
+_REMEMBERED: ContextVar[dict[tuple[str, str | None], str | InvalidPhoneNumber] | None] = (
+    ContextVar("smsrest_phone_remembered", default=None)
+)
+
+
+@contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block, :func:`normalize` checks each distinct (text, region) once and
+    answers a repeat from memory: the same number, or a new :class:`InvalidPhoneNumber`
+    with the same ``raw``, message and code. For one call that validates many messages
+    (``queue_many``) sent to the same numbers; the memory ends with the block."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
 def normalize(raw: str | phonenumbers.PhoneNumber, region: str | None = None) -> str:
     """Return ``raw`` as an E.164 string, e.g. ``"+393471234567"``.
 
@@ -150,6 +172,25 @@ def normalize(raw: str | phonenumbers.PhoneNumber, region: str | None = None) ->
     if not isinstance(raw, str):
         raise TypeError(f"phone number must be a str, got {type(raw).__name__}")
     region = _check_region(region)
+    remembered = _REMEMBERED.get()
+    if remembered is None:
+        return _normalize(raw, region)
+    key = (raw, region)
+    outcome = remembered.get(key)
+    if outcome is None:
+        try:
+            outcome = remembered[key] = _normalize(raw, region)
+        except InvalidPhoneNumber as exc:
+            remembered[key] = exc
+            raise
+    if isinstance(outcome, InvalidPhoneNumber):
+        # A new exception: one instance raised twice would chain the two tracebacks.
+        raise InvalidPhoneNumber(outcome.raw, outcome.message, outcome.code)
+    return outcome
+
+
+def _normalize(raw: str, region: str | None) -> str:
+    """:func:`normalize` of text, the region checked."""
     text = raw.strip()
     if not text:
         raise InvalidPhoneNumber(raw, "the phone number is empty", "empty")

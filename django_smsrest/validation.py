@@ -15,10 +15,12 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils import formats, timezone
@@ -30,8 +32,12 @@ from django_smsrest.audience import Audience, check_audience
 from django_smsrest.conf import SmsRestSettings, get_settings
 from django_smsrest.models import Kind, Purpose
 from django_smsrest.personalise import render
+from django_smsrest.phone import remembering
 
-__all__ = ["Recipients", "SmsOptions", "ValidatedSms", "validate_sms"]
+if TYPE_CHECKING:
+    from django_smsrest.segments import SegmentCount
+
+__all__ = ["Recipients", "SmsOptions", "ValidatedSms", "validate_sms", "validating_many"]
 
 #: What ``recipients`` may be: numbers as one string, an iterable of numbers (text, an
 #: ``int``, a ``phonenumbers.PhoneNumber``), or maps for a personalised message.
@@ -56,6 +62,26 @@ _ALLOWED_CONTROLS = frozenset("\n\r\t")
 # (U+D800-U+DFFF): one regex scan instead of two category lookups per character (a large
 # personalised send checks every rendered text).
 _UNSENDABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+# Within ``validating_many()``: the segment count of each text counted so far.
+_COUNTS: ContextVar[dict[str, SegmentCount] | None] = ContextVar(
+    "smsrest_segment_counts", default=None
+)
+
+
+@contextmanager
+def validating_many() -> Iterator[None]:
+    """For one call that validates many messages (``queue_many``): within the block, each
+    distinct text's segments are counted once and each distinct number is checked once
+    (:func:`django_smsrest.phone.remembering`); the rules and the errors are those of
+    every call. The memory is the block's, in this context only."""
+    token = _COUNTS.set({})
+    try:
+        with remembering():
+            yield
+    finally:
+        _COUNTS.reset(token)
 
 
 class SmsOptions(TypedDict, total=False):
@@ -182,7 +208,12 @@ def _check_length(
     plus its encoding and segment count."""
     from django_smsrest.segments import MAX_CHARS, count_segments, non_gsm_characters
 
-    count = count_segments(message)
+    counts = _COUNTS.get()
+    count = None if counts is None else counts.get(message)
+    if count is None:
+        count = count_segments(message)
+        if counts is not None:
+            counts[message] = count
     encoding, segments = count.encoding, count.segments
     because = ""
     if encoding == "ucs2":

@@ -7,6 +7,7 @@ import pickle
 import phonenumbers
 import pytest
 
+from django_smsrest import phone
 from django_smsrest.phone import InvalidPhoneNumber, normalize, normalize_many
 
 IT_MOBILE = "+393471234567"
@@ -205,3 +206,31 @@ def test_normalize_many_list_items_are_not_split() -> None:
     numbers, errors = normalize_many([item])
     assert numbers == []
     assert [error.raw for error in errors] == [item]
+
+
+def test_remembering_checks_each_distinct_number_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within ``remembering()`` a repeat is answered from memory: the same number, or a
+    new error with the same raw text, message and code; outside it every call checks."""
+    calls: list[str] = []
+    real = phone._normalize
+
+    def counting(raw: str, region: str | None) -> str:
+        calls.append(raw)
+        return real(raw, region)
+
+    monkeypatch.setattr(phone, "_normalize", counting)
+    with phone.remembering():
+        assert [normalize("+39 347 123 4567") for _ in range(3)] == ["+393471234567"] * 3
+        errors = []
+        for _ in range(2):
+            with pytest.raises(InvalidPhoneNumber) as info:
+                normalize("+39 123")
+            errors.append(info.value)
+        assert normalize("347 123 4567", "IT") == "+393471234567"
+    assert calls == ["+39 347 123 4567", "+39 123", "347 123 4567"]
+    assert errors[0] is not errors[1]
+    assert [(e.raw, e.message, e.code) for e in errors] == [
+        ("+39 123", errors[0].message, errors[0].code)
+    ] * 2
+    normalize("+39 347 123 4567")
+    assert calls[-1] == "+39 347 123 4567" and len(calls) == 4  # the memory ended

@@ -21,7 +21,9 @@ from django_smsrest import dispatch, queue_many, services
 from django_smsrest.backends import locmem
 from django_smsrest.models import Kind, SmsMessage, SmsOrder, SmsRecipient, Status
 from django_smsrest.outbox import outbox_db
+from django_smsrest.services import bulk as bulk_module
 from django_smsrest.services.bulk import BulkValidationError
+from django_smsrest.services.inserts import can_insert_rows
 from tests.settings import SMSREST
 
 pytestmark = pytest.mark.django_db
@@ -88,8 +90,17 @@ def _rows(message: SmsMessage) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(params=["insert_rows", "bulk_create"])
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a batch is written: ``insert_rows`` (databases with multi-row
+    ``INSERT ... RETURNING``: SQLite 3.35+, PostgreSQL) and ``bulk_create`` (the others)."""
+    if request.param == "bulk_create":
+        monkeypatch.setattr(bulk_module, "can_insert_rows", lambda model, db: False)
+    return str(request.param)
+
+
 @override_settings(SMSREST={**SMSREST, "MAX_RECIPIENTS_PER_ORDER": 2})
-def test_the_same_rows_as_queue_sms(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_same_rows_as_queue_sms(monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
     """Each kind of message, several orders each: what queue_many stores is what
     queue_sms stores (so a send option stored by queue_sms is stored here too)."""
     monkeypatch.setattr(dispatch, "enqueue_send", lambda *a, **k: None)
@@ -145,7 +156,9 @@ def test_many_invalid_items_are_summed_up() -> None:
     assert info.value.messages[19].startswith("item 20: message: The message is empty.")
 
 
-def test_queries_and_hints_per_batch_are_constant(django_capture_on_commit_callbacks: Any) -> None:
+def test_queries_and_hints_per_batch_are_constant(
+    django_capture_on_commit_callbacks: Any, writer: str
+) -> None:
     """30 messages in batches of 10: three INSERTs per batch (messages, orders, recipients)
     and nothing else but the transaction, and one hint per batch; the hints send them."""
     items = [(f"Codice {i}", [_number(i)]) for i in range(30)]
@@ -181,3 +194,83 @@ def test_each_hint_is_a_flush_of_its_batch(
 def test_batch_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         queue_many([("Ciao", [ADA])], batch_size=0)
+
+
+def _stored(message: SmsMessage) -> dict[str, Any]:
+    return {f.attname: getattr(message, f.attname) for f in SmsMessage._meta.concrete_fields}
+
+
+def test_the_returned_messages_are_the_stored_rows(writer: str) -> None:
+    """Every field of each returned message is what its row holds (its key, its order id,
+    its times, the defaults), the instance is saved (not ``adding``), and no two share a
+    mutable default."""
+    when = timezone.now() + timedelta(hours=1)
+    created = queue_many(
+        [
+            ("Primo", [ADA]),
+            {"message": "Secondo", "recipients": [BOB], "sender": "Shop", "purpose": "marketing"},
+            {"message": "Terzo", "recipients": [CARLA], "scheduled_delivery_time": when},
+            {"message": "A tutti", "groups": ["clienti"]},
+        ]
+    )
+    for message in created:
+        assert _stored(message) == _stored(SmsMessage.objects.get(pk=message.pk))
+        assert not message._state.adding and message._state.db == outbox_db()
+    assert created[0].overridden_to is not created[1].overridden_to
+    created[0].save()  # an UPDATE of the row, not a second INSERT
+    assert SmsMessage.objects.count() == 4
+
+
+def test_rows_split_by_the_database_stay_in_order(writer: str) -> None:
+    """One batch larger than one statement can carry where the database limits the
+    parameters (SQLite: 999, about 29 messages): each returned message is its own row and
+    the recipients are each message's own."""
+    items = [(f"Codice {i}", [_number(i)]) for i in range(70)]
+    created = queue_many(items, batch_size=70)
+    assert [m.message for m in created] == [text for text, _numbers in items]
+    stored = dict(SmsMessage.objects.values_list("pk", "message"))
+    assert [stored[m.pk] for m in created] == [m.message for m in created]
+    numbers = dict(SmsRecipient.objects.values_list("message_id", "phone_number"))
+    assert [numbers[m.pk] for m in created] == [n[0] for _text, n in items]
+    orders = SmsOrder.objects.filter(index=0).values_list("message_id", "order_id")
+    assert dict(orders) == {m.pk: m.order_id for m in created}
+
+
+def test_a_repeated_number_or_text_gets_the_same_errors_each_time() -> None:
+    """Numbers and texts repeated across items are checked once per call, and every item
+    still gets its own error, the one ``queue_sms`` raises for it."""
+    long_text = "x" * 2000
+    items = [("Ciao", ["12"]), ("Ciao", [ADA]), ("Ciao", ["12"]), (long_text, [ADA])] * 2
+    with pytest.raises(BulkValidationError) as info:
+        queue_many(items)
+    assert sorted(info.value.by_item) == [1, 3, 4, 5, 7, 8]
+    with pytest.raises(ValidationError) as bad_number:
+        services.queue_sms("Ciao", ["12"])
+    with pytest.raises(ValidationError) as too_long:
+        services.queue_sms(long_text, [ADA])
+    for position in (1, 3, 5, 7):
+        assert info.value.by_item[position].message_dict == bad_number.value.message_dict
+    for position in (4, 8):
+        assert info.value.by_item[position].message_dict == too_long.value.message_dict
+    assert not SmsMessage.objects.exists()
+
+
+def test_the_test_databases_take_insert_rows() -> None:
+    """SQLite 3.35+ and PostgreSQL return many rows from one INSERT: queue_many's own
+    statements are the ones these tests check, not only the bulk_create fallback."""
+    assert all(
+        can_insert_rows(model, outbox_db()) for model in (SmsMessage, SmsOrder, SmsRecipient)
+    )
+
+
+def test_at_most_500_recipients_per_statement() -> None:
+    """600 recipients of one message: two INSERTs of recipients (500 and 100), all stored
+    (SQLite too: its library takes far more than Django's 999 parameters)."""
+    numbers = [_number(i) for i in range(600)]
+    connection = connections[outbox_db()]
+    with CaptureQueriesContext(connection) as q:
+        (created,) = queue_many([("A tutti", numbers)])
+    inserts = [s["sql"] for s in q.captured_queries if s["sql"].startswith("INSERT")]
+    assert sum('"django_smsrest_smsrecipient"' in sql.split("(", 1)[0] for sql in inserts) == 2
+    stored = SmsRecipient.objects.filter(message=created).values_list("phone_number", flat=True)
+    assert sorted(stored) == sorted(numbers)

@@ -2,10 +2,12 @@
 
 ``queue_sms`` costs one transaction, three INSERTs and one task hint per message (about
 3.5 ms each). :func:`queue_many` validates every item exactly as ``queue_sms`` does (the
-same :func:`~django_smsrest.validation.validate_sms`, the same options), then writes the
-messages, their orders and their recipients with ``bulk_create`` a batch at a time, and
-leaves one task hint per batch: ``bench/bulk.py`` measures it side by side with
-``queue_sms``.
+same :func:`~django_smsrest.validation.validate_sms`, the same options; each distinct
+number and text checked once per call), then writes the messages, their orders and their
+recipients with one multi-row INSERT each a batch at a time
+(:func:`~django_smsrest.services.inserts.insert_rows`, or ``bulk_create`` on a database
+without multi-row ``RETURNING``), and leaves one task hint per batch: ``bench/bulk.py``
+measures it side by side with ``queue_sms``.
 """
 
 from __future__ import annotations
@@ -17,20 +19,29 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from django_smsrest import dispatch
 from django_smsrest.conf import SmsRestSettings, get_settings
-from django_smsrest.models import Kind, SmsMessage, SmsOrder, SmsRecipient, Status
+from django_smsrest.models import (
+    Kind,
+    SmsMessage,
+    SmsOrder,
+    SmsRecipient,
+    Status,
+    new_order_id,
+)
 from django_smsrest.outbox import on_commit, outbox_db
 from django_smsrest.services.base import BATCH_SIZE
+from django_smsrest.services.inserts import can_insert_rows, insert_rows
 from django_smsrest.services.sending import _check_backend_supports
-from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms
+from django_smsrest.validation import SmsOptions, ValidatedSms, validate_sms, validating_many
 
 __all__ = ["BulkValidationError", "queue_many"]
 
-#: Messages written per batch (one ``bulk_create`` of each table, one task hint).
+#: Messages written per batch (one INSERT of each table, one task hint).
 DEFAULT_BATCH_SIZE = 500
 #: Items whose problems are spelled out in the error's text (all are in ``by_item``).
 SHOWN_ITEMS = 20
@@ -128,16 +139,17 @@ def _validate(items: list[Any], conf: SmsRestSettings) -> list[ValidatedSms]:
     listing every invalid item."""
     checked: list[ValidatedSms] = []
     invalid: dict[int, ValidationError] = {}
-    for position, item in enumerate(items, start=1):
-        try:
-            message, recipients, options = _unpack(item)
-            sms = validate_sms(message, recipients, conf=conf, **options)
-            if sms.kind != Kind.SMS:  # only personalised and group messages can be refused
-                _check_backend_supports(sms, conf)
-        except ValidationError as exc:
-            invalid[position] = exc
-            continue
-        checked.append(sms)
+    with validating_many():
+        for position, item in enumerate(items, start=1):
+            try:
+                message, recipients, options = _unpack(item)
+                sms = validate_sms(message, recipients, conf=conf, **options)
+                if sms.kind != Kind.SMS:  # only personalised and group messages can be refused
+                    _check_backend_supports(sms, conf)
+            except ValidationError as exc:
+                invalid[position] = exc
+                continue
+            checked.append(sms)
     if invalid:
         raise BulkValidationError(invalid)
     return checked
@@ -175,9 +187,10 @@ def _order_rows(
 
 
 def _write_batch(batch: list[ValidatedSms], conf: SmsRestSettings, db: str) -> list[SmsMessage]:
-    """Three ``bulk_create`` (more only where the database limits the parameters of one
-    statement): messages, orders, recipients. The order ids are generated here, before
-    the INSERT, like every other row of the outbox."""
+    """Three ``bulk_create`` (databases without multi-row ``RETURNING``; more only where
+    the database limits the parameters of one statement): messages, orders, recipients.
+    The order ids are generated here, before the INSERT, like every other row of the
+    outbox."""
     fields = _model_fields()
     messages = [_message_row(sms, fields) for sms in batch]
     SmsMessage.objects.using(db).bulk_create(messages)
@@ -222,6 +235,54 @@ def _write_batch(batch: list[ValidatedSms], conf: SmsRestSettings, db: str) -> l
     return messages
 
 
+def _insert_batch(
+    batch: list[ValidatedSms], names: list[str], conf: SmsRestSettings, db: str
+) -> list[SmsMessage]:
+    """:func:`_write_batch`'s rows, written by :func:`~django_smsrest.services.inserts.
+    insert_rows` (where the database can take it): the same three INSERTs, the same
+    values (``names``: the fields of ``ValidatedSms`` that are columns of ``SmsMessage``),
+    without a model instance per order and recipient or a trip through every field of
+    every row."""
+    now = timezone.now()
+    rows: list[dict[str, Any]] = []
+    for sms in batch:
+        row = {
+            name: list(value) if isinstance(value := getattr(sms, name), tuple) else value
+            for name in names
+        }
+        row["recipient_count"] = len(sms.recipients)
+        row["status"] = Status.QUEUED
+        row["order_id"] = new_order_id()
+        rows.append(row)
+    message_ids, values = insert_rows(SmsMessage, rows, db, now)
+    size = conf.max_recipients_per_order
+    order_rows: list[dict[str, Any]] = []
+    # Per order: its numbers and the message's values by number (personalised only).
+    numbers: list[tuple[Sequence[str], dict[str, dict[str, str]]]] = []
+    for pk, row, sms in zip(message_ids, rows, batch, strict=True):
+        recipients = sms.recipients
+        by_number = dict(zip(recipients, sms.params, strict=False)) if sms.params else {}
+        chunks = [recipients[i : i + size] for i in range(0, len(recipients), size)] or [()]
+        for index, chunk in enumerate(chunks):
+            order_id = row["order_id"] if index == 0 else new_order_id()
+            order_rows.append({"message_id": pk, "index": index, "order_id": order_id})
+            numbers.append((chunk, by_number))
+    order_ids, _values = insert_rows(SmsOrder, order_rows, db, now)
+    recipient_rows = [
+        {
+            "message_id": order["message_id"],
+            "order_id": order_pk,
+            "phone_number": number,
+            "params": by_number.get(number, {}),
+        }
+        for order_pk, order, (chunk, by_number) in zip(order_ids, order_rows, numbers, strict=True)
+        for number in chunk
+    ]
+    insert_rows(SmsRecipient, recipient_rows, db, now, max_rows=BATCH_SIZE)
+    attnames = [f.attname for f in SmsMessage._meta.concrete_fields]
+    return [SmsMessage.from_db(db, attnames, row_values) for row_values in values]
+
+
 def queue_many(
     items: Iterable[tuple[Any, Any] | Mapping[str, Any]], *, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> list[SmsMessage]:
@@ -237,9 +298,9 @@ def queue_many(
     All or nothing: every item is validated first, exactly as ``queue_sms`` would, and if
     any is invalid :class:`BulkValidationError` (a ``ValidationError``) names each invalid
     item's position (``item 3: recipients: …``, the first item is 1) and nothing is
-    written. Then one transaction writes the rows ``batch_size`` messages at a time with
-    ``bulk_create`` (a constant number of queries per batch, whatever the number of
-    messages in it), each order id generated before the INSERT; when it commits, one
+    written. Then one transaction writes the rows ``batch_size`` messages at a time, three
+    multi-row INSERTs per batch (more only where the database limits one statement), each
+    order id generated before the INSERT; when it commits, one
     task hint per batch (``flush_queue_task(limit=batch size)``) asks a worker to send
     what is due, and the sweeper covers a lost hint as for ``queue_sms``. With the default
     ``ImmediateBackend`` the hints send at commit, in this process, like ``queue_sms``.
@@ -249,10 +310,16 @@ def queue_many(
     conf = get_settings()
     checked = _validate(list(items), conf)
     db = outbox_db()
+    fast = all(can_insert_rows(model, db) for model in (SmsMessage, SmsOrder, SmsRecipient))
+    fields = _model_fields()
+    names = [f.name for f in dataclasses.fields(ValidatedSms) if f.name in fields]
     created: list[SmsMessage] = []
     with transaction.atomic(using=db):
         for start in range(0, len(checked), batch_size):
             batch = checked[start : start + batch_size]
-            created += _write_batch(batch, conf, db)
+            if fast:
+                created += _insert_batch(batch, names, conf, db)
+            else:
+                created += _write_batch(batch, conf, db)
             on_commit(partial(dispatch.enqueue_flush, len(batch)))
     return created
