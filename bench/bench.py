@@ -89,7 +89,7 @@ from bench.processes import (  # noqa: E402
 )
 from bench.report import render  # noqa: E402
 from bench.results import machine, postgresql_version, stamp, write  # noqa: E402
-from bench.sweep import run_journal, run_sweep  # noqa: E402
+from bench.sweep import run_journal, run_rss, run_sweep  # noqa: E402
 from django_smsrest.testing.sandbox import tls_unavailable_reason  # noqa: E402
 
 PARTS = (
@@ -217,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="messages per sweep cell and journal run (default: by latency, see bench.sweep)",
+    )
+    parser.add_argument(
+        "--rss-sizes",
+        default=None,
+        help="also flush each of these sizes (e.g. 1000,100000) at zero latency, "
+        "CONCURRENCY 8, and print the peak RSS of each against the first",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
     parser.add_argument(
@@ -370,6 +376,17 @@ def main(argv: list[str] | None = None) -> int:
                         zero_n=200 if quick else 500,
                         quick=quick,
                         fixed_n=args.sweep_n,
+                    )
+            if args.rss_sizes and args.db == "sqlite":
+                sizes = tuple(int(x) for x in args.rss_sizes.split(","))
+                with step(f"peak RSS against N: {', '.join(f'{x:,}' for x in sizes)}"):
+                    results["rss"] = rss = run_rss(runner, sandbox, sizes)
+                for cell in rss["cells"]:
+                    print(
+                        f"    rss N={cell['n']:>7,}: peak {cell['rss_peak_mb']:.1f} MB "
+                        f"({cell['rss_x_first']:.2f}x N={sizes[0]:,}), "
+                        f"{cell['per_s']:.0f} msg/s, exactly once: {cell['exactly_once']}",
+                        file=sys.stderr,
                     )
             if "journal" in parts and args.db == "sqlite":
                 with step("SQLite WAL vs rollback journal, zero latency"):

@@ -27,7 +27,21 @@ def setup() -> None:
 
 
 def maxrss_mb() -> float:
-    # Linux reports kilobytes.
+    """The peak resident set of this process, in MB.
+
+    On Linux ``VmHWM`` (``/proc/self/status``): the peak of this process's own memory.
+    Not ``ru_maxrss``, which Linux carries across ``execve`` from the process that forked
+    us: every phase then reported at least the driver's RSS at the time it started the
+    phase (seen: the same 138.5 MB for a flush of 1,000 messages and one of 100,000, and a
+    peak that only grew from one sweep cell to the next)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    # Elsewhere ru_maxrss (kilobytes on Linux, bytes on macOS).
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -41,6 +41,17 @@ first success (so a gateway that refuses everything costs one request, not K). A
 POSTs for the whole flush; an unreachable gateway drains what is in flight and probes with
 one request again; ``give_way_after`` retried outcomes in a row stop the flush. Claimed
 messages that were not POSTed go back to QUEUED untouched (no attempt counted).
+
+Queued POSTs
+------------
+Once the window is fully open (``CONCURRENCY`` > 1), up to ``CONCURRENCY`` more POSTs wait
+in the pool's queue behind the ones running, so that the threads go on POSTing while this
+thread claims and writes (at zero latency the pool otherwise stood idle through each
+claim). A queued POST starts only if, when its thread takes it, the lease still covers
+the send and its gate is open: every brake and stop closes the gate (a pool thread that
+gets a 429, a refused login or a connection error closes it at once, before this thread
+has seen the answer). A POST the gate stops is given back to this thread unsent and goes
+first when POSTs may start again, or back to the queue at the end.
 """
 
 from __future__ import annotations
@@ -109,6 +120,21 @@ def settle_failure(job: Job, order: SmsOrder, exc: BaseException) -> SmsMessage:
     return job.record.succeed()
 
 
+class _NotStarted(Exception):
+    """A queued POST that its pool thread did not start (the gate closed, or the lease no
+    longer covered the send when its turn came): nothing went out; the flush thread takes
+    it back (:attr:`BatchFlush.ready`)."""
+
+    def __init__(self, outgoing: OutgoingOrder) -> None:
+        super().__init__()
+        self.outgoing = outgoing
+
+
+#: What stops a queued POST from starting: exceptions after which the flush starts no new
+#: POST until it has looked at the answer (429, a refused login, an unreachable gateway).
+_BRAKES = (RateLimited, AuthenticationError, GatewayConnectionError)
+
+
 def _post(backend: BaseBackend, order: OutgoingOrder) -> SendResult:
     """``backend.send(order)`` on a pool thread. A backend that used the ORM there opened
     a database connection of that thread's own: closed here, or it would stay open (and,
@@ -163,6 +189,17 @@ class BatchFlush:
         self.window = 1  # requests allowed in flight now (slow start, brake)
         self.claimed: deque[Post | Job] = deque()
         self.in_flight: dict[Future[SendResult], Post] = {}
+        #: Queued POSTs that were not started (:class:`_NotStarted`), with their outgoing
+        #: order: their ``pre_send`` ran; they go out first, after the lease check.
+        self.ready: deque[tuple[Post, OutgoingOrder]] = deque()
+        #: The gate of the queued POSTs: a POST queued with this token starts only while
+        #: it is still the current one (replaced by every brake and stop, from either side).
+        self._gate = object()
+        #: Braking answers a pool thread got and this thread has not landed yet: no POST
+        #: is submitted meanwhile (a POST given back by the closed gate would otherwise go
+        #: out again under the new one before the brake is known here).
+        self._unlanded_brakes = 0
+        self._brakes_lock = threading.Lock()
         self.accepted: list[tuple[Post, SendResult]] = []
         self.accepted_since = 0.0  # when the oldest result not yet written landed
         self.after = 0
@@ -178,6 +215,12 @@ class BatchFlush:
         #: Requests in flight at most: ``CONCURRENCY``, or one for a backend that does not
         #: declare ``thread_safe`` (it is then called from this thread only).
         self.concurrency = conf.concurrency if self.backend.thread_safe else 1
+        #: POSTs queued in the pool beyond the ones running, once the window is fully open:
+        #: the pool threads go on POSTing while this thread claims and writes (without it,
+        #: at zero latency the pool stood idle for most of each claim). Each starts only
+        #: if, at that moment, the gate is open and the lease still covers the send.
+        #: ``CONCURRENCY`` 1 queues nothing: one request out at a time, as documented.
+        self.queue_depth = self.concurrency if self.concurrency > 1 else 0
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -216,6 +259,7 @@ class BatchFlush:
         ``quietly``: an error here is logged, not raised (another one is on its way up).
         Whatever is not written stays SENDING under its lease: the sweeper moves it to
         UNKNOWN and reconciles it with ``GET sms/{order_id}``, never a blind re-POST."""
+        self._close_gate()  # queued POSTs do not start: they are given back
         for future in list(self.in_flight):
             future.exception()  # waits for the answer
             self._guarded(quietly, self._landed, future)
@@ -231,9 +275,57 @@ class BatchFlush:
                 raise
             logger.exception("Flush: could not record the end of a batch")
 
+    def _room(self) -> int:
+        """POSTs allowed out (running or queued in the pool) now: the window, plus
+        :attr:`queue_depth` once it is fully open."""
+        if self.window < self.concurrency:
+            return self.window
+        return self.window + self.queue_depth
+
+    def _close_gate(self) -> None:
+        """No queued POST starts any more (a brake, a stop, the wind-down)."""
+        self._gate = object()
+
+    def _gated(self, gate: object | None, post: Post, outgoing: OutgoingOrder) -> SendResult:
+        """A POST on a pool thread, started only if the claim's lease still covers the
+        send (the check of :meth:`_hold_lease`, again at the moment the POST starts) and,
+        for a queued POST (``gate`` not ``None``), the gate is still ``gate`` and no stop
+        was asked; otherwise :class:`_NotStarted`. A braking answer closes the gate at
+        once, so no queued POST starts before this thread has acted on it."""
+        if (
+            gate is not None
+            and (
+                self._gate is not gate
+                or (self.stop is not None and self.stop.is_set())
+                or stopping.stop_requested()
+            )
+        ) or not leases.covers(post.job.msg.lease_until, timezone.now(), self.backend):
+            raise _NotStarted(outgoing)
+        try:
+            return _post(self.backend, outgoing)
+        except _BRAKES:
+            with self._brakes_lock:
+                self._unlanded_brakes += 1
+                self._close_gate()
+            raise
+
+    def _submit(self, pool: Executor, post: Post, outgoing: OutgoingOrder) -> None:
+        if self.backend.thread_safe:
+            # Within the window: in flight as soon as a thread is free. Beyond it: queued,
+            # behind the gate.
+            gate = self._gate if len(self.in_flight) >= self.window else None
+            future = pool.submit(self._gated, gate, post, outgoing)
+        else:
+            future = pool.submit(self.backend.send, outgoing)
+        self.in_flight[future] = post
+
     def _fill(self, pool: Executor) -> None:
         """Submit POSTs while the window allows (DB work for them on this thread)."""
-        while self._going() and len(self.in_flight) < self.window:
+        while self.ready and self._may_submit(again=True):
+            post, prepared = self.ready.popleft()
+            if self._hold_lease(post):
+                self._submit(pool, post, prepared)
+        while self._may_submit():
             item = self._next()
             if item is None:
                 return
@@ -250,11 +342,16 @@ class BatchFlush:
             if isinstance(outgoing, SmsMessage):  # a last check ended it: nothing to POST
                 self.on_settled(item.pk, outgoing, False)
                 continue
-            if self.backend.thread_safe:
-                future = pool.submit(_post, self.backend, outgoing)
-            else:
-                future = pool.submit(self.backend.send, outgoing)
-            self.in_flight[future] = item
+            self._submit(pool, item, outgoing)
+
+    def _may_submit(self, *, again: bool = False) -> bool:
+        """Whether one more POST may be submitted now: going, and room in the window. A
+        POST to be queued behind the gate, or one the gate gave back (``again``), waits
+        while a braking answer is on its way from a pool thread (act on it first); one
+        within the window goes, as it would have before that answer landed."""
+        if not self._going() or len(self.in_flight) >= self._room():
+            return False
+        return not (self._unlanded_brakes and (again or len(self.in_flight) >= self.window))
 
     def _going(self) -> bool:
         """Whether new POSTs may start: not stopped by a brake, nor asked to stop (the stop
@@ -265,6 +362,7 @@ class BatchFlush:
         if self.stopped is None and asked:
             logger.info("Flush stopped: asked to stop")
             self.stopped = "asked"
+            self._close_gate()
         return self.stopped is None
 
     def _next(self) -> Post | Job | None:
@@ -299,6 +397,7 @@ class BatchFlush:
         if paused is not None:
             logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
             self.stopped, self.paused_until = "paused", paused
+            self._close_gate()
             return
         if self.before_claim is not None:
             self.before_claim()
@@ -384,6 +483,12 @@ class BatchFlush:
     def _landed(self, future: Future[SendResult]) -> None:
         post = self.in_flight.pop(future)
         exc = future.exception()
+        if isinstance(exc, _NotStarted):  # nothing went out: first in line again
+            self.ready.appendleft((post, exc.outgoing))
+            return
+        if isinstance(exc, _BRAKES) and self.backend.thread_safe:
+            with self._brakes_lock:
+                self._unlanded_brakes -= 1
         if exc is None:
             if not self.accepted:
                 self.accepted_since = time.monotonic()
@@ -404,15 +509,18 @@ class BatchFlush:
         self.on_settled(post.pk, msg, error)
         if isinstance(exc, RateLimited):
             self.stopped = "paused"
+            self._close_gate()
             self.paused_until = throttle.sending_paused_until(conf=self.conf) or (
                 msg.next_attempt_at if msg is not None else None
             )
         elif isinstance(exc, AuthenticationError):
             logger.error("Flush stopped: the gateway refused the login")
             self.stopped = "refused"
+            self._close_gate()
         elif isinstance(exc, GatewayConnectionError):
             # Drain what is in flight, then probe with one request.
             self.window = 1
+            self._close_gate()
         if not error and msg is not None:
             self._count(msg)
 
@@ -426,6 +534,7 @@ class BatchFlush:
                 msg.last_error,
             )
             self.stopped = "gave_way"
+            self._close_gate()
 
     def _write(self) -> None:
         """Write the accepted results (constant number of statements), then tell."""
@@ -453,7 +562,9 @@ class BatchFlush:
 
     def _release(self) -> None:
         """Give back what was claimed and never POSTed (no attempt counted)."""
-        left = [item.msg.pk if isinstance(item, Job) else item.pk for item in self.claimed]
+        left = [post.pk for post, _outgoing in self.ready]
+        left += [item.msg.pk if isinstance(item, Job) else item.pk for item in self.claimed]
+        self.ready.clear()
         self.claimed.clear()
         if left:
             release_untouched(self.token, left)
