@@ -254,7 +254,12 @@ class ClaimedMessage:
 
     def note_accepted(self, result: SendResult, now: datetime) -> None:
         """Add an accepted order's answer to the message's aggregates (in memory; the next
-        guarded write stores them): the one rule for the sequential and the batched send."""
+        guarded write stores them): the one rule for the sequential and the batched send.
+        Once per order: a batch write that failed with its connection (nothing written, or
+        the commit's answer lost) is written again on a new connection with the same
+        answers, and must not count them twice."""
+        if any(noted.order_id == result.order_id for noted in self.results):
+            return
         self.results.append(result)
         msg = self.msg
         msg.total_sent = (msg.total_sent or 0) + result.total_sent
