@@ -82,7 +82,7 @@ def add_purged_counts(
     for day, status, _mtype, count, _low in purged:
         for series, statuses in buckets:
             if status in statuses:
-                row = per_day.setdefault(day, {s.key: 0 for s, _ in buckets})
+                row = per_day.setdefault(day, {s.key: 0 for s, _statuses in buckets})
                 row[series.key] += count
 
 

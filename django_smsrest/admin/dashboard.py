@@ -165,7 +165,7 @@ def build(
         .annotate(**{s.key: Count("pk", filter=condition) for s, condition in buckets})
     )
     per_day = {
-        row["day"]: {s.key: row[s.key] for s, _ in buckets}  # type: ignore[literal-required]
+        row["day"]: {s.key: row[s.key] for s, _condition in buckets}  # type: ignore[literal-required]
         for row in rows
     }
     # What cleanup_sms purged (issue 23): its daily tallies count as the rows did.
@@ -173,9 +173,9 @@ def build(
     consent.add_purged_counts(
         per_day,
         purged,
-        [(s, _STATUSES_OF_SERIES.get(s.key, frozenset())) for s, _ in buckets],
+        [(s, _STATUSES_OF_SERIES.get(s.key, frozenset())) for s, _condition in buckets],
     )
-    totals = {s.key: sum(d[s.key] for d in per_day.values()) for s, _ in buckets}
+    totals = {s.key: sum(d[s.key] for d in per_day.values()) for s, _condition in buckets}
     settled = totals["delivered"] + totals["failed"]
     rate = totals["delivered"] / settled if settled else None
 
@@ -310,8 +310,8 @@ def _trend(days: list[_DayOfCredits], now: datetime) -> Trend:
     if window and now - window[0].first_at < timedelta(days=RATE_DAYS):
         points.append((window[0].first_at, window[0].high))
     recent = sorted(points)
-    xs = [(t - now).total_seconds() / 86400 for t, _ in recent]
-    ys = [v for _, v in recent]
+    xs = [(t - now).total_seconds() / 86400 for t, _credits in recent]
+    ys = [v for _when, v in recent]
     if not xs or max(xs) - min(xs) < MIN_TREND_SPAN / timedelta(days=1):
         return Trend(enough=False)
     mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -332,7 +332,7 @@ def _trend(days: list[_DayOfCredits], now: datetime) -> Trend:
 
 def render_charts(board: Dashboard, now: datetime | None = None) -> dict[str, Any]:
     """The three SVG charts for the template."""
-    series = [s for s, _ in _outcome_series(now or timezone.now())]
+    series = [s for s, _condition in _outcome_series(now or timezone.now())]
     total = sum(board.totals.values())
     bars = charts.stacked_bars(
         board.days,
@@ -400,7 +400,7 @@ class DashboardMixin(admin.ModelAdmin):
         now = timezone.now()
         purpose = consent.chosen_purpose(request)
         board = build(now=now, changelist_url=changelist, purpose=purpose)
-        series = [s for s, _ in _outcome_series(now)]
+        series = [s for s, _condition in _outcome_series(now)]
         context = {
             **self.admin_site.each_context(request),
             "title": _("SMS dashboard"),

@@ -186,7 +186,12 @@ def insert_rows(
 
     table = ops.quote_name(str(model._meta.db_table))
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    returning, returning_params = ops.return_insert_columns([model._meta.pk])
+    # Django 6.0 renamed these two (returning_columns, fetch_returned_rows); 5.2 has the
+    # old names.
+    if hasattr(ops, "returning_columns"):
+        returning, returning_params = ops.returning_columns([model._meta.pk])
+    else:
+        returning, returning_params = ops.return_insert_columns([model._meta.pk])
     unnest = _unnest_types(connection, fields)
     if unnest is not None:
         # PostgreSQL: one array per column, UNNEST into rows (as bulk_create does since
@@ -210,7 +215,11 @@ def insert_rows(
                 sql = f"INSERT INTO {table} ({columns}) {values_sql} {returning}"
                 params = [p for row_params in chunk for p in row_params]
             cursor.execute(sql, params + list(returning_params))
-            ids += [row[0] for row in ops.fetch_returned_insert_rows(cursor)]
+            if hasattr(ops, "fetch_returned_rows"):
+                returned = ops.fetch_returned_rows(cursor, returning_params)
+            else:
+                returned = ops.fetch_returned_insert_rows(cursor)
+            ids += [row[0] for row in returned]
     for pk, values in zip(ids, values_rows, strict=True):
         values[pk_index] = pk
     return ids, values_rows
