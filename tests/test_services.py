@@ -695,7 +695,9 @@ def test_queries_per_message_do_not_grow_with_the_queue(
     # two result UPDATEs and the savepoints around them (and, on PostgreSQL, around the
     # claim); once sent one at a time, 5 each.
     assert per_message <= 2.5, per_message
-    assert q5 <= 5 * 5, q5
+    # Fixed costs: the login codes' look before a claim, the empty last claim, and result
+    # writes that land within WRITE_WITHIN of each answer (one more on a slow machine).
+    assert q5 <= 30, q5
 
 
 @pytest.mark.parametrize("size", [1, 900])
