@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django_smsrest.client.errors import _Call
-from django_smsrest.exceptions import UnexpectedResponse
+from django_smsrest.client.parsing import read_list_page
 
 if TYPE_CHECKING:
     from django_smsrest.client.api import SmsRestClient
@@ -106,24 +106,6 @@ def get_aliases(
     }
     call = _Call("GET", "alias", "alias", "history")
     response = client._call(call, params=params)
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    rows: Any = data if isinstance(data, list) else None
-    total = None
-    if isinstance(data, dict):
-        rows = next((data[k] for k in _LIST_KEYS if isinstance(data.get(k), list)), None)
-        if rows is None:
-            lists = [v for v in data.values() if isinstance(v, list)]
-            rows = lists[0] if len(lists) == 1 else []
-        count = data.get("total")
-        total = count if isinstance(count, int) and not isinstance(count, bool) else None
-    if rows is None:
-        raise UnexpectedResponse(
-            f"HTTP {response.status_code} from {client.host} to {call.label} is not a JSON "
-            "list or object",
-            status_code=response.status_code,
-        )
+    rows, total = read_list_page(response, client.host, call, _LIST_KEYS)
     aliases = tuple(a for a in (_alias(item) for item in rows) if a is not None)
     return AliasPage(aliases=aliases, page_number=page, page_size=page_size, total=total)

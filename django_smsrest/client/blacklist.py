@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_smsrest.client.dates import is_ambiguous
 from django_smsrest.client.errors import _Call
-from django_smsrest.exceptions import UnexpectedResponse
+from django_smsrest.client.parsing import read_list_page
 
 if TYPE_CHECKING:
     from django_smsrest.client.api import SmsRestClient
@@ -47,6 +47,7 @@ FIELD_CANDIDATES: Mapping[str, tuple[str, ...]] = {
     "added_at": ("insertDate", "insert_date", "date", "creationDate", "created"),
 }
 _LIST_KEYS = ("blacklist", "numbers", "phoneNumbers", "items", "data")
+_TOTAL_KEYS = ("total", "totalElements", "totalCount", "count")
 _DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 _warned: set[str] = set()
 
@@ -148,25 +149,9 @@ def get_blacklist(
         params["origins"] = ",".join(wanted)
     call = _Call("GET", "blacklist/sms", "blacklist/sms", "history")
     response = client._call(call, params=params)
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    rows: Any = data if isinstance(data, list) else None
-    total = None
-    if isinstance(data, dict):
-        rows = next((data[k] for k in _LIST_KEYS if isinstance(data.get(k), list)), None)
-        if rows is None:
-            lists = [v for v in data.values() if isinstance(v, list)]
-            rows = lists[0] if len(lists) == 1 else []
-        count = _first(data, ("total", "totalElements", "totalCount", "count"))
-        total = count if isinstance(count, int) and not isinstance(count, bool) else None
-    if rows is None:
-        raise UnexpectedResponse(
-            f"HTTP {response.status_code} from {client.host} to {call.label} is not a JSON "
-            "list or object",
-            status_code=response.status_code,
-        )
+    rows, total = read_list_page(
+        response, client.host, call, _LIST_KEYS, ("total", "totalElements", "totalCount", "count")
+    )
     entries = tuple(e for e in (_entry(item, tz) for item in rows) if e is not None)
     return BlacklistPage(entries=entries, page_number=page, page_size=page_size, total=total)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import requests
+
 from django_smsrest.client.dates import parse_gateway_datetime
 from django_smsrest.client.errors import _Call
+from django_smsrest.exceptions import UnexpectedResponse
 from django_smsrest.results import (
     AccountStatus,
     HistoryEntry,
@@ -103,3 +107,36 @@ def _parse_history(data: dict[str, Any], page: int, page_size: int, tz: tzinfo) 
         page_size=_int_or_none(data.get("pageSize")) or page_size,
         orders=orders,
     )
+
+
+def read_list_page(
+    response: requests.Response,
+    host: str,
+    call: _Call,
+    list_keys: Sequence[str],
+    total_keys: Sequence[str] = ("total",),
+) -> tuple[list[Any], int | None]:
+    """The rows and the total of a list answer whose wrapper is undocumented (``GET
+    alias``, ``GET blacklist/sms``), read leniently: a bare JSON list, or an object whose
+    first of ``list_keys`` (else its only list) holds the rows, with the total under the
+    first of ``total_keys`` that is set. Anything else is an :class:`UnexpectedResponse`."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    rows: Any = data if isinstance(data, list) else None
+    total = None
+    if isinstance(data, dict):
+        rows = next((data[k] for k in list_keys if isinstance(data.get(k), list)), None)
+        if rows is None:
+            lists = [v for v in data.values() if isinstance(v, list)]
+            rows = lists[0] if len(lists) == 1 else []
+        count = next((data[k] for k in total_keys if data.get(k) not in (None, "")), None)
+        total = count if isinstance(count, int) and not isinstance(count, bool) else None
+    if rows is None:
+        raise UnexpectedResponse(
+            f"HTTP {response.status_code} from {host} to {call.label} is not a JSON "
+            "list or object",
+            status_code=response.status_code,
+        )
+    return rows, total
