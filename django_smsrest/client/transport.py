@@ -13,7 +13,11 @@ Contracts
 * **Nothing chained.** Every error is raised outside the ``except`` block that caught the
   library's exception, so neither ``__cause__`` nor ``__context__`` (nor a traceback frame
   of requests, whose locals hold the URL with the login query string) reaches the caller.
-* **Cheap.** One keep-alive session per thread, re-created after ``fork``.
+* **Cheap.** One keep-alive session per thread, re-created after ``fork``, and each
+  request prepared by :meth:`Transport._prepare` instead of ``Session.request``: the same
+  bytes on the wire (a test compares the two), without requests' per-call merging of
+  session settings, URL re-parsing and cookie policy, which cost more CPU than the HTTP
+  exchange itself at zero latency (bench: 0.55 ms against 0.8 ms per POST with 8 threads).
 
 TLS and the environment
 -----------------------
@@ -33,11 +37,15 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, cast
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar, merge_cookies
+from requests.hooks import default_hooks
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_auth_from_url, requote_uri
 
 from django_smsrest.client.errors import _Call, map_error
 from django_smsrest.client.redaction import install_urllib3_redaction
@@ -130,6 +138,12 @@ class Transport:
             logger.warning("TLS certificate verification is disabled for the SMS gateway client")
         self.base_url = validate_base_url(base_url)
         self.host = urlsplit(self.base_url).hostname or ""
+        # The base as requests prepares a URL (an IDN host IDNA-encoded, the path quoted),
+        # once: :meth:`_prepare` only appends a path and a query to it.
+        base = requests.PreparedRequest()
+        base.prepare_url(self.base_url, None)
+        self._prepared_base: str = base.url or self.base_url
+        self._base_has_auth = any(get_auth_from_url(self.base_url))
         self.timeout = _timeout_pair(timeout)
         self.verify = verify
         self.proxies = dict(proxies) if proxies else None
@@ -238,15 +252,20 @@ class Transport:
         error: GatewayError | None = None
         response: requests.Response | None = None
         try:
-            response = session.request(
-                call.method,
-                self.base_url + call.path,
-                params=_plain(params),
-                headers=_plain(headers),
-                json=json_body,
-                auth=(auth[0], auth[1].reveal()) if auth is not None else None,
+            response = session.send(
+                self._prepare(
+                    session,
+                    call,
+                    params=_plain(params),
+                    headers=_plain(headers),
+                    json_body=json_body,
+                    auth=(auth[0], auth[1].reveal()) if auth is not None else None,
+                ),
                 timeout=self.timeout,
                 verify=self.verify,
+                proxies=self.proxies or {},
+                stream=False,
+                cert=None,
                 allow_redirects=False,
             )
         except Exception as exc:  # every one: mapped below, see the docstring
@@ -257,6 +276,43 @@ class Transport:
         assert response is not None
         logger.debug("%s -> %s", call.label, response.status_code)
         return response
+
+    def _prepare(
+        self,
+        session: requests.Session,
+        call: _Call,
+        *,
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        json_body: Mapping[str, Any] | list[Any] | None,
+        auth: tuple[str, str] | None,
+    ) -> requests.PreparedRequest:
+        """The request ``session.request(...)`` would prepare for this client's sessions
+        (no session params, auth or hooks, ``trust_env`` off), built directly: the session
+        headers under the call's, the query encoded as requests encodes ``params``, the
+        JSON body and its length by requests' own ``prepare_body``, the cookies a gateway
+        set. ``tests/test_transport_prepare.py`` holds the two equal."""
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method(call.method)
+        url = self._prepared_base + call.path
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+        prepared.url = requote_uri(url)
+        # Our sessions' headers are all text (set in :meth:`_session`).
+        merged: CaseInsensitiveDict[str] = CaseInsensitiveDict(
+            cast("Mapping[str, str]", session.headers)
+        )
+        if headers:
+            merged.update(headers)
+        prepared.headers = merged
+        # A copy of the session's jar, as Session.prepare_request makes: the redirect
+        # reader (``Response.next``) extends the request's own jar.
+        prepared.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
+        prepared.prepare_body(None, None, json_body)
+        if auth is not None or self._base_has_auth:
+            prepared.prepare_auth(auth)
+        prepared.hooks = default_hooks()
+        return prepared
 
 
 def _plain(fields: Fields | None) -> dict[str, str] | None:
