@@ -99,6 +99,55 @@ def _scripted() -> Any:
 # --- queries ------------------------------------------------------------------------------
 
 
+def _claim_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ``size`` of every claim the flush asks for, in order."""
+    from django_smsrest.outbox import batch
+
+    sizes: list[int] = []
+    real = batch.claim_batch
+
+    def recording(*args: Any, **kwargs: Any) -> int:
+        sizes.append(kwargs["size"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "claim_batch", recording)
+    return sizes
+
+
+def test_claims_grow_to_a_tenth_of_a_second_of_sending_against_a_fast_gateway(
+    sms_outbox: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim costs a few statements whatever its size: against an instant gateway the
+    flush claims what it sends in CLAIM_SECONDS (up to BATCH) instead of 4 per request
+    in flight (main: 75 claims of 4 for 300 messages)."""
+    from django_smsrest.outbox import batch
+
+    sizes = _claim_sizes(monkeypatch)
+    queued(300)
+    with concurrency(1):
+        report = services.flush_queue()
+    assert report.by_status == {Status.SENT: 300}
+    assert sizes[0] == batch.CLAIM_PER_REQUEST  # the first: nothing has landed yet
+    assert max(sizes) <= batch.BATCH
+    assert len(sizes) <= 20, sizes  # more than 15 messages a claim on average
+    assert sorted(Counter(o.order_id for o in sms_outbox).values()) == [1] * 300
+
+
+def test_claims_stay_small_against_a_slow_gateway(
+    sms_outbox: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 ms a POST, 2 in flight: 40 a second, 4 in a tenth of a second: every claim
+    stays at CLAIM_PER_REQUEST x CONCURRENCY (what a killed worker leaves to reconcile)."""
+    from django_smsrest.outbox import batch
+
+    sizes = _claim_sizes(monkeypatch)
+    queued(30)
+    with concurrency(2, BACKEND=SCRIPTED):
+        report = services.flush_queue()
+    assert report.by_status == {Status.SENT: 30}
+    assert set(sizes) == {batch.CLAIM_PER_REQUEST * 2}
+
+
 @pytest.mark.parametrize("n", [100, 250])
 def test_queries_per_message_at_most_1_5_amortised(sms_outbox: list, n: int) -> None:
     queued(n)
