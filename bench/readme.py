@@ -35,6 +35,7 @@ if __name__ == "__main__":  # ``python bench/readme.py``: import the package, no
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
+from bench.report import cell_floor
 from bench.results import RESULTS_DIR, ROOT, load
 
 BEGIN = ".. bench-results: begin"
@@ -178,8 +179,9 @@ def _sweep(results: dict[str, Any]) -> list[str]:
     if rows:
         table = []
         for row in rows:
-            lat, floor = row["latency_ms"], row["floor_per_s"]
+            lat = row["latency_ms"]
             for c in row["cells"]:
+                floor = cell_floor(row, c)
                 limit = c["k"] / (lat / 1000) if lat else None
                 table.append(
                     [
@@ -198,7 +200,8 @@ def _sweep(results: dict[str, Any]) -> list[str]:
                 )
         out += [
             "Latency × ``CONCURRENCY``, one ``flush_queue`` process, SQLite WAL (*floor*: one "
-            "keep-alive session, no database, measured before and after each row; *K/L*: the "
+            "keep-alive session, no database, measured right before and after each cell at zero "
+            "latency, before and after each row under latency; *K/L*: the "
             "physical limit of K connections at latency L; *once*: every order POSTed "
             "exactly once):",
             "",

@@ -414,6 +414,42 @@ def _rq_section(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
     return out, [("exactly once on RQ (every run)", all(r["verify"]["ok"] for r in runs), detail)]
 
 
+def cell_floor(row: dict[str, Any], cell: dict[str, Any]) -> float:
+    """The floor a sweep cell is compared with: its own (zero latency: measured right
+    before and after it), else its row's."""
+    return float(cell.get("floor_per_s") or row["floor_per_s"])
+
+
+def engine_targets(by: dict[tuple[int, int], tuple[dict[str, Any], float]]) -> list[Target]:
+    """The send engine's targets on the cells this sweep ran (issue 20, item 10): from
+    20,000 messages up, >= 0.9 x K/L at 40 ms for K = 8 and 16 (>= 0.8 below that), and
+    >= 0.9 x the single-connection floor at zero latency with K = 8."""
+    out: list[Target] = []
+    for k in (8, 16):
+        if (40, k) in by:
+            cell, _floor = by[(40, k)]
+            want = 0.9 if cell["n"] >= 20_000 else 0.8
+            ratio = cell["per_s"] / (k / 0.040)
+            out.append(
+                (
+                    f"40 ms, CONCURRENCY {k}, N={cell['n']}: >= {want} x K/L",
+                    ratio >= want,
+                    f"{ratio:.2f} x ({cell['per_s']:.0f} of {k / 0.040:.0f} msg/s)",
+                )
+            )
+    if (0, 8) in by:
+        cell, floor = by[(0, 8)]
+        ratio = cell["per_s"] / floor
+        out.append(
+            (
+                f"0 ms, CONCURRENCY 8, N={cell['n']}: >= 0.9 x single-connection floor",
+                ratio >= 0.9,
+                f"{ratio:.2f} x ({cell['per_s']:.0f} vs {floor:.0f} msg/s)",
+            )
+        )
+    return out
+
+
 def render_sweep(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
     lines: list[str] = []
     targets: list[Target] = []
@@ -427,8 +463,9 @@ def render_sweep(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
             "+flush  once"
         )
         for row in rows:
-            lat, floor = row["latency_ms"], row["floor_per_s"]
+            lat = row["latency_ms"]
             for cell in row["cells"]:
+                floor = cell_floor(row, cell)
                 limit = cell["k"] / (lat / 1000) if lat else None
                 x_limit = f"{cell['per_s'] / limit:6.2f}" if limit else "     -"
                 lines.append(
@@ -438,7 +475,7 @@ def render_sweep(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
                     f"{cell['rss_peak_mb']:7.1f} {cell.get('rss_growth_mb', 0):6.1f}  "
                     f"{'yes' if cell['exactly_once'] else 'NO'}"
                 )
-        by = {(r["latency_ms"], c["k"]): (c, r["floor_per_s"]) for r in rows for c in r["cells"]}
+        by = {(r["latency_ms"], c["k"]): (c, cell_floor(r, c)) for r in rows for c in r["cells"]}
         if (40, 8) in by:
             cell, floor = by[(40, 8)]
             ratio = cell["per_s"] / floor
@@ -450,12 +487,33 @@ def render_sweep(results: dict[str, Any]) -> tuple[list[str], list[Target]]:
                     f"{cell['per_s'] / 200:.0%} of K/L = 200)",
                 )
             )
+        targets += engine_targets(by)
         worst_q = max(c["queries_per_msg"] for r in rows for c in r["cells"] if c["k"] > 1)
         targets.append(
             ("queries per message <= 1.5 (CONCURRENCY > 1)", worst_q <= 1.5, f"max {worst_q:.3f}")
         )
         once = all(c["exactly_once"] for r in rows for c in r["cells"])
         targets.append(("sweep: every order POSTed exactly once", once, ""))
+    rss = results.get("rss")
+    if rss and rss["cells"]:
+        first, last = rss["cells"][0], rss["cells"][-1]
+        lines.append(
+            f"\npeak RSS of one flush process against N (K={rss['k']}, "
+            f"{rss['latency_ms']} ms, VmHWM):"
+        )
+        for cell in rss["cells"]:
+            lines.append(
+                f"  N={cell['n']:>7,}  {cell['rss_peak_mb']:6.1f} MB  "
+                f"{cell['rss_x_first']:.2f} x N={first['n']:,}  {cell['per_s']:.0f} msg/s"
+            )
+        targets.append(
+            (
+                f"peak RSS at N={last['n']:,} <= 1.15 x that at N={first['n']:,}",
+                last["rss_x_first"] <= 1.15,
+                f"{last['rss_x_first']:.2f} x ({last['rss_peak_mb']:.1f} vs "
+                f"{first['rss_peak_mb']:.1f} MB)",
+            )
+        )
     journal = results.get("journal")
     if journal:
         floor = journal["floor_per_s"]

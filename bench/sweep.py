@@ -103,21 +103,31 @@ def run_sweep(
     rows = []
     for latency_ms in latencies:
         latency = str(latency_ms) if latency_ms else None
-        sandbox.reset(latency)
         # Under latency the floor needs no more than its ~3 s (one connection: 25/s at
         # 40 ms), whatever ``fixed_n`` the cells take.
         floor_size = floor_n(latency_ms, zero_n) if latency_ms else (fixed_n or zero_n)
-        before = floor(sandbox.base_url, floor_size, sandbox.verify)
+
+        def measure_floor(latency: str | None = latency, size: int = floor_size) -> float:
+            sandbox.reset(latency)
+            return float(floor(sandbox.base_url, size, sandbox.verify))
+
+        floors = [measure_floor()]
         row: dict[str, Any] = {"latency_ms": latency_ms, "cells": []}
         for k in concurrencies:
             n = cell_n(latency_ms, k, zero_n, quick, fixed_n)
-            row["cells"].append(flush_cell(runner, sandbox, n, k, latency, {}))
-        # The floor before and after the row's cells, averaged: on a shared machine the
-        # zero-latency figures move by 2x within a minute.
-        sandbox.reset(latency)
-        after = floor(sandbox.base_url, floor_size, sandbox.verify)
-        row["floor_runs"] = [before, after]
-        row["floor_per_s"] = (before + after) / 2
+            cell = flush_cell(runner, sandbox, n, k, latency, {})
+            if not latency_ms:
+                # At zero latency both sides are CPU on a shared machine, whose speed
+                # moves by a fifth within a minute: each cell is compared with the floor
+                # measured right before and right after it. Under latency the floor is the
+                # latency, and once per row is enough.
+                floors.append(measure_floor())
+                cell["floor_per_s"] = (floors[-2] + floors[-1]) / 2
+            row["cells"].append(cell)
+        if latency_ms:
+            floors.append(measure_floor())
+        row["floor_runs"] = floors
+        row["floor_per_s"] = sum(floors) / len(floors)
         rows.append(row)
     return rows
 
