@@ -268,6 +268,26 @@ def test_change_page_is_read_only_with_buttons_for_the_status(admin_client_: Cli
     assert reverse("admin:django_smsrest_smsmessage_resend", args=[msg.pk]) not in html
 
 
+def test_a_login_code_has_no_resend_button_and_the_action_skips_it(admin_client_: Client) -> None:
+    """A code is never resent (services.resend refuses it): the page offers no Resend, and
+    the action counts it as skipped, not as an error."""
+    code = services.send_code("Your code is 424242", NUMBER, code="424242")
+    assert code.status == Status.SENT
+    sent = _sent("not a code")
+    page = reverse("admin:django_smsrest_smsmessage_change", args=[code.pk])
+    html = admin_client_.get(page).content.decode()
+    assert reverse("admin:django_smsrest_smsmessage_resend", args=[code.pk]) not in html
+    other = reverse("admin:django_smsrest_smsmessage_change", args=[sent.pk])
+    assert reverse("admin:django_smsrest_smsmessage_resend", args=[sent.pk]) in (
+        admin_client_.get(other).content.decode()
+    )
+    response = _action(admin_client_, "resend", [code.pk], post="yes")
+    text = response.content.decode()
+    assert "1 message skipped" in text
+    assert 'class="error"' not in text
+    assert not SmsMessage.objects.filter(resend_of=code).exists()
+
+
 def test_recipient_inline_is_capped_and_links_to_all(admin_client_: Client) -> None:
     numbers = [f"+3934712{i:05d}" for i in range(RECIPIENT_INLINE_LIMIT + 10)]
     msg = _queued("many", numbers)

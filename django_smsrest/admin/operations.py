@@ -48,9 +48,10 @@ from django_smsrest.results import delivery_label
 
 class Operation:
     """One operation on a message: its name (URL and action), label, eligible statuses,
-    and the backend capability it needs in some of them (``{status: flag}``: the button
-    is shown only where the configured backend has that flag, e.g. no "Cancel" for a
-    scheduled message on a backend that cannot cancel)."""
+    the backend capability it needs in some of them (``{status: flag}``: the button is
+    shown only where the configured backend has that flag, e.g. no "Cancel" for a
+    scheduled message on a backend that cannot cancel), and whether it applies to login
+    codes (``codes``: no "Resend" for a code, which the service refuses)."""
 
     def __init__(
         self,
@@ -58,22 +59,39 @@ class Operation:
         label: str | Promise,
         statuses: frozenset[str],
         needs: Mapping[str, str] | None = None,
+        *,
+        codes: bool = True,
     ) -> None:
         self.name = name
         self.label = label
         self.statuses = statuses
         self.needs = needs or {}
+        self.codes = codes
 
-    def applies(self, status: str, backend: BaseBackend) -> bool:
-        flag = self.needs.get(status)
-        return status in self.statuses and (flag is None or bool(getattr(backend, flag)))
+    def applies(self, obj: SmsMessage, backend: BaseBackend) -> bool:
+        """Whether the button is shown on ``obj``'s page."""
+        flag = self.needs.get(obj.status)
+        return (
+            self.takes(obj)
+            and obj.status in self.statuses
+            and (flag is None or bool(getattr(backend, flag)))
+        )
+
+    def takes(self, obj: SmsMessage) -> bool:
+        """Whether this kind of message may have the operation at all."""
+        return self.codes or not obj.is_code
+
+    def eligible(self, queryset: QuerySet) -> QuerySet:
+        """The messages of ``queryset`` in a status (and of a kind) this operation takes."""
+        queryset = queryset.filter(status__in=self.statuses)
+        return queryset if self.codes else queryset.filter(is_code=False)
 
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
         Operation("send", _("Send now"), lifecycle.SENDABLE),
-        Operation("resend", _("Resend"), lifecycle.RESENDABLE),
+        Operation("resend", _("Resend"), lifecycle.RESENDABLE, codes=False),
         Operation(
             "refresh",
             _("Refresh delivery status"),
@@ -245,8 +263,8 @@ class OperationsMixin(admin.ModelAdmin):
 
     def _apply_action(self, request: HttpRequest, queryset: QuerySet, name: str) -> None:
         op = OPERATIONS[name]
-        eligible = list(queryset.filter(status__in=op.statuses).order_by("pk"))
-        skipped = queryset.exclude(status__in=op.statuses).count()
+        eligible = list(op.eligible(queryset).order_by("pk"))
+        skipped = queryset.count() - len(eligible)
         done, errors, not_taken = self._run(request, op, eligible)
         self._report(request, op, done, errors, skipped + not_taken)
 
@@ -274,7 +292,8 @@ class OperationsMixin(admin.ModelAdmin):
     ) -> TemplateResponse:
         """List what already went out (status, sent time, delivery states) before resending."""
         counts = queryset.aggregate(
-            total=Count("pk"), eligible=Count("pk", filter=Q(status__in=lifecycle.RESENDABLE))
+            total=Count("pk"),
+            eligible=Count("pk", filter=Q(status__in=lifecycle.RESENDABLE, is_code=False)),
         )
         total = counts["total"]
         shown = list(queryset.order_by("-created_at", "-id")[:CONFIRMATION_LIST_LIMIT])
@@ -282,7 +301,7 @@ class OperationsMixin(admin.ModelAdmin):
         rows = [
             {
                 "obj": m,
-                "eligible": m.status in lifecycle.RESENDABLE,
+                "eligible": OPERATIONS["resend"].takes(m) and m.status in lifecycle.RESENDABLE,
                 "states": sorted(states.get(m.pk, {}).items()),
             }
             for m in shown
@@ -325,7 +344,7 @@ class OperationsMixin(admin.ModelAdmin):
                 "url": reverse(f"admin:django_smsrest_smsmessage_{op.name}", args=[obj.pk]),
             }
             for op in OPERATIONS.values()
-            if op.applies(obj.status, backend)
+            if op.applies(obj, backend)
         ]
 
     def operation_urls(self) -> list[URLPattern]:
@@ -367,7 +386,7 @@ class OperationsMixin(admin.ModelAdmin):
                 request, SmsMessage.objects.filter(pk=obj.pk), from_action=False
             )
         op = OPERATIONS["resend"]
-        if obj.status not in op.statuses:
+        if obj.status not in op.statuses or not op.takes(obj):
             self._report(request, op, [], [], 1)
             return change_redirect(obj.pk)
         try:
