@@ -152,3 +152,38 @@ def test_the_stop_hook_stops_claiming_and_gives_back_what_was_not_posted(
     assert not SmsMessage.objects.filter(status=Status.SENDING).exists()
     back = SmsMessage.objects.filter(status=Status.QUEUED, attempts=0, lease_until=None)
     assert back.count() == 20 - sent
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_report_held_for_a_message_that_ends_unsent_is_dropped(
+    sms_outbox: list,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    concurrency: int,
+) -> None:
+    """A report held while the message was claimed, then the message ends CANCELLED (a
+    pre_send veto) with nothing sent: no claim will ever record it sent, so the held report
+    is deleted with that ending, as a callback for a finished message is ignored (main
+    kept it for ever)."""
+    from django_smsrest import signals
+    from django_smsrest.exceptions import SendCancelled
+    from django_smsrest.models import HeldDeliveryReport
+
+    monkeypatch.setattr(dispatch, "enqueue_send", lambda *a, **k: None)
+    msg = services.queue_sms("Ciao", ["+393471234567"])
+    outcomes: list[services.CallbackOutcome] = []
+
+    def held_then_vetoed(sender: Any, message: SmsMessage, **kwargs: Any) -> None:
+        outcomes.append(services.record_delivery_report(msg.order_id, "+393471234567", "DLVRD"))
+        raise SendCancelled("not today")
+
+    signals.pre_send.connect(held_then_vetoed)
+    try:
+        with override_settings(SMSREST={**SMSREST, "CONCURRENCY": concurrency}):
+            services.flush_queue()
+    finally:
+        signals.pre_send.disconnect(held_then_vetoed)
+    assert outcomes == [services.CallbackOutcome.HELD]
+    msg.refresh_from_db()
+    assert msg.status == Status.CANCELLED
+    assert not sms_outbox
+    assert not HeldDeliveryReport.objects.exists()

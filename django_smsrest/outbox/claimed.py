@@ -91,7 +91,9 @@ class ClaimedMessage:
         A write that releases the claim with a sent status is made on condition that no
         delivery report is held for the message (:mod:`~django_smsrest.outbox.reports`):
         when one is, the report is applied first, under the claim, and the status summed
-        up again (:meth:`_release_with_held`)."""
+        up again (:meth:`_release_with_held`). A release that ends the message unsent
+        drops the reports held for it (:func:`~django_smsrest.outbox.reports.drop_held`).
+        """
         if "status" in fields:
             lifecycle.check_transition(self.msg.status, fields["status"])
         now = timezone.now()
@@ -109,6 +111,8 @@ class ClaimedMessage:
                 return
             raise LostClaim
         self.mirror(updated_at=now, **fields)
+        if fields.get("claim_token") == "" and self.msg.status in reports.UNSENT_ENDINGS:
+            reports.drop_held(self.msg)
 
     def _release_with_held(self, fields: dict[str, Any]) -> None:
         """A release that found delivery reports held: write ``fields`` but keep the

@@ -28,6 +28,9 @@ SENT_STATUSES = lifecycle.POLLABLE | {
     Status.PARTIALLY_DELIVERED,
     Status.UNDELIVERED,
 }
+#: The statuses a release ends a message with unsent (failed, cancelled, expired): its
+#: held reports are dropped, as a callback for a finished message is ("busy").
+UNSENT_ENDINGS = lifecycle.FINAL - SENT_STATUSES
 
 
 def advance(
@@ -80,6 +83,13 @@ def hold(order: SmsOrder, reported: RecipientState) -> None:
         state=reported.state.value,
         delivery_date=reported.delivery_date,
     )
+
+
+def drop_held(msg: SmsMessage) -> int:
+    """Delete the reports held for ``msg``, which ended unsent (:data:`UNSENT_ENDINGS`):
+    no claim that records it sent will come to apply them. How many there were."""
+    deleted, _by_model = HeldDeliveryReport.objects.filter(message_id=msg.pk).delete()
+    return deleted
 
 
 def apply_held(msg: SmsMessage, conf: SmsRestSettings, now: datetime) -> list[SmsRecipient]:
