@@ -138,6 +138,30 @@ def test_an_order_left_with_nobody_is_never_posted() -> None:
     assert statuses == [OrderStatus.ACCEPTED, OrderStatus.CANCELLED, OrderStatus.ACCEPTED]
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_an_order_left_with_nobody_is_never_posted_by_the_batched_flush(
+    concurrency: int,
+) -> None:
+    """The same in a flush: a message of several orders takes the flush's per-message way
+    (outbox.batch_rows.load_batch), with the orders the claim loaded; the order whose
+    every recipient is suppressed is cancelled and never POSTed, not POSTed to nobody."""
+    django_smsrest.suppress(B)
+    settings = {**SMSREST, "MAX_RECIPIENTS_PER_ORDER": 1, "CONCURRENCY": concurrency}
+    with override_settings(SMSREST=settings):
+        with no_task_worker:
+            msg = services.queue_sms("Sale!", [A, B, C], purpose="marketing")
+            single = services.queue_sms("Sale!", [B], purpose="marketing")
+        services.flush_queue()
+    assert sorted(o.recipients for o in locmem.outbox) == [(A,), (C,)]
+    assert all(o.recipients for o in locmem.outbox)
+    msg.refresh_from_db()
+    single.refresh_from_db()
+    assert msg.status == Status.SENT and msg.total_sent == 2
+    statuses = list(SmsOrder.objects.filter(message=msg).values_list("status", flat=True))
+    assert statuses == [OrderStatus.ACCEPTED, OrderStatus.CANCELLED, OrderStatus.ACCEPTED]
+    assert single.status == Status.CANCELLED
+
+
 def test_personalised_marketing_keeps_each_recipients_values() -> None:
     django_smsrest.suppress(A)
     recipients = [{"recipient": A, "name": "Ada"}, {"recipient": B, "name": "Bea"}]
