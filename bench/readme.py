@@ -11,9 +11,11 @@ Rewrites what lies between the two markers ::
 
 in ``--file`` (default ``docs/performance.rst``) with reStructuredText tables of every figure the
 results file holds, and names that file, so that a figure on the page is a figure of one
-run. ``RESULTS`` defaults to the file the page names, else the newest of
-``bench/results/``. ``--check`` changes nothing and exits 1 if the page differs from what
-the results file gives (``tests/test_readme_bench.py`` runs it).
+run. A page may hold several such blocks (a full run, and a run of the send engine's
+targets at 20,000 messages), each naming its own file. ``RESULTS`` (the first block only)
+defaults to the file the block names, else the newest of ``bench/results/``. ``--check``
+changes nothing and exits 1 if the page differs from what the results files give
+(``tests/test_readme_bench.py`` runs it).
 """
 
 # The page writes the multiplication sign and the en dash; they are meant.
@@ -370,10 +372,26 @@ def _others(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def _rss(results: dict[str, Any]) -> list[str]:
+    rss = results.get("rss")
+    if not rss or not rss.get("cells"):
+        return []
+    cells = rss["cells"]
+    peaks = ", ".join(
+        f"{num(c['rss_peak_mb'])} MB at {c['n']:,} messages ({num(c['rss_x_first'])} ×)"
+        for c in cells
+    )
+    return [
+        f"Peak RSS of one flush process against N (K = {rss['k']}, "
+        f"{rss['latency_ms']} ms, ``VmHWM``): {peaks}.",
+        "",
+    ]
+
+
 def render(results: dict[str, Any], source: str) -> str:
     """The block between the markers (without them) for ``results`` read from ``source``."""
     lines = _heading(results, source)
-    for part in (_main_table, _scale, _sweep, _tls, _others):
+    for part in (_main_table, _scale, _sweep, _rss, _tls, _others):
         lines += part(results)
     out: list[str] = []
     for line in lines:
@@ -386,16 +404,43 @@ def render(results: dict[str, Any], source: str) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def replace_block(text: str, block: str) -> str:
-    start, end = text.index(BEGIN), text.index(END)
-    return text[: start + len(BEGIN)] + "\n\n" + block + "\n" + text[end:]
+def spans(text: str) -> list[tuple[int, int]]:
+    """Where each block's content lies: from the end of a begin marker to its end marker."""
+    out: list[tuple[int, int]] = []
+    at = 0
+    while (start := text.find(BEGIN, at)) != -1:
+        end = text.index(END, start)
+        out.append((start + len(BEGIN), end))
+        at = end + len(END)
+    return out
 
 
-def named_source(text: str) -> str | None:
-    """The results file the block between the markers names, if any."""
-    start, end = text.index(BEGIN), text.index(END)
+def replace_block(text: str, block: str, index: int = 0) -> str:
+    """``text`` with the content of its ``index``-th block replaced by ``block``."""
+    start, end = spans(text)[index]
+    return text[:start] + "\n\n" + block + "\n" + text[end:]
+
+
+def named_source(text: str, index: int = 0) -> str | None:
+    """The results file the ``index``-th block names, if any."""
+    start, end = spans(text)[index]
     found = SOURCE.search(text[start:end])
     return found.group("path") if found else None
+
+
+def rebuild(text: str, first: str | None = None) -> tuple[str, list[str]]:
+    """``text`` with every block rebuilt from the results file it names (the first block
+    from ``first`` when given), and those files, relative to the repository."""
+    shown: list[str] = []
+    for index in range(len(spans(text))):
+        source = (first if index == 0 else None) or named_source(text, index)
+        if source is None:
+            source = str(newest().relative_to(ROOT))
+        path = Path(source) if Path(source).is_absolute() else ROOT / source
+        name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+        text = replace_block(text, render(load(path), name), index)
+        shown.append(name)
+    return text, shown
 
 
 def newest() -> Path:
@@ -415,17 +460,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     page = Path(args.file)
     text = page.read_text()
-    source = args.results or named_source(text) or str(newest().relative_to(ROOT))
-    path = Path(source) if Path(source).is_absolute() else ROOT / source
-    shown = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-    updated = replace_block(text, render(load(path), shown))
+    updated, shown = rebuild(text, args.results)
+    names = " and ".join(shown)
     if args.check:
         if updated != text:
-            print(f"{page} does not show the figures of {shown}: run python bench/readme.py")
+            print(f"{page} does not show the figures of {names}: run python bench/readme.py")
             return 1
         return 0
     page.write_text(updated)
-    print(f"{page}: the figures of {shown}")
+    print(f"{page}: the figures of {names}")
     return 0
 
 

@@ -25,14 +25,26 @@ def test_some_page_shows_the_figures() -> None:
 @pytest.mark.parametrize("page", WITH_FIGURES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_figures_are_those_of_the_named_results_file(page: Path) -> None:
     text = page.read_text()
-    source = readme.named_source(text)
-    assert source, f"{page.name}: the block names no results file"
-    results = json.loads((ROOT / source).read_text())
-    for key in ("date", "commit", "machine", "params", "command"):
-        assert results.get(key), f"{source} has no {key!r}"
-    assert readme.replace_block(text, readme.render(results, source)) == text, (
-        f"{page.name} does not show the figures of {source}: run python bench/readme.py"
-    )
+    for index in range(len(readme.spans(text))):
+        source = readme.named_source(text, index)
+        assert source, f"{page.name}: block {index + 1} names no results file"
+        results = json.loads((ROOT / source).read_text())
+        for key in ("date", "commit", "machine", "params", "command"):
+            assert results.get(key), f"{source} has no {key!r}"
+        assert readme.replace_block(text, readme.render(results, source), index) == text, (
+            f"{page.name} does not show the figures of {source}: run python bench/readme.py"
+        )
+
+
+def test_every_block_is_rebuilt_from_its_own_file() -> None:
+    """Two blocks naming two files: each gets the figures of its own."""
+    page = WITH_FIGURES[0]
+    text = page.read_text()
+    begin, end = readme.spans(text)[0]
+    twice = text[:end] + readme.END + "\n\n" + readme.BEGIN + text[begin:]
+    rebuilt, shown = readme.rebuild(twice)
+    assert rebuilt == twice
+    assert len(shown) == 2 and shown[0] == shown[1] == readme.named_source(text)
 
 
 def test_the_block_is_rebuilt_from_the_file(tmp_path: Path) -> None:
