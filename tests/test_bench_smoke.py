@@ -147,9 +147,13 @@ def test_bench_sweep_and_journal(tmp_path: Path) -> None:
         # One engine: K = 1 is the batched flush with one request in flight (a claim and a
         # result write per batch, as tests/test_services.py holds it), not 5 per message;
         # 12 messages are few, so the fixed costs weigh (tests/test_batch_flush.py holds
-        # the marginal cost on larger queues).
+        # the marginal cost on larger queues). With K = 4 the first claim takes all 12 and
+        # the queue is then exhausted, so every result is written as soon as it lands (a
+        # write is 3 statements): how many land together is timing, between about 1.4 and
+        # 2.7 queries per message seen. Each result written alone would be about 3.5; the
+        # sequential path this engine replaced cost 5.
         assert one["queries_per_msg"] <= 2.5
-        assert four["queries_per_msg"] <= 2.5
+        assert four["queries_per_msg"] < 4
     for mode in ("wal", "delete"):
         assert [cell["k"] for cell in results["journal"][mode]] == [1, 8]
         assert all(cell["exactly_once"] for cell in results["journal"][mode])
