@@ -371,6 +371,10 @@ def run(check: bool) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored, as a shell
+    # without job control starts `cmd &` (seen: `nohup make test &` made the Ctrl-C test
+    # hang): Python installs its KeyboardInterrupt handler only where SIGINT is not ignored.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         say("Starting the sandbox gateway…")
         base_url = start_sandbox(children, env)
@@ -446,6 +450,7 @@ def run(check: bool) -> int:
     finally:
         children.stop()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if tmp is not None:
             tmp.cleanup()
 
