@@ -14,6 +14,7 @@ import responses
 
 from django_smsrest.client.errors import _Call
 from django_smsrest.client.transport import Transport
+from django_smsrest.exceptions import NotSentError
 
 BASE = "https://gateway.example/API/v1.0/REST/"
 
@@ -131,3 +132,26 @@ def test_a_body_that_is_not_json_is_refused_before_anything_is_sent() -> None:
             json_body={"n": float("nan")},
             auth=None,
         )
+
+
+@pytest.mark.parametrize("value", ["S1\r\nX-Injected: 1", "S1\n", " S1"])
+def test_a_header_requests_would_refuse_is_refused_before_sending(value: str) -> None:
+    """A session key with a line break (a hostile login answer) is refused while the
+    request is prepared, as ``Session.request`` refuses it: nothing goes out, also under
+    ``responses`` (which stands in for the adapter, after the preparation)."""
+    transport = Transport(BASE)
+    call = _Call("POST", "sms", "sms", "send")
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        transport._prepare(
+            transport._session(),
+            call,
+            params=None,
+            headers={"user_key": "U1", "Session_key": value},
+            json_body={},
+            auth=None,
+        )
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as gateway:
+        gateway.post(BASE + "sms", json={}, status=201)
+        with pytest.raises(NotSentError):
+            transport._request(call, headers={"Session_key": value}, json_body={})
+        assert len(gateway.calls) == 0

@@ -290,22 +290,25 @@ class Transport:
     ) -> requests.PreparedRequest:
         """The request ``session.request(...)`` would prepare for this client's sessions
         (no session params, auth or hooks, ``trust_env`` off), built directly: the session
-        headers under the call's, the query encoded as requests encodes ``params``, the
-        JSON body and its length by requests' own ``prepare_body``, the cookies a gateway
-        set. ``tests/test_transport_prepare.py`` holds the two equal."""
+        headers under the call's (checked as requests checks them), the query encoded as
+        requests encodes ``params``, the JSON body and its length by requests' own
+        ``prepare_body``, the cookies a gateway set. ``tests/test_transport_prepare.py``
+        holds the two equal."""
         prepared = requests.PreparedRequest()
         prepared.prepare_method(call.method)
         url = self._prepared_base + call.path
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
         prepared.url = requote_uri(url)
-        # Our sessions' headers are all text (set in :meth:`_session`).
+        # Our sessions' headers are all text (set in :meth:`_session`). prepare_headers
+        # checks each as requests does (a key with a line break from a hostile login
+        # answer is refused here, before anything is sent).
         merged: CaseInsensitiveDict[str] = CaseInsensitiveDict(
             cast("Mapping[str, str]", session.headers)
         )
         if headers:
             merged.update(headers)
-        prepared.headers = merged
+        prepared.prepare_headers(merged)
         # A copy of the session's jar, as Session.prepare_request makes: the redirect
         # reader (``Response.next``) extends the request's own jar.
         prepared.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
