@@ -149,9 +149,7 @@ def get_blacklist(
         params["origins"] = ",".join(wanted)
     call = _Call("GET", "blacklist/sms", "blacklist/sms", "history")
     response = client._call(call, params=params)
-    rows, total = read_list_page(
-        response, client.host, call, _LIST_KEYS, ("total", "totalElements", "totalCount", "count")
-    )
+    rows, total = read_list_page(response, client.host, call, _LIST_KEYS, _TOTAL_KEYS)
     entries = tuple(e for e in (_entry(item, tz) for item in rows) if e is not None)
     return BlacklistPage(entries=entries, page_number=page, page_size=page_size, total=total)
 
