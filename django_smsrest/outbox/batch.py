@@ -296,6 +296,12 @@ class BatchFlush:
         """No queued POST starts any more (a brake, a stop, the wind-down)."""
         self._gate = object()
 
+    def _stop(self, why: str) -> None:
+        """Start no new POST for the rest of this flush (:attr:`stopped` says ``why``);
+        the queued ones are given back, like on every brake."""
+        self.stopped = why
+        self._close_gate()
+
     def _gated(self, gate: object | None, post: Post, outgoing: OutgoingOrder) -> SendResult:
         """A POST on a pool thread, started only if the claim's lease still covers the
         send (the check of :meth:`_hold_lease`, again at the moment the POST starts) and,
@@ -373,8 +379,7 @@ class BatchFlush:
         asked = (self.stop is not None and self.stop.is_set()) or stopping.stop_requested()
         if self.stopped is None and asked:
             logger.info("Flush stopped: asked to stop")
-            self.stopped = "asked"
-            self._close_gate()
+            self._stop("asked")
         return self.stopped is None
 
     def _next(self) -> Post | Job | None:
@@ -408,8 +413,8 @@ class BatchFlush:
         paused = throttle.sending_paused_until(conf=self.conf)
         if paused is not None:
             logger.warning("Flush stopped: sending paused until %s (HTTP 429)", paused)
-            self.stopped, self.paused_until = "paused", paused
-            self._close_gate()
+            self._stop("paused")
+            self.paused_until = paused
             return
         if self.before_claim is not None:
             self.before_claim()
@@ -532,15 +537,13 @@ class BatchFlush:
             msg, error = post.job.msg, True
         self.on_settled(post.pk, msg, error)
         if isinstance(exc, RateLimited):
-            self.stopped = "paused"
-            self._close_gate()
+            self._stop("paused")
             self.paused_until = throttle.sending_paused_until(conf=self.conf) or (
                 msg.next_attempt_at if msg is not None else None
             )
         elif isinstance(exc, AuthenticationError):
             logger.error("Flush stopped: the gateway refused the login")
-            self.stopped = "refused"
-            self._close_gate()
+            self._stop("refused")
         elif isinstance(exc, GatewayConnectionError):
             # Drain what is in flight, then probe with one request.
             self.window = 1
@@ -557,8 +560,7 @@ class BatchFlush:
                 self.retried_in_a_row,
                 msg.last_error,
             )
-            self.stopped = "gave_way"
-            self._close_gate()
+            self._stop("gave_way")
 
     def _write(self) -> None:
         """Write the accepted results (constant number of statements), then tell."""
