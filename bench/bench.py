@@ -380,14 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.rss_sizes and args.db == "sqlite":
                 sizes = tuple(int(x) for x in args.rss_sizes.split(","))
                 with step(f"peak RSS against N: {', '.join(f'{x:,}' for x in sizes)}"):
-                    results["rss"] = rss = run_rss(runner, sandbox, sizes)
-                for cell in rss["cells"]:
-                    print(
-                        f"    rss N={cell['n']:>7,}: peak {cell['rss_peak_mb']:.1f} MB "
-                        f"({cell['rss_x_first']:.2f}x N={sizes[0]:,}), "
-                        f"{cell['per_s']:.0f} msg/s, exactly once: {cell['exactly_once']}",
-                        file=sys.stderr,
-                    )
+                    results["rss"] = run_rss(runner, sandbox, sizes)  # the report shows it
             if "journal" in parts and args.db == "sqlite":
                 with step("SQLite WAL vs rollback journal, zero latency"):
                     results["journal"] = run_journal(

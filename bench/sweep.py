@@ -137,7 +137,8 @@ def run_rss(
 ) -> dict[str, Any]:
     """Peak RSS against N (``--rss-sizes``): one flush of each size in its own process,
     CONCURRENCY ``k``, and each peak against the first size's (the target: at most
-    1.15x from 1,000 to 100,000 messages). Peaks are per process (``ru_maxrss``)."""
+    1.15x from 1,000 to 100,000 messages). Peaks are per process (``VmHWM``, see
+    :func:`bench.db.maxrss_mb`)."""
     latency = str(latency_ms) if latency_ms else None
     cells = [flush_cell(runner, sandbox, n, k, latency, {}) for n in sizes]
     first = cells[0]["rss_peak_mb"] or 1.0
